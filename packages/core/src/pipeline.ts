@@ -1,0 +1,38 @@
+import type { z } from 'zod';
+import type { GraphEvent, RunStats } from './graph.js';
+import type { ArtifactStore } from './store.js';
+
+/** What the CLI hands a pipeline when it runs it. */
+export interface PipelineContext {
+  readonly store: ArtifactStore;
+  /** SHA-256 of the validated config (canonical JSON). */
+  readonly configHash: string;
+  readonly gitRevision?: string;
+  /** Receives stage events (progress bars, logs). */
+  readonly onEvent: (event: GraphEvent) => void;
+  /** Writes a line for the user (the terminal summary). */
+  readonly log: (line: string) => void;
+}
+
+/** What a pipeline returns: its run statistics and a printable / JSON summary. */
+export interface PipelineResult {
+  readonly stats: RunStats;
+  readonly summary: Readonly<Record<string, unknown>>;
+  readonly lines: readonly string[];
+}
+
+/**
+ * A named pipeline the CLI can list and run. `config` validates (and defaults) its options; unknown keys must be
+ * rejected (use `z.strictObject`). `run` wires stages and sinks; it is the composition root.
+ */
+export interface PipelineDefinition<C extends z.ZodType = z.ZodType> {
+  readonly name: string;
+  readonly description: string;
+  readonly config: C;
+  run(config: z.output<C>, context: PipelineContext): Promise<PipelineResult>;
+}
+
+/** Identity helper that keeps the config type of a pipeline definition. */
+export function definePipeline<C extends z.ZodType>(definition: PipelineDefinition<C>): PipelineDefinition<C> {
+  return definition;
+}

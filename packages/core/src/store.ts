@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Table, tableFromIPC, tableToIPC } from 'apache-arrow';
+import { BitlensError } from './errors.js';
+import { sha256 } from './hash.js';
+
+const STAGE = 'core/store';
+const KEY_RE = /^[0-9a-f]{64}$/;
+
+/** One Arrow IPC file of an artifact: one emitted table. */
+export interface ArtifactPart {
+  readonly file: string;
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly rows: number;
+}
+
+/** The manifest written beside an artifact's parts; its presence marks a complete artifact. */
+export interface ArtifactManifest {
+  readonly format: 'bitlens-artifact/1';
+  readonly key: string;
+  readonly stage: string;
+  readonly parts: readonly ArtifactPart[];
+}
+
+/** Why a stored artifact was refused. */
+export interface CorruptArtifact {
+  readonly key: string;
+  readonly reason: string;
+}
+
+/** An artifact being written; nothing is visible under its key until `commit()`. */
+export interface ArtifactWriter {
+  append(table: Table): void;
+  /** Publishes atomically (rename). If another writer published the same key first, keeps the valid one. */
+  commit(): void;
+  /** Drops everything written so far. Idempotent. */
+  abort(): void;
+}
+
+/** Options of the artifact store. */
+export interface ArtifactStoreOptions {
+  /** Folder of the store. Default: `$BITLENS_HOME/store`, else `<cwd>/.bitlens/store`. */
+  readonly root?: string;
+  /** Called when a stored artifact is detected as corrupt or truncated (it is then removed and recomputed). */
+  readonly onCorrupt?: (info: CorruptArtifact) => void;
+}
+
+/** The default store folder: `$BITLENS_HOME/store`, else `.bitlens/store` under the current directory. */
+export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+  const home = env['BITLENS_HOME'];
+  return home !== undefined && home !== '' ? resolve(home, 'store') : resolve(cwd, '.bitlens', 'store');
+}
+
+function writeFileDurably(path: string, data: Uint8Array | string): void {
+  const fd = openSync(path, 'wx');
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Content-addressed store of Arrow IPC artifacts on disk.
+ *
+ * Layout: `objects/<key[0..2]>/<key>/{manifest.json, part-00000.arrow, ...}`. Each part is a plain Arrow IPC
+ * file (readable by pyarrow, DuckDB, polars). The manifest records each part's size and SHA-256; a part that does
+ * not match is reported as corrupt, the artifact is removed and the caller recomputes it.
+ * Writes go to `tmp/` and are published by renaming the whole folder, so a writer killed mid-write leaves nothing
+ * under the final key, and two writers racing on one key cannot interleave files (the first rename wins).
+ */
+export class ArtifactStore {
+  readonly root: string;
+  private readonly onCorrupt: ((info: CorruptArtifact) => void) | undefined;
+
+  constructor(options: ArtifactStoreOptions = {}) {
+    this.root = resolve(options.root ?? defaultStoreRoot());
+    this.onCorrupt = options.onCorrupt;
+  }
+
+  /** Folder of an artifact (whether or not it exists). */
+  pathOf(key: string): string {
+    if (!KEY_RE.test(key)) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'key', expected: '64 hex digits', found: JSON.stringify(key) });
+    return join(this.root, 'objects', key.slice(0, 2), key);
+  }
+
+  /** True when a complete artifact (manifest present) exists; does not verify checksums. */
+  has(key: string): boolean {
+    return existsSync(join(this.pathOf(key), 'manifest.json'));
+  }
+
+  /** Keys of all complete artifacts. */
+  keys(): string[] {
+    const objects = join(this.root, 'objects');
+    if (!existsSync(objects)) return [];
+    return readdirSync(objects).flatMap((prefix) => readdirSync(join(objects, prefix))).filter((k) => KEY_RE.test(k) && this.has(k));
+  }
+
+  /** Reads the manifest, or undefined if there is no complete artifact. Verifies nothing. */
+  manifest(key: string): ArtifactManifest | undefined {
+    const path = join(this.pathOf(key), 'manifest.json');
+    if (!existsSync(path)) return undefined;
+    return JSON.parse(readFileSync(path, 'utf8')) as ArtifactManifest;
+  }
+
+  /**
+   * Reads and verifies an artifact. Returns undefined when absent, or when corrupt (after reporting it through
+   * the store's and the call's `onCorrupt` and removing it, so that it is recomputed and never used).
+   */
+  read(key: string, onCorrupt?: (info: CorruptArtifact) => void): Table[] | undefined {
+    const dir = this.pathOf(key);
+    if (!existsSync(join(dir, 'manifest.json'))) return undefined;
+    const verdict = this.verify(key);
+    if (typeof verdict === 'string') {
+      this.onCorrupt?.({ key, reason: verdict });
+      onCorrupt?.({ key, reason: verdict });
+      this.remove(key);
+      return undefined;
+    }
+    return verdict;
+  }
+
+  private verify(key: string): Table[] | string {
+    const dir = this.pathOf(key);
+    let manifest: ArtifactManifest;
+    try {
+      manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ArtifactManifest;
+    } catch (e) {
+      return `unreadable manifest (${(e as Error).message})`;
+    }
+    if (manifest.format !== 'bitlens-artifact/1' || manifest.key !== key || !Array.isArray(manifest.parts)) return 'manifest does not describe this key';
+    const tables: Table[] = [];
+    for (const part of manifest.parts) {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(join(dir, part.file));
+      } catch {
+        return `missing part ${part.file}`;
+      }
+      if (bytes.length !== part.bytes) return `part ${part.file} is ${bytes.length} bytes, expected ${part.bytes} (truncated?)`;
+      const digest = sha256(bytes);
+      if (digest !== part.sha256) return `part ${part.file} checksum ${digest.slice(0, 12)}… does not match ${part.sha256.slice(0, 12)}…`;
+      try {
+        const table = tableFromIPC(bytes);
+        if (table.numRows !== part.rows) return `part ${part.file} has ${table.numRows} rows, expected ${part.rows}`;
+        tables.push(table);
+      } catch (e) {
+        return `part ${part.file} is not valid Arrow IPC (${(e as Error).message})`;
+      }
+    }
+    return tables;
+  }
+
+  /** Removes an artifact (moved aside first, so readers never see half a folder). */
+  remove(key: string): void {
+    const dir = this.pathOf(key);
+    if (!existsSync(dir)) return;
+    const trash = join(this.root, 'tmp', `trash-${key}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    mkdirSync(join(this.root, 'tmp'), { recursive: true });
+    try {
+      renameSync(dir, trash);
+    } catch {
+      return; // someone else removed or replaced it meanwhile
+    }
+    rmSync(trash, { recursive: true, force: true });
+  }
+
+  /** Starts writing an artifact under `key`. */
+  beginWrite(key: string, stage: string): ArtifactWriter {
+    const finalDir = this.pathOf(key);
+    const tmpRoot = join(this.root, 'tmp');
+    mkdirSync(tmpRoot, { recursive: true });
+    const tmpDir = join(tmpRoot, `${key}-${process.pid}-${randomBytes(6).toString('hex')}`);
+    mkdirSync(tmpDir);
+    const parts: ArtifactPart[] = [];
+    let state: 'open' | 'committed' | 'aborted' = 'open';
+    const ensureOpen = (): void => {
+      if (state !== 'open') throw new BitlensError('INTERNAL', { stage: STAGE, field: key, expected: 'an open writer', found: state });
+    };
+    return {
+      append: (table: Table) => {
+        ensureOpen();
+        const file = `part-${String(parts.length).padStart(5, '0')}.arrow`;
+        const bytes = tableToIPC(table, 'file');
+        writeFileDurably(join(tmpDir, file), bytes);
+        parts.push({ file, bytes: bytes.length, sha256: sha256(bytes), rows: table.numRows });
+      },
+      commit: () => {
+        ensureOpen();
+        const manifest: ArtifactManifest = { format: 'bitlens-artifact/1', key, stage, parts };
+        writeFileDurably(join(tmpDir, 'manifest.json'), JSON.stringify(manifest, null, 1));
+        mkdirSync(join(finalDir, '..'), { recursive: true });
+        try {
+          renameSync(tmpDir, finalDir);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw new BitlensError('INTERNAL', { stage: STAGE, field: key }, `cannot publish artifact: ${(e as Error).message}`, { cause: e });
+          // Another writer published this key first. Keep theirs if it verifies; otherwise replace it with ours.
+          if (typeof this.verify(key) === 'string') {
+            this.remove(key);
+            try {
+              renameSync(tmpDir, finalDir);
+            } catch {
+              /* a third writer won the race; theirs was verified by its own commit */
+            }
+          }
+          rmSync(tmpDir, { recursive: true, force: true });
+        }
+        state = 'committed';
+      },
+      abort: () => {
+        if (state !== 'open') return;
+        state = 'aborted';
+        rmSync(tmpDir, { recursive: true, force: true });
+      },
+    };
+  }
+}
