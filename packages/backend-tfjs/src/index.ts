@@ -1,0 +1,2 @@
+export { initTfjsBackend, probeTfjsBackend, TFJS_BACKENDS, isTfjsBackendName } from './init.js';
+export type { TfjsBackendName, TfjsBackendInfo, TfjsBackend, Tf } from './init.js';
