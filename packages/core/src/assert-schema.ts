@@ -13,7 +13,9 @@ export function assertSchema<T extends TypeMap>(expected: Schema<T>, table: Tabl
     if (found === undefined) {
       throw new SchemaMismatchError(at, field.name, String(field.type), `no such column in [${table.schema.names.join(', ')}]`);
     }
-    if (!util.compareTypes(field.type, found.type)) {
+    // Arrow's comparator checks `found instanceof expected.constructor`-style on its first argument; tables read
+    // from IPC carry base classes (`Int_`, not `Int32`), so the found type goes first and the check stays structural.
+    if (!util.compareTypes(found.type, field.type)) {
       throw new SchemaMismatchError(at, field.name, String(field.type), String(found.type));
     }
     if (!field.nullable && (table.getChild(field.name)?.nullCount ?? 0) > 0) {

@@ -1,5 +1,5 @@
 import type { Table, TypeMap } from 'apache-arrow';
-import { type Observable, defer, finalize, from, map, shareReplay, tap } from 'rxjs';
+import { type Observable, defer, finalize, from, map, share, shareReplay, tap } from 'rxjs';
 import { BitlensError } from './errors.js';
 import { canonicalJson, hashJson } from './hash.js';
 import { bitlensVersion, withProvenance } from './provenance.js';
@@ -118,6 +118,7 @@ export class PipelineGraph<S extends Record<string, TypeMap> = Record<never, Typ
   /**
    * Builds the output streams of the graph (lazy: nothing runs until a stream is subscribed).
    * A node read by several consumers is computed once and replayed to each (its tables are held in memory).
+   * Each stream can be subscribed once per run (call `run` again for a fresh run).
    */
   run(options: RunOptions = {}): { readonly streams: { readonly [K in keyof S]: Observable<Table<S[K]>> }; readonly stats: RunStats } {
     const keys = this.keys() as Record<string, string>;
@@ -194,7 +195,12 @@ export class PipelineGraph<S extends Record<string, TypeMap> = Record<never, Typ
           }),
         );
       });
-      const stream = (consumers.get(name) ?? 0) > 1 ? cold.pipe(shareReplay({ bufferSize: Number.POSITIVE_INFINITY, refCount: false })) : cold;
+      // A consumer may stop early (e.g. `zip` once its other input is done). The node's own subscription is kept
+      // alive (refCount off) so that it runs to completion and its artifact is committed, not aborted half-way.
+      const stream =
+        (consumers.get(name) ?? 0) > 1
+          ? cold.pipe(shareReplay({ bufferSize: Number.POSITIVE_INFINITY, refCount: false }))
+          : cold.pipe(share({ resetOnError: true, resetOnComplete: false, resetOnRefCountZero: false }));
       streams.set(name, stream);
       return stream;
     };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { BitlensError } from './errors.js';
@@ -51,6 +51,14 @@ export interface ArtifactStoreOptions {
 export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
   const home = env['BITLENS_HOME'];
   return home !== undefined && home !== '' ? resolve(home, 'store') : resolve(cwd, '.bitlens', 'store');
+}
+
+function inodeOf(path: string): number | undefined {
+  try {
+    return statSync(path).ino;
+  } catch {
+    return undefined;
+  }
 }
 
 function writeFileDurably(path: string, data: Uint8Array | string): void {
@@ -114,15 +122,19 @@ export class ArtifactStore {
    */
   read(key: string, onCorrupt?: (info: CorruptArtifact) => void): Table[] | undefined {
     const dir = this.pathOf(key);
-    if (!existsSync(join(dir, 'manifest.json'))) return undefined;
-    const verdict = this.verify(key);
-    if (typeof verdict === 'string') {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const before = inodeOf(dir);
+      if (before === undefined || !existsSync(join(dir, 'manifest.json'))) return undefined;
+      const verdict = this.verify(key);
+      if (typeof verdict !== 'string') return verdict;
+      // Another process may have replaced or removed the folder while we read it: that is not corruption.
+      if (inodeOf(dir) !== before) continue;
       this.onCorrupt?.({ key, reason: verdict });
       onCorrupt?.({ key, reason: verdict });
-      this.remove(key);
+      this.remove(key, before);
       return undefined;
     }
-    return verdict;
+    return undefined;
   }
 
   private verify(key: string): Table[] | string {
@@ -156,8 +168,11 @@ export class ArtifactStore {
     return tables;
   }
 
-  /** Removes an artifact (moved aside first, so readers never see half a folder). */
-  remove(key: string): void {
+  /**
+   * Removes an artifact (moved aside first, so readers never see half a folder). With `onlyInode`, removes it only
+   * if it is still that folder: a fresh artifact another process published meanwhile is put back.
+   */
+  remove(key: string, onlyInode?: number): void {
     const dir = this.pathOf(key);
     if (!existsSync(dir)) return;
     const trash = join(this.root, 'tmp', `trash-${key}-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -166,6 +181,14 @@ export class ArtifactStore {
       renameSync(dir, trash);
     } catch {
       return; // someone else removed or replaced it meanwhile
+    }
+    if (onlyInode !== undefined && inodeOf(trash) !== onlyInode) {
+      try {
+        renameSync(trash, dir);
+        return;
+      } catch {
+        /* yet another writer published: drop the one we moved aside */
+      }
     }
     rmSync(trash, { recursive: true, force: true });
   }
@@ -201,8 +224,9 @@ export class ArtifactStore {
           const code = (e as NodeJS.ErrnoException).code;
           if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw new BitlensError('INTERNAL', { stage: STAGE, field: key }, `cannot publish artifact: ${(e as Error).message}`, { cause: e });
           // Another writer published this key first. Keep theirs if it verifies; otherwise replace it with ours.
-          if (typeof this.verify(key) === 'string') {
-            this.remove(key);
+          const theirs = inodeOf(finalDir);
+          if (theirs !== undefined && typeof this.verify(key) === 'string' && inodeOf(finalDir) === theirs) {
+            this.remove(key, theirs);
             try {
               renameSync(tmpDir, finalDir);
             } catch {
