@@ -1,0 +1,104 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { main } from './main.js';
+
+const bin = fileURLToPath(new URL('../bin/bitlens.js', import.meta.url));
+const exec = promisify(execFile);
+
+/** Runs the real `bitlens` bin (built dist) in a child process. */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [bin, ...args], { env: { ...process.env, BITLENS_HOME: '' } });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** Runs main() in-process, capturing output. */
+async function inProcess(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'bitlens-cli-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('bitlens run with a bad config', () => {
+  const cases: [string, string[], string][] = [
+    ['an unknown key', ['--set', 'nope=1'], "'nope': unknown key"],
+    ['a wrong type', ['--set', 'n="many"'], "'n': Invalid input: expected number"],
+    ['an out-of-range value', ['--set', 'power=99'], "'power': Too big"],
+  ];
+  it.each(cases)('%s exits non-zero, names the key and writes nothing to the store', async (_, sets, message) => {
+    const store = join(dir, 'store');
+    const r = await cli(['run', 'hello', '--store', store, ...sets]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('INVALID_CONFIG');
+    expect(r.stderr).toContain(message);
+    expect(existsSync(store)).toBe(false);
+  });
+
+  it('a config file with an unknown key is rejected the same way', async () => {
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ n: 10, colour: 'red' }));
+    const r = await inProcess(['run', 'hello', '--config', file, '--store', join(dir, 's')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("'colour': unknown key");
+    expect(existsSync(join(dir, 's'))).toBe(false);
+  });
+
+  it('an unknown pipeline and an unknown flag are usage errors', async () => {
+    expect((await inProcess(['run', 'nosuch'])).err).toContain('one of hello');
+    expect((await inProcess(['run', 'hello', '--frobnicate'])).code).toBe(2);
+  });
+});
+
+describe('bitlens run hello', () => {
+  it('runs, then a second run executes no stage and prints the same result; --set recomputes only what depends on it', async () => {
+    const store = join(dir, 'store');
+    const first = await cli(['run', 'hello', '--store', store, '--json']);
+    expect(first.code).toBe(0);
+    const a = JSON.parse(first.stdout) as { rows: number; total: number; executed: number; cached: number };
+    expect(a).toMatchObject({ rows: 1000, executed: 4, cached: 0 });
+    expect(first.stderr).toContain('[numbers] 4/4 batches'); // plain progress lines when not a TTY
+
+    const second = await cli(['run', 'hello', '--store', store, '--json']);
+    const b = JSON.parse(second.stdout) as typeof a;
+    expect(b.executed).toBe(0);
+    expect(b.cached).toBeGreaterThan(0);
+    expect(b.total).toBe(a.total);
+
+    const changed = await cli(['run', 'hello', '--store', store, '--set', 'power=3']);
+    expect(changed.code).toBe(0);
+    expect(changed.stdout).toContain('stages executed: 2 [combined, powered]');
+    expect(changed.stdout).toContain('read from store: 2 [numbers, shifted]');
+  });
+});
+
+describe('bitlens list and help', () => {
+  it('lists pipelines with their options and defaults', async () => {
+    const r = await inProcess(['list', '--json']);
+    const list = JSON.parse(r.out) as { name: string; options: { key: string; default?: unknown }[] }[];
+    const hello = list.find((p) => p.name === 'hello');
+    expect(hello?.options.find((o) => o.key === 'n')?.default).toBe(1000);
+    expect((await inProcess(['list'])).out).toMatch(/power\s+integer \[1\.\.8\]\s+default 2/);
+  });
+
+  it('--help prints usage and exits 0', async () => {
+    const r = await inProcess(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('bitlens run <pipeline>');
+  });
+});
