@@ -1,17 +1,6 @@
-import { BitlensError } from '@bitlens/core';
+import { BitlensError, randomFloat32 as random } from '@bitlens/core';
 import { describe, expect, it } from 'vitest';
 import { type TfjsBackendName, initTfjsBackend, probeTfjsBackend } from './index.js';
-
-/** Seeded uniform numbers in [-1, 1) (mulberry32). */
-function random(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  });
-}
 
 /** float64 plain-TS reference matmul. */
 function matMul64(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float64Array {

@@ -12,3 +12,4 @@ export { withMetadata, withProvenance, readProvenance, bitlensVersion, gitRevisi
 export type { Provenance } from './provenance.js';
 export { definePipeline } from './pipeline.js';
 export type { PipelineContext, PipelineDefinition, PipelineResult } from './pipeline.js';
+export { mulberry32, randomFloat32 } from './random.js';

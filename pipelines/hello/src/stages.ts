@@ -1,4 +1,4 @@
-import { defineJoin, defineSource, defineStage } from '@bitlens/core';
+import { defineJoin, defineSource, defineStage, mulberry32 } from '@bitlens/core';
 import { Field, Float64, Int32, Schema, type Table, tableFromArrays } from 'apache-arrow';
 import { type Observable, map, range, zip } from 'rxjs';
 
@@ -16,18 +16,6 @@ export const CombinedSchema = new Schema<Combined>([
   new Field('z', new Float64(), false),
   new Field('sum', new Float64(), false),
 ]);
-
-/** mulberry32: a tiny seeded PRNG, enough for demo data. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Source: `n` seeded uniform numbers in batches of `batch` rows (one table per batch). */
 export function numbers(options: { n: number; batch: number; seed: number }) {
