@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'KERNEL_NOT_FOUND'
   | 'BACKEND_UNAVAILABLE'
   | 'SHAPE_MISMATCH'
+  | 'INVALID_DATA'
   | 'ARTIFACT_CORRUPT'
   | 'GRAPH_INVALID'
   | 'NOT_FOUND'

@@ -68,6 +68,21 @@ describe('PipelineGraph', () => {
     expect(Array.from(out[0]?.getChild('y')?.toArray() as Float64Array)).toEqual([0, 4, 8, 12, 16]);
   });
 
+  it('a node read again after the run completed yields its tables again (from the store)', async () => {
+    const store = new ArtifactStore({ root: dir });
+    const { streams, stats } = graph().run({ store });
+    const sum = await lastValueFrom(streams.sum.pipe(toArray()));
+    const ys = await lastValueFrom(streams.ys.pipe(toArray()));
+    const again = await lastValueFrom(streams.sum.pipe(toArray()));
+    expect(sum).toHaveLength(3);
+    expect(ys).toHaveLength(3);
+    expect(again).toHaveLength(3);
+    expect(stats.cached).toEqual(['ys', 'sum']);
+    const bare = graph().run(); // without a store: recomputed
+    await lastValueFrom(bare.streams.ys.pipe(toArray()));
+    expect(await lastValueFrom(bare.streams.ys.pipe(toArray()))).toHaveLength(3);
+  });
+
   it('writes provenance into every output table', async () => {
     const store = new ArtifactStore({ root: dir });
     const { streams } = graph().run({ store, provenance: { configHash: 'c0ffee', seed: 7, backend: 'wasm', gitRevision: 'abc123' } });

@@ -118,7 +118,7 @@ export class PipelineGraph<S extends Record<string, TypeMap> = Record<never, Typ
   /**
    * Builds the output streams of the graph (lazy: nothing runs until a stream is subscribed).
    * A node read by several consumers is computed once and replayed to each (its tables are held in memory).
-   * Each stream can be subscribed once per run (call `run` again for a fresh run).
+   * A stream subscribed again after it completed is read back from the store (recomputed without a store).
    */
   run(options: RunOptions = {}): { readonly streams: { readonly [K in keyof S]: Observable<Table<S[K]>> }; readonly stats: RunStats } {
     const keys = this.keys() as Record<string, string>;
@@ -197,10 +197,12 @@ export class PipelineGraph<S extends Record<string, TypeMap> = Record<never, Typ
       });
       // A consumer may stop early (e.g. `zip` once its other input is done). The node's own subscription is kept
       // alive (refCount off) so that it runs to completion and its artifact is committed, not aborted half-way.
+      // After completion the share resets: subscribing again later reads the artifact back from the store (or
+      // recomputes when there is no store) instead of seeing an empty stream.
       const stream =
         (consumers.get(name) ?? 0) > 1
           ? cold.pipe(shareReplay({ bufferSize: Number.POSITIVE_INFINITY, refCount: false }))
-          : cold.pipe(share({ resetOnError: true, resetOnComplete: false, resetOnRefCountZero: false }));
+          : cold.pipe(share({ resetOnError: true, resetOnComplete: true, resetOnRefCountZero: false }));
       streams.set(name, stream);
       return stream;
     };

@@ -1,0 +1,65 @@
+export { fourierBasis, fourierTransform, rowNorms, frequencyNorms, sumDirections, numFrequencies, checkModulus } from './fourier.js';
+export type { FourierBasis, FourierLayout } from './fourier.js';
+export { gini } from './gini.js';
+export { keyFrequenciesFromNorms, DEFAULT_KEY_RULE } from './key-frequencies.js';
+export type { KeyFrequencyRule, KeyFrequencies } from './key-frequencies.js';
+export { fourierSpectrum, embeddingSpectrum, neuronLogitMap, fourierSparsity } from './spectra.js';
+export type { FourierSpectrum, FourierSparsity, SparsityThreshold } from './spectra.js';
+export { crossEntropy, projectOntoSumFrequencies, restrictedLogits, excludedLogits, frequencyLosses } from './loss.js';
+export type { LossAccuracy, FrequencyLosses } from './loss.js';
+export { inputGrid, isTask, TASKS } from './task.js';
+export type { Task, InputGrid } from './task.js';
+export { neuronFrequencyFve, clusterNeurons, varianceExplainedBy } from './neurons.js';
+export type { NeuronFrequencies, NeuronClusters } from './neurons.js';
+export { distanceIrrelevance, correctLogits, circularity, meanCosine } from './clock-pizza.js';
+export { quadratureSum, quadratureClosedForm, quadratureError, evenPhases, fitNeuronWaves, clusterQuadrature } from './quadrature.js';
+export type { NeuronWave, ClusterQuadrature } from './quadrature.js';
+export { loadModel, tensorOf, gridTokens, runGrid, gridOutputs, gridLogits } from './model.js';
+export type { LoadedModel, WeightsColumn, GridBatch, GridRunOptions } from './model.js';
+export { ablate, patchActivation, seededPermutation } from './interventions.js';
+export type { AblationTarget, AblationMode, AblationResult, PatchResult } from './interventions.js';
+export { directLogitAttribution, directLogitAttributionFrom, dlaHooks, gradientSymmetricity, gradientSymmetricityOf, sampleTriples } from './attribution.js';
+export type { DirectLogitAttribution } from './attribution.js';
+export { analyzeModel } from './analyze-model.js';
+export type { AnalysisOptions, ModelAnalysis } from './analyze-model.js';
+export { activations, activationMatrix, POSITION_KEY } from './activations.js';
+export type { ActivationsOptions, ActivationMatrix } from './activations.js';
+export {
+  gridDataset,
+  datasetLabels,
+  fourierNorms,
+  neuronFrequencies,
+  keyFrequencies,
+  keysOf,
+  frequencyLossesStage,
+  clockPizza,
+  quadrature,
+  ablations,
+  attribution,
+  patching,
+  mechanismSummary,
+  NEURON_THRESHOLD_KEY,
+  NEURON_MIN_COUNT_KEY,
+  EMBED_GAP_RATIO_KEY,
+} from './stages.js';
+export type { GridSplit } from './stages.js';
+export {
+  ActivationsSchema,
+  DatasetSchema,
+  FourierNormsSchema,
+  NeuronFreqsSchema,
+  KeyFreqsSchema,
+  LossesSchema,
+  ClockPizzaSchema,
+  QuadratureSchema,
+  AblationsSchema,
+  AttributionSchema,
+  PatchingSchema,
+  MechanismSchema,
+  ComparisonSchema,
+} from './schemas.js';
+export type { Activations, Dataset, FourierNorms, NeuronFreqs, KeyFreqs, Losses, ClockPizza, Quadrature, Ablations, Attribution, Patching, Mechanism, Comparison } from './schemas.js';
+export { compareMechanisms, sameAlgorithmVerdict, mechanismChecks, jaccard, formatComparison, DEFAULT_VERDICT_RULE } from './compare.js';
+export type { VerdictRule, MechanismNumbers, Verdict } from './compare.js';
+export { acdc, meanKl } from './acdc.js';
+export type { GraphEdge, AcdcResult } from './acdc.js';

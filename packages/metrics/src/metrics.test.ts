@@ -1,0 +1,126 @@
+import { type Tf, initTfjsBackend } from '@bitlens/backend-tfjs';
+import { activations, crossEntropy, gridDataset, gridOutputs, inputGrid, loadModel } from '@bitlens/circuits';
+import { checkpointTable, initParams, modelConfig, weightsTable } from '@bitlens/model';
+import type { Table } from 'apache-arrow';
+import { Subject, lastValueFrom, of, toArray } from 'rxjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { detectGrokking, grokkingSummary, kurtosis, infNorm, outlierMetrics, progressMeasures } from './index.js';
+
+let tf: Tf;
+beforeAll(async () => {
+  tf = (await initTfjsBackend('wasm')).tf;
+});
+
+function normals(n: number, seed: number): Float64Array {
+  let s = seed >>> 0;
+  const rnd = (): number => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u = Math.max(rnd(), 1e-300);
+    const v = rnd();
+    const r = Math.sqrt(-2 * Math.log(u));
+    out[i] = r * Math.cos(2 * Math.PI * v);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
+  }
+  return out;
+}
+
+describe('outlier metrics (SCIENCE §6)', () => {
+  it('kurtosis of one 100 among 999 zeros is 996.0 (unbiased std); of a standard normal sample 3 ± 0.05', () => {
+    const x = new Float64Array(1000);
+    x[0] = 100;
+    expect(kurtosis(x)).toBeCloseTo(996.0, 1); // 996.006
+    expect(infNorm(x)).toBe(100);
+    expect(Math.abs(kurtosis(normals(1_000_000, 7)) - 3)).toBeLessThan(0.05);
+  });
+
+  it('reduces activation tables per hook, with a summary row', async () => {
+    const cfg = modelConfig('nanda', 7, { dModel: 8, nHeads: 2, dMlp: 16 });
+    const w = weightsTable(cfg, initParams(cfg, 3));
+    const acts = await lastValueFrom(of(w).pipe(activations(tf, { hooks: 'hook_(mlp_out|attn_out)$', batchSize: 20 }), toArray()));
+    expect(acts.length).toBe(3); // 49 inputs in batches of 20
+    const [out] = await lastValueFrom(of(...acts).pipe(outlierMetrics(), toArray()));
+    const hooks = Array.from({ length: out?.numRows ?? 0 }, (_, i) => String(out?.getChild('hook')?.get(i)));
+    expect(hooks).toEqual(['blocks.0.hook_attn_out', 'blocks.0.hook_mlp_out', '*']);
+    expect(Number(out?.getChild('samples')?.get(0))).toBe(49);
+    // The max-inf-norm row of a hook equals the largest |value| among its rows.
+    let maxAbs = 0;
+    for (const t of acts) for (let i = 0; i < t.numRows; i++) if (t.getChild('hook')?.get(i) === 'blocks.0.hook_mlp_out') maxAbs = Math.max(maxAbs, infNorm((t.getChild('values')?.get(i) as { toArray(): Float32Array }).toArray()));
+    expect(Number(out?.getChild('max_inf_norm')?.get(1))).toBeCloseTo(maxAbs, 6);
+    expect(Number(out?.getChild('max_inf_norm')?.get(2))).toBeGreaterThanOrEqual(Number(out?.getChild('max_inf_norm')?.get(0)));
+  });
+});
+
+describe('grokking detection', () => {
+  it('finds memorisation, grokking, delay and the cleanup span on synthetic curves', () => {
+    const pts = Array.from({ length: 100 }, (_, i) => {
+      const epoch = i * 100;
+      const trainAccuracy = epoch >= 1400 ? 1 : epoch / 1400;
+      const testAccuracy = epoch >= 9800 ? 1 : epoch >= 9400 ? 0.5 : 0.01;
+      // Flat at 5 until 9400, then falls tenfold every 100 epochs to 5e-6 at 10000.
+      const testLoss = epoch < 9400 ? 5 : 5 * 10 ** (-(epoch - 9400) / 100);
+      return { epoch, trainAccuracy, testAccuracy, testLoss };
+    });
+    const g = detectGrokking(pts);
+    expect(g.memorised).toBe(1400);
+    expect(g.grokked).toBe(9800);
+    expect(g.delay).toBe(8400);
+    expect(g.cleanupStart).toBe(9500);
+    expect(g.cleanupEnd).toBe(9900);
+    expect(detectGrokking(pts.map((x) => ({ ...x, testLoss: 5 }))).cleanupStart).toBe(-1);
+  });
+});
+
+describe('progress measures over a checkpoint stream', () => {
+  const cfg = modelConfig('nanda', 7, { dModel: 8, nHeads: 2, dMlp: 16 });
+
+  it('emits one row per checkpoint as it arrives (before the stream ends), with consistent numbers', async () => {
+    const checkpoints = new Subject<Table>();
+    const rows: Table[] = [];
+    let completed = false;
+    const dataset = gridDataset({ p: 7, split: { fraction: 0.5, seed: 1, shuffle: 'mulberry32' } });
+    progressMeasures(tf)({ checkpoints, dataset: dataset() }).subscribe({ next: (t) => rows.push(t), complete: () => (completed = true) });
+    const p1 = initParams(cfg, 1);
+    checkpoints.next(checkpointTable(cfg, 10, p1));
+    expect(rows.length).toBe(1);
+    expect(completed).toBe(false);
+    checkpoints.next(checkpointTable(cfg, 20, initParams(cfg, 2)));
+    expect(rows.length).toBe(2);
+    checkpoints.complete();
+    expect(completed).toBe(true);
+    const first = rows[0];
+    expect(Number(first?.getChild('epoch')?.get(0))).toBe(10);
+    let norm = 0;
+    for (const t of p1.values()) for (const v of t.data) norm += v * v;
+    expect(Number(first?.getChild('weight_norm_sq')?.get(0))).toBeCloseTo(norm, 6);
+    const m = loadModel(weightsTable(cfg, p1));
+    const logits = gridOutputs(tf, m).logits;
+    const [ds] = await lastValueFrom(dataset().pipe(toArray()));
+    const train = Array.from({ length: 49 }, (_, i) => Boolean(ds?.getChild('train')?.get(i)));
+    expect(Number(first?.getChild('train_loss')?.get(0))).toBeCloseTo(crossEntropy(logits, inputGrid(7).labels, 7, train).loss, 6);
+    expect(Number(first?.getChild('ffs')?.get(0))).toBeGreaterThan(0);
+    expect(String(first?.getChild('key_source')?.get(0))).toBe('embed');
+  });
+
+  it('reduces to the grokking events at the end', async () => {
+    const cps = [10, 20, 30].map((e, i) => checkpointTable(cfg, e, initParams(cfg, i + 1)));
+    const dataset = gridDataset({ p: 7, split: { fraction: 0.5, seed: 1, shuffle: 'mulberry32' } });
+    const rows = await lastValueFrom(progressMeasures(tf, { keys: [1] })({ checkpoints: of(...cps), dataset: dataset() }).pipe(toArray()));
+    expect(rows.map((t) => Number(t.getChild('epoch')?.get(0)))).toEqual([10, 20, 30]);
+    expect(String(rows[0]?.getChild('key_source')?.get(0))).toBe('fixed');
+    const [g] = await lastValueFrom(of(...rows).pipe(grokkingSummary(), toArray()));
+    expect(g?.numRows).toBe(1);
+    expect(Number(g?.getChild('grokked')?.get(0))).toBe(-1); // random models never generalise
+  });
+
+  it('rejects a dataset whose p does not match the checkpoints (typed error naming p)', async () => {
+    const dataset = gridDataset({ p: 5, split: { fraction: 0.5, seed: 1, shuffle: 'mulberry32' } });
+    await expect(lastValueFrom(progressMeasures(tf)({ checkpoints: of(checkpointTable(cfg, 1, initParams(cfg, 1))), dataset: dataset() }))).rejects.toMatchObject({ code: 'INVALID_CONFIG', site: { field: 'p' } });
+  });
+});

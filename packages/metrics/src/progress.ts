@@ -1,0 +1,155 @@
+import type { Tf } from '@bitlens/backend-tfjs';
+import {
+  DEFAULT_KEY_RULE,
+  type Dataset,
+  DatasetSchema,
+  type KeyFrequencyRule,
+  type SparsityThreshold,
+  type WeightsColumn,
+  crossEntropy,
+  datasetLabels,
+  embeddingSpectrum,
+  fourierSparsity,
+  fourierSpectrum,
+  frequencyLosses,
+  gridLogits,
+  keyFrequenciesFromNorms,
+  loadModel,
+  neuronLogitMap,
+  tensorOf,
+} from '@bitlens/circuits';
+import { BitlensError, type JoinStage, defineJoin } from '@bitlens/core';
+import { type Checkpoint, CheckpointSchema, readWeightsTable } from '@bitlens/model';
+import { Float64, Int32, type List, Schema, type Table, Utf8 } from 'apache-arrow';
+import { concatMap, from, map, toArray } from 'rxjs';
+import { field, float64, int32, int32List, listOf, tableOf, utf8 } from './internal/arrow.js';
+
+/** One row per checkpoint: the progress measures of SCIENCE §2 and §4. */
+export type ProgressRow = {
+  epoch: Int32;
+  train_loss: Float64;
+  train_accuracy: Float64;
+  test_loss: Float64;
+  test_accuracy: Float64;
+  restricted_loss: Float64;
+  excluded_loss: Float64;
+  gini_embed: Float64;
+  gini_wl: Float64;
+  weight_norm_sq: Float64;
+  ffs: Float64;
+  fcr: Float64;
+  ffs_eps: Float64;
+  key_freqs: List<Int32>;
+  key_source: Utf8;
+};
+/** Schema of {@link ProgressRow}. */
+export const ProgressSchema = new Schema<ProgressRow>([
+  field('epoch', new Int32()),
+  field('train_loss', new Float64()),
+  field('train_accuracy', new Float64()),
+  field('test_loss', new Float64()),
+  field('test_accuracy', new Float64()),
+  field('restricted_loss', new Float64()),
+  field('excluded_loss', new Float64()),
+  field('gini_embed', new Float64()),
+  field('gini_wl', new Float64()),
+  field('weight_norm_sq', new Float64()),
+  field('ffs', new Float64()),
+  field('fcr', new Float64()),
+  field('ffs_eps', new Float64()),
+  field('key_freqs', listOf(new Int32())),
+  field('key_source', new Utf8()),
+]);
+
+/** Options of {@link progressMeasures}. */
+export interface ProgressOptions {
+  /**
+   * Key frequencies for restricted/excluded loss. A fixed list (Nanda's practice: the final model's keys, so curves
+   * are comparable across checkpoints) or, by default, each checkpoint's own embedding keys under `keyRule`.
+   */
+  readonly keys?: readonly number[];
+  readonly keyRule?: KeyFrequencyRule;
+  /** FFS threshold (default relative 0.1 of the largest coefficient norm); the absolute eps is recorded per row. */
+  readonly sparsity?: SparsityThreshold;
+  /** Weights the analyses read (default effective); the weight norm always uses the latent (trained) weights. */
+  readonly column?: WeightsColumn;
+  readonly batchSize?: number;
+}
+
+function splitByEpoch(t: Table<Checkpoint>): Table<Checkpoint>[] {
+  const ep = t.getChild('epoch');
+  if (ep === null || t.numRows === 0) return [t];
+  const parts: Table<Checkpoint>[] = [];
+  let start = 0;
+  for (let i = 1; i <= t.numRows; i++) {
+    if (i === t.numRows || ep.get(i) !== ep.get(start)) {
+      parts.push(t.slice(start, i));
+      start = i;
+    }
+  }
+  return parts;
+}
+
+/**
+ * Progress measures over a checkpoint stream (SCIENCE §2, §4): for each checkpoint, as it arrives, one row with
+ * train/test loss and accuracy (over the dataset's split, all p^2 inputs through the model), restricted loss (all
+ * inputs) and excluded loss (train inputs), Gini of the Fourier norms of W_E and W_L, total squared weight norm of the
+ * latent weights, FFS/FCR with the threshold used, and the key-frequency set. The dataset stream is read first
+ * (it is small); checkpoints are then processed one by one (`concatMap`), so rows come before the stream ends.
+ * A checkpoint table holding several epochs (contiguous runs) gives one row per epoch.
+ * @example progressMeasures(tf)({ checkpoints: checkpoints$, dataset: dataset$ }).subscribe(row => plot(row))
+ */
+export function progressMeasures(tf: Tf, options: ProgressOptions = {}): JoinStage<{ checkpoints: Checkpoint; dataset: Dataset }, ProgressRow> {
+  const name = 'metrics/progress';
+  return defineJoin({
+    name,
+    version: '1',
+    options: { ...options },
+    inputs: { checkpoints: CheckpointSchema, dataset: DatasetSchema },
+    output: ProgressSchema,
+    apply: ({ checkpoints, dataset }) =>
+      dataset.pipe(
+        toArray(),
+        concatMap((ds) =>
+          checkpoints.pipe(
+            concatMap((t) => from(splitByEpoch(t))),
+            map((t) => {
+              const m = loadModel(t, options.column ?? 'effective', name);
+              const c = m.config;
+              const { mask, hasSplit, labels } = datasetLabels(ds, c, name);
+              if (!hasSplit) throw new BitlensError('INVALID_CONFIG', { stage: name, field: 'dataset.train', expected: 'a train/test split (some rows train)', found: 'no train rows' });
+              const test = mask.map((x) => !x);
+              const logits = gridLogits(tf, m, options.batchSize === undefined ? {} : { batchSize: options.batchSize });
+              const tr = crossEntropy(logits, labels, c.p, mask);
+              const te = crossEntropy(logits, labels, c.p, test);
+              const we = embeddingSpectrum(tensorOf(m, 'embed.W_E', name).data, c.p, c.dModel);
+              const wl = fourierSpectrum(neuronLogitMap(tensorOf(m, 'blocks.0.mlp.W_out', name).data, tensorOf(m, 'unembed.W_U', name).data, c.dMlp, c.dModel, c.dVocabOut), c.p, c.dMlp);
+              const keys = options.keys !== undefined ? [...options.keys] : keyFrequenciesFromNorms(we.freqNorms, options.keyRule ?? DEFAULT_KEY_RULE).keys;
+              const fl = frequencyLosses(logits, labels, c.p, keys, { excludedOn: mask, perKey: false });
+              const sp = fourierSparsity(we, options.sparsity);
+              let norm = 0;
+              for (const w of readWeightsTable(t).latent.values()) for (const v of w.data) norm += v * v;
+              const epoch = Number(t.getChild('epoch')?.get(0));
+              return tableOf(ProgressSchema, [
+                int32([epoch]),
+                float64([tr.loss]),
+                float64([tr.accuracy]),
+                float64([te.loss]),
+                float64([te.accuracy]),
+                float64([fl.restricted.loss]),
+                float64([fl.excluded.loss]),
+                float64([we.gini]),
+                float64([wl.gini]),
+                float64([norm]),
+                float64([sp.ffs]),
+                float64([sp.fcr]),
+                float64([sp.eps]),
+                int32List([keys]),
+                utf8([options.keys !== undefined ? 'fixed' : 'embed']),
+              ]);
+            }),
+          ),
+        ),
+      ),
+  });
+}

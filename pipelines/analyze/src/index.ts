@@ -1,0 +1,2 @@
+export { analyzePipeline, AnalyzeConfig, analyzeGraph, weightsSource } from './pipeline.js';
+export type { AnalyzeConfigOutput } from './pipeline.js';

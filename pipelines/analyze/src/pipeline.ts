@@ -1,0 +1,255 @@
+import { readFileSync } from 'node:fs';
+import { initTfjsBackend } from '@bitlens/backend-tfjs';
+import {
+  AblationsSchema,
+  AttributionSchema,
+  KeyFreqsSchema,
+  LossesSchema,
+  MechanismSchema,
+  QuadratureSchema,
+  TASKS,
+  ablations,
+  activations,
+  attribution,
+  clockPizza,
+  fourierNorms,
+  frequencyLossesStage,
+  gridDataset,
+  keyFrequencies,
+  keysOf,
+  mechanismSummary,
+  neuronFrequencies,
+  quadrature,
+} from '@bitlens/circuits';
+import { BitlensError, PipelineGraph, type SourceStage, defineJoin, defineSource, definePipeline, sha256 } from '@bitlens/core';
+import { type Weights, WeightsSchema, importTransformerLens, modelConfig, weightsTable } from '@bitlens/model';
+import { Field, Schema, Table, Utf8, vectorFromArray } from 'apache-arrow';
+import { defer, forkJoin, lastValueFrom, map, of, toArray } from 'rxjs';
+import { z } from 'zod';
+
+/** Config of the `analyze` pipeline. */
+export const AnalyzeConfig = z.strictObject({
+  weights: z.string().min(1).describe('path to a TransformerLens-named .safetensors file'),
+  task: z.enum(TASKS).default('add').describe('operation the model computes (labels): add, sub or mul'),
+  p: z.number().int().min(3).describe('prime modulus'),
+  preset: z.enum(['nanda', 'li']).default('nanda').describe('architecture preset of the weights'),
+  backend: z.string().default('wasm').describe('tfjs backend: wasm, cpu, webgpu, tensorflow'),
+  column: z.enum(['effective', 'latent']).default('effective').describe('weights the analyses read'),
+  name: z.string().optional().describe('model name in the mechanism row (default: the file name)'),
+  split: z
+    .strictObject({
+      fraction: z.number().gt(0).lt(1).default(0.3),
+      seed: z.number().int().default(0),
+      shuffle: z.enum(['python', 'mulberry32']).default('python').describe("python = Nanda's random.seed + random.shuffle"),
+    })
+    .optional()
+    .describe('train/test split of the p^2 pairs; without it only all-input numbers are reported'),
+  thresholds: z
+    .strictObject({
+      neuron: z.number().min(0).max(1).default(0.85).describe('max FVE for a neuron to count as clustered'),
+      neuronMinCount: z.number().int().min(1).default(5).describe('clustered neurons a frequency needs to be key'),
+      maxKeys: z.number().int().min(1).default(15).describe('embedding key frequencies: largest gap among the top maxKeys'),
+      sparsity: z.number().gt(0).max(1).default(0.1).describe('FFS threshold, relative to the largest Fourier coefficient norm'),
+    })
+    .default({ neuron: 0.85, neuronMinCount: 5, maxKeys: 15, sparsity: 0.1 }),
+  ablations: z.boolean().default(false).describe('also zero/mean/resample-ablate every head (about 15 more forward passes over the grid)'),
+});
+
+/** The validated config. */
+export type AnalyzeConfigOutput = z.output<typeof AnalyzeConfig>;
+
+/**
+ * Source of the weights table: imports the safetensors bytes for the preset. Its options carry the file's sha256 (not
+ * its path), so the cache key follows the content. The bytes are read by the pipeline (the composition root).
+ */
+export function weightsSource(bytes: Uint8Array, options: { readonly sha256: string; readonly preset: 'nanda' | 'li'; readonly p: number }): SourceStage<Weights> {
+  return defineSource({
+    name: 'pipeline-analyze/weights',
+    version: '1',
+    options: { ...options },
+    output: WeightsSchema,
+    create: () => defer(() => of(weightsTable(modelConfig(options.preset, options.p), importTransformerLens(bytes, modelConfig(options.preset, options.p))))),
+  });
+}
+
+/** Hooks the analyses read, captured once at the last position over all p^2 inputs. */
+const ANALYSIS_HOOKS = '^(hook_embed|blocks\\.0\\.attn\\.hook_z|blocks\\.0\\.mlp\\.hook_(pre|post)|ln_final\\.hook_scale|logits)$';
+
+/** The summary the pipeline prints (`--json`), before run-specific fields (backend, seconds, stage counts). */
+interface AnalyzeSummary {
+  readonly key_frequencies: { readonly embedding: number[]; readonly neurons: number[] };
+  readonly embed_gap_ratio: number;
+  readonly neurons: { readonly share_clustered: number; readonly threshold: number; readonly variance_explained_by_key_freqs: number };
+  readonly loss_keys: number[];
+  readonly gini: { readonly embed: number; readonly neuron_logit_map: number };
+  readonly ffs: number;
+  readonly fcr: number;
+  readonly ffs_eps: number;
+  readonly clock_pizza: { readonly gradient_symmetricity: number; readonly distance_irrelevance: number; readonly circularity: number };
+  readonly rows: Record<'full' | 'train' | 'test' | 'restricted' | 'excluded', LossRow | undefined>;
+  readonly [more: string]: unknown;
+}
+interface LossRow {
+  readonly variant: string;
+  readonly keys: number[];
+  readonly subset: string;
+  readonly loss: number;
+  readonly accuracy: number;
+}
+
+type Summary = { json: Utf8 };
+const SummarySchema = new Schema<Summary>([new Field('json', new Utf8(), false)]);
+
+/** The printable summary of one analysis as one JSON row (cached, so a rerun reads only this). */
+function analysisSummary(options: { readonly model: string; readonly p: number; readonly preset: string; readonly task: string; readonly threshold: number }) {
+  return defineJoin({
+    name: 'pipeline-analyze/summary',
+    version: '1',
+    options: { ...options },
+    inputs: { mechanism: MechanismSchema, keys: KeyFreqsSchema, losses: LossesSchema, quadrature: QuadratureSchema, attribution: AttributionSchema, ablations: AblationsSchema },
+    output: SummarySchema,
+    apply: (ins) =>
+      forkJoin({
+        mech: ins.mechanism.pipe(toArray()),
+        keys: ins.keys.pipe(toArray()),
+        losses: ins.losses.pipe(toArray()),
+        quad: ins.quadrature.pipe(toArray()),
+        attr: ins.attribution.pipe(toArray()),
+        abl: ins.ablations.pipe(toArray()),
+      }).pipe(
+        map((t) => {
+          const one = (ts: Table[], port: string): Table => {
+            const x = ts[0];
+            if (x === undefined) throw new BitlensError('INTERNAL', { stage: 'pipeline-analyze/summary', field: port }, 'no table');
+            return x;
+          };
+          const mech = one(t.mech, 'mechanism');
+          const keys = one(t.keys, 'keys');
+          const losses = one(t.losses, 'losses');
+          const quad = one(t.quad, 'quadrature');
+          const attr = one(t.attr, 'attribution');
+          const abl = t.abl[0] !== undefined && t.abl[0].numRows > 0 ? t.abl[0] : undefined;
+          const lossRows: LossRow[] = Array.from({ length: losses.numRows }, (_, i) => ({
+            variant: String(losses.getChild('variant')?.get(i)),
+            keys: Array.from((losses.getChild('keys')?.get(i) as { toArray(): Int32Array }).toArray()),
+            subset: String(losses.getChild('subset')?.get(i)),
+            loss: num(losses, 'loss', i),
+            accuracy: num(losses, 'accuracy', i),
+          }));
+          const maxKeys = Math.max(...lossRows.map((x) => x.keys.length));
+          const pick = (variant: string, subset?: string): LossRow | undefined => lossRows.find((r) => r.variant === variant && (subset === undefined || r.subset === subset) && (variant === 'full' || r.keys.length === maxKeys));
+          const full = pick('full', 'all');
+          const train = pick('full', 'train');
+          const test = pick('full', 'test');
+          const restricted = pick('restricted');
+          const excluded = pick('excluded');
+          const summary: AnalyzeSummary = {
+            model: options.model,
+            p: options.p,
+            preset: options.preset,
+            task: options.task,
+            key_frequencies: { embedding: keysOf(keys, 'embed'), neurons: keysOf(keys, 'neurons') },
+            embed_gap_ratio: round(num(mech, 'embed_gap_ratio'), 4),
+            neurons: { share_clustered: round(num(mech, 'share_clustered'), 4), threshold: options.threshold, variance_explained_by_key_freqs: round(num(mech, 'variance_explained_by_keys'), 4) },
+            accuracy: { all: full?.accuracy, ...(train === undefined ? {} : { train: train.accuracy }), ...(test === undefined ? {} : { test: test.accuracy }) },
+            loss: { all: full?.loss, ...(train === undefined ? {} : { train: train.loss }), ...(test === undefined ? {} : { test: test.loss }) },
+            loss_keys: restricted?.keys ?? [],
+            restricted_loss: restricted?.loss,
+            excluded_loss: excluded?.loss,
+            excluded_loss_subset: excluded?.subset,
+            excluded_loss_per_key: Object.fromEntries(lossRows.filter((r) => r.variant === 'excluded' && r.keys.length === 1).map((r) => [String(r.keys[0]), round(r.loss, 4)])),
+            gini: { embed: round(num(mech, 'gini_embed'), 4), neuron_logit_map: round(num(mech, 'gini_wl'), 4) },
+            ffs: round(num(mech, 'ffs'), 4),
+            fcr: round(num(mech, 'fcr'), 4),
+            ffs_eps: round(num(mech, 'ffs_eps'), 4),
+            clock_pizza: { gradient_symmetricity: round(num(mech, 'gradient_symmetricity'), 4), distance_irrelevance: round(num(mech, 'distance_irrelevance'), 4), circularity: round(num(mech, 'circularity'), 4) },
+            quadrature: Array.from({ length: quad.numRows }, (_, i) => ({ freq: num(quad, 'freq', i), neurons: num(quad, 'neurons', i), max_error: round(num(quad, 'max_error', i), 4), mean_error: round(num(quad, 'mean_error', i), 4) })),
+            attribution_mean_correct_logit: Object.fromEntries(Array.from({ length: attr.numRows }, (_, i) => [String(attr.getChild('component')?.get(i)), round(num(attr, 'mean_correct', i), 4)])),
+            ...(abl === undefined
+              ? {}
+              : { ablations: Array.from({ length: abl.numRows }, (_, i) => ({ target: String(abl.getChild('target')?.get(i)), mode: String(abl.getChild('mode')?.get(i)), delta_loss: round(num(abl, 'delta_loss', i), 4), delta_accuracy: round(num(abl, 'delta_accuracy', i), 4) })) }),
+            rows: { full, train, test, restricted, excluded },
+          };
+          return new Table(SummarySchema, { json: vectorFromArray([JSON.stringify(summary)], new Utf8()) }) as unknown as Table<Summary>;
+        }),
+      ),
+  });
+}
+
+/** The analysis DAG over one weights file. */
+export function analyzeGraph(config: AnalyzeConfigOutput, tf: Awaited<ReturnType<typeof initTfjsBackend>>['tf'], bytes: Uint8Array, name: string) {
+  const column = config.column;
+  const t = config.thresholds;
+  return PipelineGraph.create()
+    .source('weights', weightsSource(bytes, { sha256: sha256(bytes), preset: config.preset, p: config.p }))
+    .source('dataset', gridDataset({ p: config.p, task: config.task, ...(config.split === undefined ? {} : { split: config.split }) }))
+    .then('activations', activations(tf, { hooks: ANALYSIS_HOOKS, position: 'last', column }), 'weights')
+    .then('norms', fourierNorms({ column }), 'weights')
+    .then('neurons', neuronFrequencies(tf, { threshold: t.neuron, minCount: t.neuronMinCount }), 'activations')
+    .join('keys', keyFrequencies({ rule: { kind: 'gap', maxKeys: t.maxKeys }, column }), { weights: 'weights', neurons: 'neurons' })
+    .join('losses', frequencyLossesStage({ keys: 'embed' }), { keys: 'keys', activations: 'activations', dataset: 'dataset' })
+    .join('clockPizza', clockPizza(tf, { task: config.task, column }), { weights: 'weights', activations: 'activations' })
+    .join('quadrature', quadrature({ column }), { weights: 'weights', activations: 'activations', neurons: 'neurons' })
+    .join('attribution', attribution(tf, { task: config.task, column }), { weights: 'weights', activations: 'activations' })
+    .join('mechanism', mechanismSummary({ model: name, sparsity: { kind: 'relative', fraction: t.sparsity } }), { norms: 'norms', neurons: 'neurons', keys: 'keys', losses: 'losses', clockPizza: 'clockPizza' })
+    .then('ablations', ablations(tf, { task: config.task, column, ...(config.ablations ? {} : { modes: [] }) }), 'weights')
+    .join('summary', analysisSummary({ model: name, p: config.p, preset: config.preset, task: config.task, threshold: t.neuron }), {
+      mechanism: 'mechanism',
+      keys: 'keys',
+      losses: 'losses',
+      quadrature: 'quadrature',
+      attribution: 'attribution',
+      ablations: 'ablations',
+    });
+}
+
+const num = (t: Table, col: string, i = 0): number => Number(t.getChild(col)?.get(i));
+const round = (x: number, d = 6): number => (Number.isFinite(x) ? Number(x.toPrecision(d)) : x);
+
+/**
+ * `bitlens run analyze`: every circuit analysis of one trained model over all p^2 inputs (key frequencies by embedding
+ * norm and by neuron clustering, neuron clusters, W_L spectrum, restricted/excluded loss, clock/pizza, quadrature,
+ * attribution, head ablations). Results are cached per stage in the artifact store.
+ */
+export const analyzePipeline = definePipeline({
+  name: 'analyze',
+  description: 'Mechanistic analysis of one model: Fourier key frequencies, neuron clusters, restricted/excluded loss, clock vs pizza, ablations.',
+  config: AnalyzeConfig,
+  async run(config, context) {
+    const start = performance.now();
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(readFileSync(config.weights));
+    } catch (e) {
+      throw new BitlensError('NOT_FOUND', { stage: 'pipeline-analyze', field: 'weights', expected: 'a readable .safetensors file', found: JSON.stringify(config.weights) }, undefined, { cause: e });
+    }
+    const { tf, info } = await initTfjsBackend(config.backend);
+    const name = config.name ?? config.weights.split('/').pop() ?? config.weights;
+    const { streams, stats } = analyzeGraph(config, tf, bytes, name).run({
+      store: context.store,
+      onEvent: context.onEvent,
+      provenance: { configHash: context.configHash, backend: info.name, ...(context.gitRevision === undefined ? {} : { gitRevision: context.gitRevision }) },
+    });
+    // One terminal node: every stage runs once (shared where several consume it); a rerun reads only the summary.
+    const [table] = await lastValueFrom(streams.summary.pipe(toArray()));
+    if (table === undefined) throw new BitlensError('INTERNAL', { stage: 'pipeline-analyze', field: 'summary' }, 'the summary stage emitted no table');
+    const s = JSON.parse(String(table.getChild('json')?.get(0))) as AnalyzeSummary;
+    const summary = { ...s, backend: info.description, seconds: round((performance.now() - start) / 1000, 3), executed: stats.executed.length, cached: stats.cached.length };
+    const { full, train, test, restricted, excluded } = s.rows;
+    const embedKeys = s.key_frequencies.embedding;
+    const neuronKeys = s.key_frequencies.neurons;
+    const f = (x: number | undefined): string => (x === undefined ? 'n/a' : Math.abs(x) < 1e-3 ? x.toExponential(3) : x.toFixed(4));
+    const lines = [
+      `analyze ${name} (p=${config.p}, ${config.preset}, ${config.task}, ${info.description}): ${summary.seconds} s, ${stats.executed.length} stages run, ${stats.cached.length} read from store`,
+      `key frequencies: embedding {${embedKeys.join(', ')}} (gap ratio ${summary.embed_gap_ratio}), neurons {${neuronKeys.join(', ')}}`,
+      `neurons clustered (max FVE >= ${config.thresholds.neuron}): ${f(s.neurons.share_clustered)}; MLP variance explained by key frequencies ${f(s.neurons.variance_explained_by_key_freqs)}`,
+      `accuracy all ${f(full?.accuracy)}${train === undefined ? '' : `, train ${f(train.accuracy)}, test ${f(test?.accuracy)}`}; loss all ${f(full?.loss)}${train === undefined ? '' : `, train ${f(train.loss)}, test ${f(test?.loss)}`}`,
+      `restricted loss ${f(restricted?.loss)} (all inputs), excluded loss ${f(excluded?.loss)} (${excluded?.subset} inputs), keys {${summary.loss_keys.join(', ')}}`,
+      `gini W_E ${summary.gini.embed}, W_L ${summary.gini.neuron_logit_map}; FFS ${summary.ffs} (eps ${summary.ffs_eps}), FCR ${summary.fcr}`,
+      `clock/pizza: gradient symmetricity ${summary.clock_pizza.gradient_symmetricity}, distance irrelevance ${summary.clock_pizza.distance_irrelevance}, circularity ${summary.clock_pizza.circularity}`,
+    ];
+    const { rows: _rows, ...printed } = summary;
+    void _rows;
+    return { stats, summary: printed, lines };
+  },
+});
