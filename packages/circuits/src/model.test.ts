@@ -300,15 +300,15 @@ describe('bad inputs give typed errors naming the tensor or field', () => {
     params.set('unembed.W_U', { shape: [8, 6], data: new Float32Array(48) });
     expect(() => loadModel(rawWeights(cfg, params))).toThrow(expect.objectContaining({ code: 'SHAPE_MISMATCH', site: expect.objectContaining({ field: 'unembed.W_U' }) }));
   });
-  it('NaN in weights: SCHEMA_MISMATCH naming the tensor', () => {
+  it('NaN in weights: INVALID_DATA naming the tensor', () => {
     const params = initParams(cfg, 1);
     const e = params.get('embed.W_E');
     if (e !== undefined) e.data[5] = Number.NaN;
-    expect(() => loadModel(weightsTable(cfg, params))).toThrow(expect.objectContaining({ code: 'SCHEMA_MISMATCH', site: expect.objectContaining({ field: 'embed.W_E.effective' }) }));
+    expect(() => loadModel(weightsTable(cfg, params))).toThrow(expect.objectContaining({ code: 'INVALID_DATA', site: expect.objectContaining({ field: 'embed.W_E.effective' }) }));
   });
   it('a table that is not a weights table is rejected at the stage boundary', async () => {
     const bad = tableOf(WeightsSchema.select(['name']), [utf8(['x'])]);
-    await expect(lastValueFrom(of(bad).pipe(activations(tf)))).rejects.toMatchObject({ code: 'SCHEMA_MISMATCH' });
+    await expect(lastValueFrom(of(bad).pipe(activations(tf)))).rejects.toMatchObject({ code: 'INVALID_DATA' });
   });
 });
 

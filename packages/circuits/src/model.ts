@@ -17,7 +17,7 @@ export interface LoadedModel {
 /**
  * Reads a weights (or checkpoint) table into host tensors, checking names and shapes against the config in its
  * metadata (NOT_FOUND / SHAPE_MISMATCH naming the tensor, from @bitlens/model) and that every value is finite
- * (SCHEMA_MISMATCH naming the tensor and the first bad index).
+ * (INVALID_DATA naming the tensor and the first bad index).
  */
 export function loadModel(table: Table, column: WeightsColumn = 'effective', stage = 'circuits/weights'): LoadedModel {
   if (column !== 'effective' && column !== 'latent') {
@@ -28,7 +28,7 @@ export function loadModel(table: Table, column: WeightsColumn = 'effective', sta
   for (const [name, t] of params) {
     for (let i = 0; i < t.data.length; i++) {
       if (!Number.isFinite(t.data[i] ?? 0)) {
-        throw new BitlensError('SCHEMA_MISMATCH', { stage, field: `${name}.${column}`, expected: 'finite values', found: `${t.data[i]} at index ${i}` });
+        throw new BitlensError('INVALID_DATA', { stage, field: `${name}.${column}`, expected: 'finite values', found: `${t.data[i]} at index ${i}` });
       }
     }
   }
