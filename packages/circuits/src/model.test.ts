@@ -308,7 +308,7 @@ describe('bad inputs give typed errors naming the tensor or field', () => {
   });
   it('a table that is not a weights table is rejected at the stage boundary', async () => {
     const bad = tableOf(WeightsSchema.select(['name']), [utf8(['x'])]);
-    await expect(lastValueFrom(of(bad).pipe(activations(tf)))).rejects.toMatchObject({ code: 'INVALID_DATA' });
+    await expect(lastValueFrom(of(bad).pipe(activations(tf)))).rejects.toMatchObject({ code: 'SCHEMA_MISMATCH' });
   });
 });
 
