@@ -1,16 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BitlensError } from '@bitlens/core';
 import { describe, expect, it } from 'vitest';
 import { fromFloat32, readSafetensors, readSafetensorsHeader, toFloat32, writeSafetensors, type TensorEntry } from './index.js';
 
 const FIXTURE_NAME = 'progress_measures_p113_wd0.1_seed1.safetensors';
-/** The shared fixtures folder sits beside the repository (`../shared`); fall back to the workplace path. */
-const FIXTURE = [
-  fileURLToPath(new URL(`../../../../shared/fixtures/${FIXTURE_NAME}`, import.meta.url)),
-  fileURLToPath(new URL(`../../../shared/fixtures/${FIXTURE_NAME}`, import.meta.url)),
-  `/work/shared/fixtures/${FIXTURE_NAME}`,
-].find((path) => existsSync(path)) ?? `shared/fixtures/${FIXTURE_NAME} (not found beside the repository)`;
+/** The shared fixtures folder sits beside the repository (`<repo>/../shared`), as in CI's clone. */
+const FIXTURE = fileURLToPath(new URL(`../../../../shared/fixtures/${FIXTURE_NAME}`, import.meta.url));
 
 /** Builds a file by hand: header JSON (unpadded unless asked) + data bytes. */
 function rawFile(header: unknown, data: Uint8Array, headerLength?: bigint): Uint8Array {

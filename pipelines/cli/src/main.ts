@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runBenchCli } from '@bitlens/bench';
 import { ArtifactStore, BitlensError, type PipelineDefinition, gitRevision, hashJson, toBitlensError } from '@bitlens/core';
 import { z } from 'zod';
 import { assembleConfig, validateConfig } from './config.js';
@@ -10,6 +13,8 @@ const HELP = `bitlens — tiny transformers, their circuits, and what ternary or
 Usage:
   bitlens run <pipeline> [--config file.json] [--set key=value ...] [--backend name] [--store dir] [--json]
   bitlens list [--json]          pipelines and their options with defaults
+  bitlens bench [--filter re] [--quick] [--compare baseline.json [--fail-on-regression]] [--save baseline.json]
+                                 kernel microbenchmarks (default suite: benchmarks/kernels); --help for all options
   bitlens --help
 
 Options of run:
@@ -100,9 +105,22 @@ async function run(pipelines: readonly PipelineDefinition[], positionals: string
   }
 }
 
+/** The kernel suite of this checkout, loaded at run time so that no package depends on benchmarks/. */
+const KERNEL_SUITE = fileURLToPath(new URL('../../../benchmarks/kernels/dist/kernels.bench.js', import.meta.url));
+
+function bench(argv: readonly string[], io: CliIo): Promise<number> {
+  const hasSuite = argv.some((a) => a === '--suite' || a.startsWith('--suite='));
+  if (!hasSuite && !existsSync(KERNEL_SUITE)) {
+    io.err(`bitlens: [NOT_FOUND] bench: the kernel suite is not built (${KERNEL_SUITE}); run \`npm run build\` first`);
+    return Promise.resolve(1);
+  }
+  return runBenchCli(hasSuite ? argv : ['--suite', KERNEL_SUITE, ...argv], { io: { log: io.out, error: io.err } });
+}
+
 /** Runs the CLI with arguments (without `node bitlens`); returns the exit code. */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   const pipelines = io.pipelines ?? PIPELINES;
+  if (argv[0] === 'bench') return bench(argv.slice(1), io);
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({

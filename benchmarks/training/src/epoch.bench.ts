@@ -1,0 +1,157 @@
+// Training-epoch benchmark: one full-batch epoch (last-position forward, safe cross-entropy, backward, AdamW step)
+// of the li model on tfjs-wasm, for the canonical (p = 113, train 0.3) and small (p = 59, train 0.6) task presets
+// and each precision, beside the same model and step in PyTorch on CPU (the peer, run in the same invocation).
+// Reports ms/epoch and the ratio bitlens / PyTorch; writes JSON into results/ (git-ignored).
+//   npm run bench -w benchmarks/training            full run
+//   npm run bench -w benchmarks/training -- --quick  fewer epochs, fp32 only, no "before" measurement
+import { initTfjsBackend, type Tf } from '@bitlens/backend-tfjs';
+import { datasetTable } from '@bitlens/data';
+import { effectiveParams, forwardLast, initParams, modelConfig, type ModelConfig } from '@bitlens/model';
+import { createQuantizerRegistry } from '@bitlens/quantization';
+import { ADAMW_DEFAULTS, adamwState, adamwStep, safeCrossEntropy, trainDataFromTables, useExplicitTransposeMatMul } from '@bitlens/training';
+import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { Bench } from 'tinybench';
+
+const quick = process.argv.includes('--quick');
+const noPeer = process.argv.includes('--no-peer');
+const PRESETS = [
+  { name: 'canonical', p: 113, frac: 0.3 },
+  { name: 'small', p: 59, frac: 0.6 },
+] as const;
+const PRECISIONS = quick ? ['fp32'] : ['fp32', 'ternary-centred', 'binary-sign'];
+const ITERATIONS = quick ? 3 : 10;
+const WARMUP = 2;
+
+const registry = createQuantizerRegistry();
+
+/** A ready-to-run epoch of bitlens training (the same per-epoch work as `trainRun` in @bitlens/training). */
+function makeEpoch(tf: Tf, cfg: ModelConfig, frac: number): { run: () => void; dispose: () => void; nTrain: number } {
+  const data = trainDataFromTables([datasetTable({ task: 'add', p: cfg.p, trainFraction: frac, seed: 598 })], cfg.p);
+  const rows: number[] = [];
+  for (let i = 0; i < data.a.length; i++) if (data.isTrain[i] === 1) rows.push(i);
+  const tokens = tf.tensor2d(rows.flatMap((r) => [data.a[r] ?? 0, data.b[r] ?? 0, cfg.p]), [rows.length, 3], 'int32');
+  const oneHot = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(rows.map((r) => data.label[r] ?? 0), 'int32'), cfg.p), 'float32'));
+  const vars = new Map<string, Variable>();
+  for (const [n, t] of initParams(cfg, 999)) {
+    tf.tidy(() => {
+      vars.set(n, tf.variable(tf.tensor(t.data, [...t.shape]), true));
+    });
+  }
+  const state = adamwState(tf, vars);
+  const names = [...vars.keys()];
+  const byVar = new Map(names.map((n) => [vars.get(n)?.name ?? '', n]));
+  const run = (): void => {
+    const { value, grads } = tf.variableGrads(
+      (): Scalar => safeCrossEntropy(tf, forwardLast(tf, cfg, effectiveParams(tf, cfg, vars, registry), tokens), oneHot) as Scalar,
+      [...vars.values()],
+    );
+    const g = new Map<string, Tensor>(Object.entries(grads).map(([k, t]) => [byVar.get(k) ?? k, t]));
+    adamwStep(tf, ADAMW_DEFAULTS, vars, g, state);
+    value.dataSync(); // wait for the backend (wasm is synchronous; this keeps GPU backends honest too)
+    tf.dispose([value, ...Object.values(grads)]);
+  };
+  const dispose = (): void => tf.dispose([tokens, oneHot, ...vars.values(), ...state.m.values(), ...state.v.values()]);
+  return { run, dispose, nTrain: rows.length };
+}
+
+interface Row {
+  task: string;
+  preset: string;
+  precision: string;
+  nTrain: number;
+  bitlensMs: number;
+  bitlensP99Ms: number;
+  torch1Ms?: number;
+  torchNMs?: number;
+  ratio1?: number;
+  ratioN?: number;
+}
+
+async function timeTfjs(tf: Tf, label: string, cfg: ModelConfig, frac: number, iterations: number): Promise<{ mean: number; p50: number; p99: number; nTrain: number }> {
+  const epoch = makeEpoch(tf, cfg, frac);
+  const bench = new Bench({ name: label, time: 0, iterations, warmupTime: 0, warmupIterations: WARMUP });
+  bench.add(label, epoch.run);
+  await bench.run();
+  epoch.dispose();
+  const r = bench.tasks[0]?.result;
+  if (r?.state !== 'completed') throw new Error(`${label}: ${r?.state ?? 'no result'}`);
+  return { mean: r.latency.mean, p50: r.latency.p50, p99: r.latency.p99, nTrain: epoch.nTrain };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : ((s[(s.length - 1) >> 1] ?? NaN) + (s[s.length >> 1] ?? NaN)) / 2;
+}
+
+function runPeer(threads: number): Map<string, number> | undefined {
+  const configs = PRESETS.flatMap((s) => PRECISIONS.map((precision) => ({ p: s.p, frac: s.frac, precision })));
+  const script = new URL('../peer/torch_epoch.py', import.meta.url).pathname;
+  try {
+    // Debian's python3-torch lives in /usr/bin/python3 (not a pyenv python).
+    const out = execFileSync('/usr/bin/python3', [script, JSON.stringify(configs), String(ITERATIONS), String(WARMUP), String(threads)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const parsed = JSON.parse(out) as { torch: string; threads: number; results: { p: number; precision: string; ms: number[] }[] };
+    console.log(`PyTorch ${parsed.torch}, ${parsed.threads} thread(s)`);
+    return new Map(parsed.results.map((r) => [`${r.p}/${r.precision}`, median(r.ms)]));
+  } catch (e) {
+    console.warn(`PyTorch peer unavailable (${(e as Error).message.split('\n')[0]}); install with: apt-get install -y python3-torch libopenblas0-pthread`);
+    return undefined;
+  }
+}
+
+const { tf, info } = await initTfjsBackend('wasm');
+const rows: Row[] = [];
+const before: Record<string, number> = {};
+if (!quick) {
+  // The stock wasm BatchMatMul (transposed products 10-25x slower), measured before the override is installed.
+  for (const s of PRESETS) {
+    const r = await timeTfjs(tf, `epoch/tfjs-wasm-stock/${s.name}/fp32`, modelConfig('li', s.p), s.frac, 3);
+    before[s.name] = r.p50;
+    console.log(`stock BatchMatMul ${s.name} fp32: ${r.p50.toFixed(1)} ms/epoch`);
+  }
+}
+useExplicitTransposeMatMul(tf);
+for (const s of PRESETS) {
+  for (const precision of PRECISIONS) {
+    const task = `epoch/tfjs-wasm/${s.name}/${precision}`;
+    const r = await timeTfjs(tf, task, modelConfig('li', s.p, { quantizer: precision }), s.frac, ITERATIONS);
+    rows.push({ task, preset: s.name, precision, nTrain: r.nTrain, bitlensMs: r.p50, bitlensP99Ms: r.p99 });
+  }
+}
+if (!noPeer) {
+  const one = runPeer(1);
+  const all = runPeer(cpus().length);
+  for (const row of rows) {
+    const p = PRESETS.find((s) => s.name === row.preset)?.p;
+    const t1 = one?.get(`${p}/${row.precision}`);
+    const tn = all?.get(`${p}/${row.precision}`);
+    if (t1 !== undefined) [row.torch1Ms, row.ratio1] = [t1, row.bitlensMs / t1];
+    if (tn !== undefined) [row.torchNMs, row.ratioN] = [tn, row.bitlensMs / tn];
+  }
+}
+console.table(
+  rows.map((r) => ({
+    task: r.task,
+    'bitlens ms (p50)': r.bitlensMs.toFixed(1),
+    'torch 1 thread ms': r.torch1Ms?.toFixed(1) ?? '-',
+    'ratio (1 thread)': r.ratio1?.toFixed(2) ?? '-',
+    [`torch ${cpus().length} threads ms`]: r.torchNMs?.toFixed(1) ?? '-',
+    [`ratio (${cpus().length} threads)`]: r.ratioN?.toFixed(2) ?? '-',
+  })),
+);
+const report = {
+  suite: 'training-epoch',
+  date: new Date().toISOString(),
+  quick,
+  device: { backend: info.description, tfjs: info.tfjsVersion, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version },
+  method: 'li model (d_model 128, 4 heads, d_mlp 512); one epoch = full-batch last-position forward + safe CE + backward + AdamW; tinybench, p50 over the iterations after warmup; PyTorch peer: same model/step, median, CE in float64',
+  stockBatchMatMulMs: before,
+  rows,
+};
+const dir = new URL('../results/', import.meta.url);
+mkdirSync(dir, { recursive: true });
+const file = new URL(`training-epoch-${report.date.replace(/[:.]/g, '-')}.json`, dir);
+writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+console.log(`wrote ${file.pathname}`);

@@ -1,0 +1,2 @@
+export { createGpujsBackend } from './backend.js';
+export type { GpujsMode } from './backend.js';

@@ -1,0 +1,2 @@
+export { createTfjsKernelBackend } from './backend.js';
+export type { TfjsKernelEngine } from './backend.js';

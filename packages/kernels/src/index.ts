@@ -1,0 +1,13 @@
+export { OP_NAMES, BACKEND_NAMES } from './ops.js';
+export type {
+  DType, DTypeArrays, HostTensor, TernaryFormat, OpSignatures, OpName, OpInputs, OpAttrs, OpOutput, Kernel, BackendName, BackendInfo, Backend,
+} from './ops.js';
+export { checkShapes } from './shapes.js';
+export { createKernelRegistry } from './registry.js';
+export type { KernelRegistry } from './registry.js';
+export { reference, roundHalfEven, popcount32 } from './reference.js';
+export { fourierBasis } from './fourier.js';
+export {
+  binaryWords, i2sBytes, packBinary, unpackBinary, packI2S, unpackI2S, packTernaryPlanes, unpackTernaryPlanes,
+} from './packing.js';
+export { tensor, sizeOf, seededRandom, randomTensor, randomCodes, randomInt8, toFloat32 } from './tensor.js';

@@ -1,0 +1,280 @@
+import type { Tf } from '@bitlens/backend-tfjs';
+import { BitlensError } from '@bitlens/core';
+import { quantizeActivationsInt8 } from '@bitlens/quantization';
+import type { Tensor } from '@tensorflow/tfjs';
+import type { ModelConfig } from './config.js';
+import { isQuantized } from './config.js';
+
+/** Parameters as tfjs tensors by TransformerLens name: the EFFECTIVE weights (what the forward multiplies by). */
+export type ParamTensors = ReadonlyMap<string, Tensor>;
+
+/**
+ * Hook names (TransformerLens spelling): `hook_embed`, `hook_pos_embed`, `blocks.<l>.hook_resid_pre`,
+ * `blocks.<l>.attn.hook_q|hook_k|hook_v` [B, pos, head, d_head], `blocks.<l>.attn.hook_attn_scores` and
+ * `blocks.<l>.attn.hook_pattern` [B, head, q_pos, k_pos], `blocks.<l>.attn.hook_gate` [B, pos, head] (gated attention),
+ * `blocks.<l>.attn.hook_z` [B, pos, head, d_head], `blocks.<l>.hook_attn_out`, `blocks.<l>.hook_resid_mid`,
+ * `blocks.<l>.mlp.hook_pre|hook_post` [B, pos, d_mlp], `blocks.<l>.hook_mlp_out`, `blocks.<l>.hook_resid_post`,
+ * `ln_final.hook_scale` [B, pos, 1] and `ln_final.hook_normalized` (final norm), `logits` [B, pos, d_vocab_out].
+ */
+export type HookName = string;
+
+/** Hooks of a forward pass. */
+export interface ForwardOptions {
+  /** Which activations to keep in the returned cache. */
+  readonly capture?: (hook: HookName) => boolean;
+  /**
+   * Replaces an activation during the forward pass (ablation, patching). Called for every hook, in order; return `t`
+   * unchanged for hooks you do not touch. The replacement must have the same shape. Captured values are post-intervention.
+   */
+  readonly intervene?: (hook: HookName, t: Tensor) => Tensor;
+}
+
+/** Output of {@link forwardFull}. */
+export interface ForwardResult {
+  /** [B, nCtx, dVocabOut]. */
+  readonly logits: Tensor;
+  /** Captured activations by hook name. */
+  readonly cache: Map<HookName, Tensor>;
+}
+
+const STAGE = 'model/forward';
+/** Added to masked attention scores (TransformerLens uses a large negative constant too). */
+const MASKED = -1e9;
+
+type HookFn = (name: string, t: Tensor) => Tensor;
+
+function param(P: ParamTensors, name: string): Tensor {
+  const t = P.get(name);
+  if (t === undefined) throw new BitlensError('NOT_FOUND', { stage: STAGE, field: name, expected: 'a parameter tensor', found: 'nothing' });
+  return t;
+}
+
+function optParam(c: ModelConfig, P: ParamTensors, name: string): Tensor | undefined {
+  return c.biases ? param(P, name) : undefined;
+}
+
+function checkTokens(c: ModelConfig, tokens: Tensor): void {
+  if (tokens.rank !== 2 || tokens.shape[1] !== c.nCtx || tokens.dtype !== 'int32') {
+    throw new BitlensError('SHAPE_MISMATCH', { stage: STAGE, field: 'tokens', expected: `int32 [B, ${c.nCtx}]`, found: `${tokens.dtype} [${tokens.shape.join(', ')}]` });
+  }
+}
+
+/** y = x2d @ W (+ b), with int8 per-token absmax activation fake-quant (STE) of x when the layer is quantized and activationQuant is on. */
+function linear(tf: Tf, c: ModelConfig, x2d: Tensor, w2d: Tensor, b: Tensor | undefined, layerName: string): Tensor {
+  const xin = c.activationQuant === 'int8' && isQuantized(c, layerName) ? quantizeActivationsInt8(tf, x2d) : x2d;
+  const y = tf.matMul(xin, w2d);
+  return b === undefined ? y : tf.add(y, b);
+}
+
+/** Embedding by one-hot matMul (tf.gather's gradient kernel is missing on wasm). Returns [B, n, d]. */
+function embed(tf: Tf, c: ModelConfig, P: ParamTensors, tokens: Tensor): Tensor {
+  const [B, n] = tokens.shape as [number, number];
+  const oh = tf.cast(tf.oneHot(tf.reshape(tokens, [B * n]), c.dVocab), 'float32');
+  return tf.reshape(tf.matMul(oh, param(P, 'embed.W_E')), [B, n, c.dModel]);
+}
+
+/**
+ * One transformer block. `last` = compute queries, attention output and MLP only at the last position (keys and values
+ * at all positions): exact for the last position's output. Returns [B, nq, d] with nq = n or 1.
+ */
+/** Queries, keys, values and the query-side block input, already computed (the token-table fast path). */
+interface BlockInputs {
+  readonly q: Tensor; // [B, nq, h, dh]
+  readonly k: Tensor; // [B, n, h, dh]
+  readonly v: Tensor; // [B, n, h, dh]
+  readonly xq: Tensor; // [B * nq, d]
+}
+
+/** W [h, d, dh] → [d, h*dh], so that one matMul computes every head. */
+function headsMatrix(tf: Tf, c: ModelConfig, P: ParamTensors, name: string): Tensor {
+  return tf.reshape(tf.transpose(param(P, name), [1, 0, 2]), [c.dModel, c.nHeads * c.dHead]);
+}
+
+function headsBias(tf: Tf, c: ModelConfig, P: ParamTensors, name: string): Tensor | undefined {
+  const t = optParam(c, P, name);
+  return t === undefined ? undefined : tf.reshape(t, [c.nHeads * c.dHead]);
+}
+
+/**
+ * One transformer block. `last` = compute queries, attention output and MLP only at the last position (keys and values
+ * at all positions): exact for the last position's output. Returns [B, nq, d] with nq = n or 1. `given` supplies q, k, v
+ * and the query-side input directly (then `x` is only used for its shape).
+ */
+function block(tf: Tf, c: ModelConfig, P: ParamTensors, l: number, x: Tensor, last: boolean, hook: HookFn, given?: BlockInputs): Tensor {
+  const b = `blocks.${l}`;
+  const [B, n] = x.shape as [number, number, number];
+  const { nHeads: h, dHead: dh, dModel: d } = c;
+  const nq = last ? 1 : n;
+  let q: Tensor;
+  let k: Tensor;
+  let v: Tensor;
+  let xq: Tensor;
+  if (given !== undefined) {
+    ({ q, k, v, xq } = given);
+  } else {
+    const x2 = tf.reshape(x, [B * n, d]);
+    xq = last ? tf.reshape(tf.slice(x, [0, n - 1, 0], [B, 1, d]), [B, d]) : x2;
+    const proj = (input: Tensor, w: string, bias: string, rows: number): Tensor =>
+      tf.reshape(linear(tf, c, input, headsMatrix(tf, c, P, `${b}.attn.${w}`), headsBias(tf, c, P, `${b}.attn.${bias}`), `${b}.attn.${w}`), [B, rows, h, dh]);
+    q = hook(`${b}.attn.hook_q`, proj(xq, 'W_Q', 'b_Q', nq));
+    k = hook(`${b}.attn.hook_k`, proj(x2, 'W_K', 'b_K', n));
+    v = hook(`${b}.attn.hook_v`, proj(x2, 'W_V', 'b_V', n));
+  }
+  // [B, h, pos, dh]. The sequence is tiny (3): broadcast-multiply-and-sum beats thousands of 3x3 batched matMuls.
+  const qT = tf.transpose(q, [0, 2, 1, 3]);
+  const kT = tf.transpose(k, [0, 2, 1, 3]);
+  const vT = tf.transpose(v, [0, 2, 1, 3]);
+  let scores = tf.div(tf.sum(tf.mul(tf.expandDims(qT, 3), tf.expandDims(kT, 2)), -1), c.attnScale); // [B, h, nq, n]
+  // Query positions: all, or only the last. Causal: key j visible from query i iff j <= i.
+  const qpos = last ? [n - 1] : Array.from({ length: n }, (_, i) => i);
+  const visible = qpos.map((i) => Array.from({ length: n }, (_, j) => (!c.causal || j <= i ? 1 : 0)));
+  if (c.causal && !last) scores = tf.add(scores, tf.tensor2d(visible.map((r) => r.map((m) => (m === 1 ? 0 : MASKED))), [nq, n]));
+  scores = hook(`${b}.attn.hook_attn_scores`, scores);
+  let pattern = tf.softmax(scores, -1);
+  if (c.clippedSoftmax !== undefined && c.clippedSoftmax !== null) {
+    const { zeta, gamma } = c.clippedSoftmax;
+    pattern = tf.clipByValue(tf.add(tf.mul(pattern, zeta - gamma), gamma), 0, 1);
+  }
+  if (c.alpha !== 1) {
+    // Zhong: alpha * softmax + (1 - alpha) * ones; under a causal mask the ones are masked too.
+    pattern = tf.add(tf.mul(pattern, c.alpha), tf.mul(tf.tensor2d(visible, [nq, n]), 1 - c.alpha));
+  }
+  pattern = hook(`${b}.attn.hook_pattern`, pattern);
+  let z = tf.sum(tf.mul(tf.expandDims(pattern, 4), tf.expandDims(vT, 2)), 3); // [B, h, nq, dh]
+  z = tf.transpose(z, [0, 2, 1, 3]); // [B, nq, h, dh]
+  if (c.gatedAttention) {
+    // Bondarenko: gate_{h,t} = sigmoid(x_{t,h} · G_h + g_h), x_{t,h} = the head's d_head slice of the block input.
+    const xh = tf.reshape(xq, [B, nq, h, dh]);
+    const logit = tf.add(tf.sum(tf.mul(xh, param(P, `${b}.attn.gate.W`)), -1), param(P, `${b}.attn.gate.b`));
+    const gate = hook(`${b}.attn.hook_gate`, tf.sigmoid(logit)); // [B, nq, h]
+    z = tf.mul(z, tf.expandDims(gate, -1));
+  }
+  z = hook(`${b}.attn.hook_z`, z);
+  const wO = tf.reshape(param(P, `${b}.attn.W_O`), [h * dh, d]);
+  const attnOut = hook(`${b}.hook_attn_out`, tf.reshape(linear(tf, c, tf.reshape(z, [B * nq, h * dh]), wO, optParam(c, P, `${b}.attn.b_O`), `${b}.attn.W_O`), [B, nq, d]));
+  const xres = last ? tf.reshape(xq, [B, 1, d]) : x;
+  const mid = hook(`${b}.hook_resid_mid`, tf.add(xres, attnOut));
+  const mid2 = tf.reshape(mid, [B * nq, d]);
+  const pre = hook(`${b}.mlp.hook_pre`, tf.reshape(linear(tf, c, mid2, param(P, `${b}.mlp.W_in`), optParam(c, P, `${b}.mlp.b_in`), `${b}.mlp.W_in`), [B, nq, c.dMlp]));
+  const post = hook(`${b}.mlp.hook_post`, tf.relu(pre));
+  const mlpOut = hook(
+    `${b}.hook_mlp_out`,
+    tf.reshape(linear(tf, c, tf.reshape(post, [B * nq, c.dMlp]), param(P, `${b}.mlp.W_out`), optParam(c, P, `${b}.mlp.b_out`), `${b}.mlp.W_out`), [B, nq, d]),
+  );
+  return hook(`${b}.hook_resid_post`, tf.add(mid, mlpOut));
+}
+
+/** Final norm (li) and unembedding of x [B, nq, d] → logits [B, nq, dVocabOut]. */
+function readout(tf: Tf, c: ModelConfig, P: ParamTensors, x: Tensor, hook: HookFn): Tensor {
+  const [B, nq, d] = x.shape as [number, number, number];
+  let y = x;
+  if (c.finalNorm) {
+    // Li: x / ||x||_2 * sqrt(d_model) * g. The 1e-24 under the root only guards an all-zero vector (F.normalize's eps 1e-12 on the norm).
+    const scale = hook('ln_final.hook_scale', tf.sqrt(tf.add(tf.sum(tf.square(x), -1, true), 1e-24)));
+    y = hook('ln_final.hook_normalized', tf.mul(tf.div(x, scale), tf.mul(param(P, 'ln_final.w'), Math.sqrt(d))));
+  }
+  let logits = tf.matMul(tf.reshape(y, [B * nq, d]), param(P, 'unembed.W_U'));
+  const bU = optParam(c, P, 'unembed.b_U');
+  if (bU !== undefined) logits = tf.add(logits, bU);
+  return tf.reshape(logits, [B, nq, c.dVocabOut]);
+}
+
+function residPre(tf: Tf, c: ModelConfig, P: ParamTensors, tokens: Tensor, hook: HookFn): Tensor {
+  let x = hook('hook_embed', embed(tf, c, P, tokens));
+  if (c.posEmbed) {
+    const [B, n] = tokens.shape as [number, number];
+    // [B, pos, d_model] as in TransformerLens (W_pos[:n] broadcast over the batch).
+    // Broadcast by adding to zeros, not tf.broadcastTo: that is Tile, whose gradient is one slice per repetition (B).
+    const pos = hook('hook_pos_embed', tf.add(tf.zeros([B, n, c.dModel]), tf.slice(param(P, 'pos_embed.W_pos'), [0, 0], [n, c.dModel])));
+    x = tf.add(x, pos);
+  }
+  return x;
+}
+
+/**
+ * Full forward pass over every position, with TransformerLens hooks. `params` are the effective weights (see
+ * {@link effectiveParams} for turning latent weights into them). Allocates its intermediates in the caller's scope:
+ * call it inside `tf.tidy` (or `tf.variableGrads`) and return / `tf.keep` what you need.
+ * @example const { logits, cache } = forwardFull(tf, cfg, params, tokens, { capture: (h) => h.endsWith('hook_pattern') });
+ */
+export function forwardFull(tf: Tf, config: ModelConfig, params: ParamTensors, tokens: Tensor, options: ForwardOptions = {}): ForwardResult {
+  checkTokens(config, tokens);
+  const cache = new Map<HookName, Tensor>();
+  const { capture, intervene } = options;
+  const hook: HookFn = (name, t) => {
+    let out = t;
+    if (intervene !== undefined) {
+      out = intervene(name, t);
+      if (out.shape.length !== t.shape.length || out.shape.some((s, i) => s !== t.shape[i])) {
+        throw new BitlensError('SHAPE_MISMATCH', { stage: STAGE, field: name, expected: `an intervention of shape [${t.shape.join(', ')}]`, found: `[${out.shape.join(', ')}]` });
+      }
+    }
+    if (capture?.(name) === true) cache.set(name, out);
+    return out;
+  };
+  let x = hook('blocks.0.hook_resid_pre', residPre(tf, config, params, tokens, hook));
+  for (let l = 0; l < config.nLayers; l++) {
+    if (l > 0) x = hook(`blocks.${l}.hook_resid_pre`, x);
+    x = block(tf, config, params, l, x, false, hook);
+  }
+  const logits = hook('logits', readout(tf, config, params, x, hook));
+  return { logits, cache };
+}
+
+/**
+ * Logits at the last position only, [B, dVocabOut]: keys and values at every position, everything else (query,
+ * attention output, MLP, norm, unembedding) only at the last position of the last block. Exact (equals
+ * `forwardFull(...).logits[:, -1]`), about 3x cheaper; the training fast path. No hooks. Call inside `tf.tidy`.
+ */
+export function forwardLast(tf: Tf, config: ModelConfig, params: ParamTensors, tokens: Tensor): Tensor {
+  checkTokens(config, tokens);
+  const none: HookFn = (_n, t) => t;
+  const [B] = tokens.shape as [number, number];
+  if (config.nLayers === 1 && config.activationQuant === 'none') {
+    const x = tf.zeros([B, config.nCtx, 1]); // shape carrier only
+    const y = block(tf, config, params, 0, x, true, none, tokenTableInputs(tf, config, params, tokens));
+    return tf.reshape(readout(tf, config, params, y, none), [B, config.dVocabOut]);
+  }
+  let x = residPre(tf, config, params, tokens, none);
+  for (let l = 0; l < config.nLayers; l++) x = block(tf, config, params, l, x, l === config.nLayers - 1, none);
+  return tf.reshape(readout(tf, config, params, x, none), [B, config.dVocabOut]);
+}
+
+/**
+ * The first block's input at position i is W_E[token] + W_pos[i], and Q/K/V are linear in it, so
+ * K[b, i] = (W_E W_K)[token] + (W_pos[i] W_K + b_K): a [d_vocab, h*d_head] table picked by a one-hot matMul plus a
+ * per-position row (the same for V, and for Q and the residual at the last position). Exact up to float32 rounding
+ * (tested against `forwardFull`), and it replaces the [B*n, d_model] embedding and the Q/K/V projections of every
+ * row by [B*n, d_vocab] one-hot products: fewer multiply-adds forward and backward. Used for one-layer models without
+ * activation quantization (that is non-linear per row); `tf.gather` is slow on wasm and has no gradient kernel there.
+ */
+function tokenTableInputs(tf: Tf, c: ModelConfig, P: ParamTensors, tokens: Tensor): BlockInputs {
+  const [B, n] = tokens.shape as [number, number];
+  const { nHeads: h, dHead: dh, dModel: d, dVocab: V } = c;
+  const E = param(P, 'embed.W_E');
+  const pos = c.posEmbed ? tf.slice(param(P, 'pos_embed.W_pos'), [0, 0], [n, d]) : undefined; // [n, d]
+  const oh = tf.cast(tf.oneHot(tokens, V), 'float32'); // [B, n, V]
+  const oh2 = tf.reshape(oh, [B * n, V]);
+  const ohLast = tf.reshape(tf.slice(oh, [0, n - 1, 0], [B, 1, V]), [B, V]);
+  // Per-position additive rows: W_pos[i] W + b ([n, h*dh]), or just b, or nothing.
+  const offset = (w: Tensor, bias: Tensor | undefined, rows: Tensor | undefined): Tensor | undefined => {
+    const fromPos = rows === undefined ? undefined : tf.matMul(rows, w);
+    return fromPos === undefined ? bias : bias === undefined ? fromPos : tf.add(fromPos, bias);
+  };
+  const kv = (w: string, bias: string): Tensor => {
+    const W = headsMatrix(tf, c, P, `blocks.0.attn.${w}`);
+    const picked = tf.reshape(tf.matMul(oh2, tf.matMul(E, W)), [B, n, h * dh]);
+    const off = offset(W, headsBias(tf, c, P, `blocks.0.attn.${bias}`), pos);
+    return tf.reshape(off === undefined ? picked : tf.add(picked, off), [B, n, h, dh]);
+  };
+  const k = kv('W_K', 'b_K');
+  const v = kv('W_V', 'b_V');
+  const posLast = pos === undefined ? undefined : tf.slice(pos, [n - 1, 0], [1, d]);
+  const WQ = headsMatrix(tf, c, P, 'blocks.0.attn.W_Q');
+  const qPicked = tf.matMul(ohLast, tf.matMul(E, WQ));
+  const qOff = offset(WQ, headsBias(tf, c, P, 'blocks.0.attn.b_Q'), posLast);
+  const q = tf.reshape(qOff === undefined ? qPicked : tf.add(qPicked, qOff), [B, 1, h, dh]);
+  const xPicked = tf.matMul(ohLast, E);
+  const xq = posLast === undefined ? xPicked : tf.add(xPicked, posLast); // [B, d]
+  return { q, k, v, xq };
+}

@@ -1,0 +1,14 @@
+export { trainStage, selectMetrics, selectCheckpoints, latestCheckpoint } from './stage.js';
+export { trainRun, trainDataFromTables, resolveTrainOptions } from './train.js';
+export type { TrainOptions, TrainContext, TrainData } from './train.js';
+export {
+  MetricsSchema, TrainingCheckpointSchema, TrainingStreamSchema, TRAINING_STATE_KEY, metricsStreamTable, checkpointStreamTable,
+  streamKind, toMetricsTable, toCheckpointTable, readTrainingCheckpoint,
+} from './schemas.js';
+export type { Metrics, MetricsRow, TrainingCheckpoint, TrainingStream, TrainingStreamKind, TrainingState } from './schemas.js';
+export { safeCrossEntropy, accuracy } from './loss.js';
+export { ADAMW_DEFAULTS, adamwState, adamwStep, learningRateAt } from './adamw.js';
+export type { AdamWOptions, AdamWState } from './adamw.js';
+export { useExplicitTransposeMatMul } from './wasm-matmul.js';
+export { trainInWorkers } from './workers.js';
+export type { WorkerRun, WorkerPoolOptions } from './workers.js';

@@ -1,0 +1,96 @@
+import { initTfjsBackend, type Tf } from '@bitlens/backend-tfjs';
+import { assertSchema } from '@bitlens/core';
+import { datasetTable } from '@bitlens/data';
+import { modelConfig, readWeightsTable, type ModelConfig } from '@bitlens/model';
+import { createQuantizerRegistry } from '@bitlens/quantization';
+import type { Table } from 'apache-arrow';
+import { lastValueFrom, of, share, toArray } from 'rxjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MetricsSchema, streamKind, TrainingCheckpointSchema, type MetricsRow } from './schemas.js';
+import { latestCheckpoint, selectCheckpoints, selectMetrics, trainStage } from './stage.js';
+import { trainDataFromTables, trainRun, type TrainOptions } from './train.js';
+
+let tf: Tf;
+const registry = createQuantizerRegistry();
+beforeAll(async () => {
+  ({ tf } = await initTfjsBackend('wasm'));
+});
+
+function metricsOf(tables: readonly Table[]): MetricsRow[] {
+  return tables.filter((t) => streamKind(t) === 'metrics').flatMap((t) => t.toArray().map((r) => r.toJSON() as unknown as MetricsRow));
+}
+
+function finalLatent(tables: readonly Table[]): Map<string, Float32Array> {
+  const ck = latestCheckpoint(tables);
+  if (ck === undefined) throw new Error('no checkpoint');
+  return new Map([...readWeightsTable(ck).latent].map(([n, t]) => [n, t.data]));
+}
+
+describe('end to end (CI size): nanda, p = 23, train fraction 0.9', () => {
+  // Tuned for CI: d_model 32 (4 heads of 8, d_mlp 128) and lr 3e-3 instead of 128 / 1e-3, so that it groks in about
+  // 400 epochs (a few seconds on an idle core); weight decay 1.0 and betas (0.9, 0.98) as the defaults.
+  const options: TrainOptions = {
+    model: modelConfig('nanda', 23, { dModel: 32, nHeads: 4, dMlp: 128 }),
+    seed: 1,
+    epochs: 1200,
+    optimizer: { lr: 3e-3 },
+    logEvery: 25,
+    checkpointEvery: 200,
+    stopAfterGrok: 0,
+  };
+  it('groks (test accuracy >= 0.95) within its epoch cap; metrics and checkpoint tables pass their schemas', async () => {
+    const dataset = datasetTable({ task: 'add', p: 23, trainFraction: 0.9, seed: 1 });
+    const stream = of(dataset).pipe(trainStage(options, { tf, registry }), share());
+    const [metrics, checkpoints] = await Promise.all([
+      lastValueFrom(stream.pipe(selectMetrics(), toArray())),
+      lastValueFrom(stream.pipe(selectCheckpoints(), toArray())),
+    ]);
+    for (const t of metrics) expect(() => assertSchema(MetricsSchema, t, { stage: 'test', side: 'output', exact: true })).not.toThrow();
+    for (const t of checkpoints) expect(() => assertSchema(TrainingCheckpointSchema, t, { stage: 'test', side: 'output', exact: true })).not.toThrow();
+    const rows = metrics.flatMap((t) => t.toArray().map((r) => r.toJSON() as unknown as MetricsRow));
+    const last = rows[rows.length - 1];
+    expect(last?.test_acc).toBeGreaterThanOrEqual(0.95);
+    expect(last?.epoch).toBeLessThan(1200); // stopped by the early stop, not the cap
+    expect(rows[0]?.train_loss).toBeGreaterThan(2); // started near log(23) = 3.1
+    const final = readWeightsTable(checkpoints[checkpoints.length - 1] as Table);
+    expect(final.epoch).toBe(last?.epoch);
+    expect(final.config).toEqual(options.model);
+  }, 300_000); // a generous limit for a loaded CI machine (about 5-20 s on an idle core)
+});
+
+const small = (quantizer: string): ModelConfig => modelConfig('li', 23, { dModel: 32, nHeads: 4, dMlp: 64, quantizer });
+const data23 = () => trainDataFromTables([datasetTable({ task: 'add', p: 23, trainFraction: 0.5, seed: 3 })], 23);
+const run = (options: TrainOptions, resumeFrom?: Table) => lastValueFrom(trainRun({ tf, registry, ...(resumeFrom === undefined ? {} : { resumeFrom }) }, options, data23()).pipe(toArray()));
+
+describe.each(['binary-sign', 'ternary-absmean'])('quantized (%s)', (quantizer) => {
+  it('runs and decreases the train loss; the effective block weights take 2 or 3 values', async () => {
+    const tables = await run({ model: small(quantizer), seed: 2, epochs: 60, logEvery: 10, checkpointEvery: 0 });
+    const rows = metricsOf(tables);
+    expect(rows[rows.length - 1]?.train_loss).toBeLessThan((rows[0]?.train_loss ?? 0) * 0.85);
+    const ck = latestCheckpoint(tables) as Table;
+    const eff = readWeightsTable(ck).effective.get('blocks.0.mlp.W_in')?.data ?? new Float32Array();
+    expect(new Set(eff).size).toBeLessThanOrEqual(3);
+    expect(readWeightsTable(ck).quantizer.get('blocks.0.mlp.W_in')).toBe(quantizer);
+  });
+});
+
+describe('determinism and resume (in process)', () => {
+  const options: TrainOptions = { model: small('ternary-centred'), seed: 5, epochs: 24, logEvery: 4, checkpointEvery: 10, optimizer: { warmup: true } };
+  it('same seed gives identical weights; another seed does not', async () => {
+    const a = finalLatent(await run(options));
+    const b = finalLatent(await run(options));
+    const c = finalLatent(await run({ ...options, seed: 6 }));
+    expect(b.get('blocks.0.mlp.W_in')).toEqual(a.get('blocks.0.mlp.W_in'));
+    expect(c.get('blocks.0.mlp.W_in')).not.toEqual(a.get('blocks.0.mlp.W_in'));
+  });
+  it('resuming from the epoch-10 checkpoint ends with identical weights and the same later stream', async () => {
+    const full = await run(options);
+    const ck10 = full.find((t) => streamKind(t) === 'checkpoint' && t.getChild('epoch')?.get(0) === 10) as Table;
+    const resumed = await run(options, ck10);
+    const a = finalLatent(full);
+    const b = finalLatent(resumed);
+    for (const [n, v] of a) expect(b.get(n), n).toEqual(v);
+    const after = (ts: Table[]) => metricsOf(ts).filter((r) => r.epoch >= 10);
+    expect(after(resumed)).toEqual(after(full));
+  });
+});
