@@ -1,3 +1,4 @@
+import { mulberry32 } from '@bitlens/core';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,16 +8,8 @@ import { compareToBaseline } from './compare.js';
 import { summarize } from './summarize.js';
 import type { BenchSuite, SuiteReport, TaskMeasurement } from './types.js';
 
-// Mulberry32, so synthetic measurements are the same on every run
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Mulberry32 (from core), so synthetic measurements are the same on every run
+const rng = mulberry32;
 
 /**
  * Synthetic measurements of a reference task (10 ms of work) and a task doing `workFactor` x 20 ms of work, over

@@ -1,5 +1,5 @@
 import type { Tf } from '@bitlens/backend-tfjs';
-import { BitlensError } from '@bitlens/core';
+import { BitlensError, mulberry32 } from '@bitlens/core';
 import { type ModelConfig, forwardFull, toTensors } from '@bitlens/model';
 import type { Tensor } from '@tensorflow/tfjs';
 import { meanCosine } from './clock-pizza.js';
@@ -179,14 +179,7 @@ export function gradientSymmetricityOf(tf: Tf, logitFn: (ea: Tensor, eb: Tensor)
 
 /** Triples (a, b, c) sampled with a seeded RNG (mulberry32; Zhong's code samples with numpy seed 42, which we do not reproduce). */
 export function sampleTriples(p: number, count: number, seed: number): { a: Int32Array; b: Int32Array; c: Int32Array } {
-  let s = seed >>> 0;
-  const rnd = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = mulberry32(seed);
   const pick = (): number => Math.floor(rnd() * p);
   const a = new Int32Array(count);
   const b = new Int32Array(count);

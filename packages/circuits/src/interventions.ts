@@ -1,5 +1,5 @@
 import type { Tf } from '@bitlens/backend-tfjs';
-import { BitlensError } from '@bitlens/core';
+import { BitlensError, mulberry32 } from '@bitlens/core';
 import type { Tensor } from '@tensorflow/tfjs';
 import { sumDirections } from './fourier.js';
 import { crossEntropy } from './loss.js';
@@ -58,14 +58,7 @@ function sliceMask(tf: Tf, target: AblationTarget, shape: readonly number[]): Te
 
 /** Seeded permutation of 0..n-1 (mulberry32 + Fisher-Yates). */
 export function seededPermutation(n: number, seed: number): Int32Array {
-  let s = seed >>> 0;
-  const rnd = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = mulberry32(seed);
   const perm = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));

@@ -1,3 +1,4 @@
+import { mulberry32 } from '@bitlens/core';
 import { describe, expect, it } from 'vitest';
 import { fourierBasis, sumDirections } from './fourier.js';
 import { gini } from './gini.js';
@@ -8,16 +9,6 @@ import { inputGrid } from './task.js';
 import { circularity, correctLogits, distanceIrrelevance } from './clock-pizza.js';
 import { evenPhases, quadratureClosedForm, quadratureSum } from './quadrature.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('Fourier basis (SCIENCE §0)', () => {
   it.each([5, 59, 97, 113])('is orthonormal for p = %i (F F^T = I to 1e-12) with const row 1/sqrt(p)', (p) => {

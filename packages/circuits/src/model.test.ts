@@ -1,3 +1,4 @@
+import { mulberry32 } from '@bitlens/core';
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,16 +31,6 @@ beforeAll(async () => {
   tf = (await initTfjsBackend('wasm')).tf;
 });
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A weights table built without the model's checks (to plant bad inputs). */
 function rawWeights(config: ModelConfig, params: ReadonlyMap<string, HostTensor>) {

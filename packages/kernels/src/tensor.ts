@@ -1,4 +1,4 @@
-import { BitlensError } from '@bitlens/core';
+import { BitlensError, mulberry32 } from '@bitlens/core';
 import type { DType, DTypeArrays, HostTensor } from './ops.js';
 
 const CTOR = { float32: Float32Array, int32: Int32Array, int8: Int8Array, uint8: Uint8Array, uint32: Uint32Array } as const;
@@ -23,17 +23,8 @@ export function tensor<D extends DType>(dtype: D, shape: readonly number[], data
   return { dtype, shape: [...shape], data: arr };
 }
 
-/** Mulberry32: a small, fast seeded PRNG returning floats in [0, 1). Deterministic for a given seed. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Mulberry32 (core's): a small, fast seeded PRNG returning floats in [0, 1). Deterministic for a given seed. */
+export const seededRandom = mulberry32;
 
 /** A float32 tensor of uniform values in [-1, 1) from a seeded generator. */
 export function randomTensor(shape: readonly number[], options: { seed: number }): HostTensor<'float32'> {

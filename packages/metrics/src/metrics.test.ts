@@ -1,3 +1,4 @@
+import { mulberry32 } from '@bitlens/core';
 import { type Tf, initTfjsBackend } from '@bitlens/backend-tfjs';
 import { activations, crossEntropy, gridDataset, gridOutputs, inputGrid, loadModel } from '@bitlens/circuits';
 import { checkpointTable, initParams, modelConfig, weightsTable } from '@bitlens/model';
@@ -12,14 +13,7 @@ beforeAll(async () => {
 });
 
 function normals(n: number, seed: number): Float64Array {
-  let s = seed >>> 0;
-  const rnd = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = mulberry32(seed);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i += 2) {
     const u = Math.max(rnd(), 1e-300);

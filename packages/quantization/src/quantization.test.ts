@@ -1,5 +1,5 @@
 import { initTfjsBackend, type Tf } from '@bitlens/backend-tfjs';
-import { BitlensError } from '@bitlens/core';
+import { BitlensError, mulberry32 } from '@bitlens/core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,17 +17,7 @@ function errorOf(f: () => unknown): BitlensError {
   throw new Error('expected a BitlensError');
 }
 
-/** mulberry32: a seeded host RNG for test matrices. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 function randomMatrix(n: number, seed: number, scale = 1, shift = 0): Float32Array {
   const r = rng(seed);
   return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale + shift);

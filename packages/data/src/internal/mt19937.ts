@@ -1,3 +1,5 @@
+import { mulberry32 } from '@bitlens/core';
+
 /**
  * MT19937 seeded exactly as CPython's `random.seed(int)` (init_by_array over the 32-bit words of |seed|), with
  * `randbelow` and `shuffle` as CPython 3 implements them (`_randbelow_with_getrandbits`, Fisher-Yates from the end).
@@ -112,17 +114,6 @@ export function pythonShuffle<T>(xs: T[] | Int32Array, seed: number): void {
   }
 }
 
-/** mulberry32: a tiny 32-bit seeded generator (public domain, Tommy Ettinger); uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** In place Fisher-Yates from the end with mulberry32(seed): j = floor(u * (i + 1)). */
 export function mulberryShuffle<T>(xs: T[] | Int32Array, seed: number): void {

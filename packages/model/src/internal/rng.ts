@@ -1,14 +1,4 @@
-/** Mulberry32: a small seeded 32-bit PRNG. Deterministic on every platform (integer arithmetic only). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '@bitlens/core';
 
 /** Standard normal samples by Box-Muller from a uniform source (float64, cast by the caller). */
 export function normalSampler(uniform: () => number): () => number {
