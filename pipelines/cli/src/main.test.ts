@@ -60,7 +60,7 @@ describe('bitlens run with a bad config', () => {
   });
 
   it('an unknown pipeline and an unknown flag are usage errors', async () => {
-    expect((await inProcess(['run', 'nosuch'])).err).toContain('one of hello');
+    expect((await inProcess(['run', 'nosuch'])).err).toContain('one of precision-comparison, analyze, hello');
     expect((await inProcess(['run', 'hello', '--frobnicate'])).code).toBe(2);
   });
 });

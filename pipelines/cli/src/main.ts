@@ -63,7 +63,7 @@ function list(pipelines: readonly PipelineDefinition[], asJson: boolean, io: Cli
   for (const p of described) {
     io.out(`${p.name} — ${p.description}`);
     for (const o of p.options) {
-      const dflt = o.required ? 'required' : `default ${JSON.stringify(o.default)}`;
+      const dflt = o.required ? 'required' : o.default === undefined ? 'optional' : `default ${JSON.stringify(o.default)}`;
       io.out(`  ${o.key.padEnd(16)} ${o.type.padEnd(22)} ${dflt.padEnd(18)} ${o.description ?? ''}`.trimEnd());
     }
   }

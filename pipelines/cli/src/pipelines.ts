@@ -1,6 +1,7 @@
 import type { PipelineDefinition } from '@bitlens/core';
 import { analyzePipeline } from '@bitlens/pipeline-analyze';
 import { helloPipeline } from '@bitlens/pipeline-hello';
+import { precisionComparisonPipeline } from '@bitlens/pipeline-precision-comparison';
 
-/** Every pipeline the CLI knows, by name. */
-export const PIPELINES: readonly PipelineDefinition[] = [helloPipeline, analyzePipeline] as unknown as readonly PipelineDefinition[];
+/** Every pipeline the CLI knows, by name (the main job first). */
+export const PIPELINES: readonly PipelineDefinition[] = [precisionComparisonPipeline, analyzePipeline, helloPipeline] as unknown as readonly PipelineDefinition[];

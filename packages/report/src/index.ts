@@ -1,0 +1,4 @@
+export { renderReport, REPORT_FIGURES } from './render-report.js';
+export type { ReportFigure } from './render-report.js';
+export { textSummary } from './text-summary.js';
+export type { ReportData, PrecisionReport, TrainingCurves, ProgressCurves, MechanismReport, ComparisonRow, ComparisonSide, ReportProvenance, StageRecord } from './report-data.js';

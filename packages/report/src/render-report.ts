@@ -1,0 +1,277 @@
+import { BitlensError } from '@bitlens/core';
+import type { TopLevelSpec } from 'vega-lite';
+import { escapeHtml as esc, fmt, fmtEpoch, fmtSet, last } from './internal/format.js';
+import { type FrequencyBar, type LinePoint, type Marker, facetedFrequencyBarsSpec, facetedLinesSpec, linesByPrecisionSpec, renderSvg } from './internal/plots.js';
+import type { MechanismReport, PrecisionReport, ReportData } from './report-data.js';
+
+const STAGE = 'report/render-report';
+
+/** Ids of the figures a full report contains, in page order (a figure whose data is absent is left out). */
+export const REPORT_FIGURES = ['plot-loss', 'plot-accuracy', 'plot-restricted-excluded', 'plot-gini', 'plot-weight-norm', 'plot-embed-fourier', 'plot-neuron-frequencies'] as const;
+
+/** Id of a report figure. */
+export type ReportFigure = (typeof REPORT_FIGURES)[number];
+
+const CSS = `
+:root { color-scheme: light; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1d232b; margin: 0 auto; max-width: 1180px; padding: 24px 28px 48px; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 1px solid #d0d5dc; padding-bottom: 4px; }
+p.subtitle { color: #4a5563; margin: 0 0 16px; }
+table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13px; }
+th, td { border: 1px solid #d0d5dc; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f3f5f8; } td.num { text-align: right; font-variant-numeric: tabular-nums; } td.checks { font-size: 12px; max-width: 260px; }
+tr.verdict-same td.verdict { background: #e3f4e6; font-weight: 600; }
+tr.verdict-different td.verdict { background: #fbe4e4; font-weight: 600; }
+tr.verdict-inconclusive td.verdict { background: #fdf3d7; font-weight: 600; }
+.fail { color: #b42318; font-weight: 600; }
+figure.plot { margin: 16px 0; } figure.plot svg { max-width: 100%; height: auto; }
+figcaption { font-size: 13px; color: #4a5563; margin-bottom: 4px; }
+p.note { color: #4a5563; font-size: 13px; }
+pre { background: #f3f5f8; padding: 8px; overflow-x: auto; font-size: 12px; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 2px 16px; } dt { font-weight: 600; } dd { margin: 0; font-family: ui-monospace, monospace; font-size: 12px; }
+`;
+
+function checkData(data: ReportData): void {
+  if (data.precisions.length === 0) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'precisions', expected: 'at least one precision', found: 'none' });
+  const names = new Set<string>();
+  for (const r of data.precisions) {
+    if (names.has(r.name)) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'precisions.name', expected: 'distinct names', found: `'${r.name}' twice` });
+    names.add(r.name);
+    const t = r.training;
+    for (const [k, v] of Object.entries({ trainLoss: t.trainLoss, testLoss: t.testLoss, trainAcc: t.trainAcc, testAcc: t.testAcc })) {
+      if (v.length !== t.epoch.length) throw new BitlensError('SHAPE_MISMATCH', { stage: STAGE, field: `${r.name}.training.${k}`, expected: `${t.epoch.length} values (one per epoch)`, found: String(v.length) });
+    }
+    const pr = r.progress;
+    if (pr !== undefined) {
+      for (const [k, v] of Object.entries(pr)) {
+        if (v !== undefined && (v as readonly number[]).length !== pr.epoch.length) {
+          throw new BitlensError('SHAPE_MISMATCH', { stage: STAGE, field: `${r.name}.progress.${k}`, expected: `${pr.epoch.length} values (one per checkpoint)`, found: String((v as readonly number[]).length) });
+        }
+      }
+    }
+  }
+}
+
+function figure(id: ReportFigure, caption: string, svg: string): string {
+  return `<figure class="plot" id="${id}"><figcaption>${esc(caption)}</figcaption>${svg}</figure>`;
+}
+
+function grokMarkers(data: ReportData): Marker[] {
+  return data.precisions.flatMap((r) => (r.grokEpoch === null ? [] : [{ precision: r.name, epoch: r.grokEpoch, label: `grok ${r.grokEpoch}` }]));
+}
+
+function trainingPoints(data: ReportData, which: 'loss' | 'acc'): LinePoint[] {
+  const out: LinePoint[] = [];
+  for (const r of data.precisions) {
+    const t = r.training;
+    const [tr, te] = which === 'loss' ? [t.trainLoss, t.testLoss] : [t.trainAcc, t.testAcc];
+    t.epoch.forEach((e, i) => {
+      out.push({ precision: r.name, epoch: e, series: 'train', value: tr[i] ?? Number.NaN });
+      out.push({ precision: r.name, epoch: e, series: 'test', value: te[i] ?? Number.NaN });
+    });
+  }
+  return out;
+}
+
+function progressPoints(data: ReportData, series: readonly { readonly label: string; readonly get: (r: PrecisionReport) => readonly number[] | undefined }[]): LinePoint[] {
+  const out: LinePoint[] = [];
+  for (const r of data.precisions) {
+    const pr = r.progress;
+    if (pr === undefined) continue;
+    for (const s of series) {
+      const v = s.get(r);
+      if (v === undefined) continue;
+      pr.epoch.forEach((e, i) => out.push({ precision: r.name, epoch: e, series: s.label, value: v[i] ?? Number.NaN }));
+    }
+  }
+  return out;
+}
+
+async function figures(data: ReportData): Promise<{ readonly html: string; readonly missing: string[] }> {
+  const names = data.precisions.map((r) => r.name);
+  const parts: string[] = [];
+  const missing: string[] = [];
+  const add = async (id: ReportFigure, caption: string, spec: TopLevelSpec): Promise<void> => {
+    parts.push(figure(id, caption, await renderSvg(spec, id)));
+  };
+  const markers = grokMarkers(data);
+  const trainTest = { series: ['train', 'test'], seriesColours: ['#1f77b4', '#d62728'] } as const;
+  await add('plot-loss', 'Train and test loss (cross-entropy on the last position, log scale); dashed: grokking epoch (first test accuracy ≥ threshold).', facetedLinesSpec({ points: trainingPoints(data, 'loss'), markers, precisions: names, ...trainTest, yTitle: 'loss', yLog: true }));
+  await add('plot-accuracy', 'Train and test accuracy; dashed: grokking epoch.', facetedLinesSpec({ points: trainingPoints(data, 'acc'), markers, precisions: names, ...trainTest, yTitle: 'accuracy', yLog: false, yDomain: [0, 1] }));
+
+  const progressSeries = (labels: readonly { readonly label: string; readonly get: (r: PrecisionReport) => readonly number[] | undefined }[]): LinePoint[] => progressPoints(data, labels);
+  const lossPts = progressSeries([
+    { label: 'restricted', get: (r) => r.progress?.restrictedLoss },
+    { label: 'excluded', get: (r) => r.progress?.excludedLoss },
+  ]);
+  if (lossPts.length > 0) {
+    // Test loss from the same checkpoints' training log for reference is in the loss plot above; here the two projections.
+    await add('plot-restricted-excluded', 'Restricted loss (only the key frequencies kept) and excluded loss (key frequencies removed, train inputs) over training, log scale.', facetedLinesSpec({ points: lossPts, markers, precisions: names, series: ['restricted', 'excluded'], seriesColours: ['#2ca02c', '#9467bd'], yTitle: 'loss', yLog: true }));
+  } else missing.push('restricted and excluded loss over training');
+  const giniPts = progressSeries([
+    { label: 'Gini W_E', get: (r) => r.progress?.giniEmbed },
+    { label: 'Gini W_L', get: (r) => r.progress?.giniNeuronLogit },
+  ]);
+  if (giniPts.length > 0) {
+    await add('plot-gini', 'Gini coefficient of the Fourier-component norms of the embedding W_E and of the neuron-logit map W_L over training (rises in cleanup).', facetedLinesSpec({ points: giniPts, markers, precisions: names, series: ['Gini W_E', 'Gini W_L'], seriesColours: ['#8c564b', '#17becf'], yTitle: 'Gini', yLog: false }));
+  } else missing.push('Gini over training');
+  const normPts = data.precisions.flatMap((r) => {
+    const pr = r.progress;
+    const w = pr?.weightNorm;
+    return pr === undefined || w === undefined ? [] : pr.epoch.map((e, i) => ({ precision: r.name, epoch: e, value: w[i] ?? Number.NaN }));
+  });
+  if (normPts.length > 0) {
+    await add('plot-weight-norm', 'Total sum of squared (latent) weights over training.', linesByPrecisionSpec({ points: normPts, precisions: names, yTitle: 'Σ‖θ‖²', yLog: false }));
+  } else missing.push('weight norm over training');
+
+  const maxFreq = Math.max(1, ...data.precisions.flatMap((r) => r.embedFourierNorms.map((x) => x.freq)), Math.floor((data.p - 1) / 2));
+  // Every frequency 1..maxFreq gets a bar (0 when absent) so that every precision has its panel, even an empty one.
+  const bars = (r: PrecisionReport, values: readonly { readonly freq: number; readonly value: number }[], keys: readonly number[]): FrequencyBar[] => {
+    const byFreq = new Map(values.map((x) => [x.freq, x.value]));
+    const keySet = new Set(keys);
+    return Array.from({ length: maxFreq }, (_, i) => ({ precision: r.name, freq: i + 1, value: byFreq.get(i + 1) ?? 0, key: keySet.has(i + 1) }));
+  };
+  const embedBars = data.precisions.flatMap((r) => bars(r, r.embedFourierNorms.map((x) => ({ freq: x.freq, value: x.norm })), r.keyFrequencies.embed));
+  await add('plot-embed-fourier', 'Embedding Fourier norms per frequency of the final models (√(n_cos² + n_sin²)); key frequencies (by embedding norm) highlighted.', facetedFrequencyBarsSpec({ bars: embedBars, precisions: names, maxFreq, yTitle: '‖F W_E‖ per frequency' }));
+  const neuronBars = data.precisions.flatMap((r) => bars(r, r.neuronFrequencies.map((x) => ({ freq: x.freq, value: x.neurons })), r.keyFrequencies.neurons));
+  const unclustered = data.precisions.map((r) => `${r.name}: ${r.unclusteredNeurons === undefined ? '—' : r.unclusteredNeurons}`).join(', ');
+  await add('plot-neuron-frequencies', `Neuron-frequency histogram of the final models: clustered MLP neurons per best frequency; key frequencies (by neurons) highlighted. Unclustered alive neurons: ${unclustered}.`, facetedFrequencyBarsSpec({ bars: neuronBars, precisions: names, maxFreq, yTitle: 'neurons' }));
+  return { html: parts.join('\n'), missing };
+}
+
+function summaryTable(data: ReportData): string {
+  const rows = data.precisions.map((r) => {
+    const t = r.training;
+    const grok = r.grokEpoch === null ? `<span class="fail">never (cap ${data.epochCap})</span>` : String(r.grokEpoch);
+    return `<tr data-precision="${esc(r.name)}"><td>${esc(r.name)}</td><td>${esc(r.quantizer)}</td><td class="num">${fmtEpoch(r.trainFitEpoch)}</td><td class="num">${grok}</td><td class="num">${r.finalEpoch}</td><td class="num">${fmt(last(t.trainAcc))}</td><td class="num">${fmt(last(t.testAcc))}</td><td class="num">${fmt(last(t.trainLoss))}</td><td class="num">${fmt(last(t.testLoss))}</td></tr>`;
+  });
+  return `<table id="training-summary"><thead><tr><th>precision</th><th>quantizer</th><th>train acc ≥ ${data.grokThreshold} at</th><th>grokking epoch (test acc ≥ ${data.grokThreshold})</th><th>final epoch</th><th>train acc</th><th>test acc</th><th>train loss</th><th>test loss</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+/** `accurate=pass sparse=FAIL` → the same tokens with failed checks marked. */
+function checksHtml(checks: string): string {
+  return checks
+    .split(/\s+/)
+    .filter((x) => x.length > 0)
+    .map((x) => (x.endsWith('=FAIL') ? `<span class="fail">${esc(x)}</span>` : esc(x)))
+    .join(' ');
+}
+
+function pair(a: number, b: number, digits = 3): string {
+  return `${fmt(a, digits)} / ${fmt(b, digits)}`;
+}
+
+function verdictTable(data: ReportData): string {
+  if (data.comparisons.length === 0) return '<p class="note" id="verdict-missing">No comparison rows: fewer than two analysed models.</p><table id="verdict"><tbody></tbody></table>';
+  const rows = data.comparisons.map((c) => {
+    const v = c.verdict.toLowerCase().replace(/[^a-z]/g, '');
+    const dg = Math.abs(c.a.gradientSymmetricity - c.b.gradientSymmetricity);
+    const dd = Math.abs(c.a.distanceIrrelevance - c.b.distanceIrrelevance);
+    return (
+      `<tr class="verdict-${esc(v)}"><td>${esc(c.modelA)} vs ${esc(c.modelB)}</td><td class="verdict">${esc(c.verdict.toUpperCase())}</td>` +
+      `<td class="num">${pair(c.a.explained, c.b.explained)}</td><td class="num">${pair(c.a.restrictedRatio, c.b.restrictedRatio)}</td>` +
+      `<td class="num">${pair(c.a.ffs, c.b.ffs)}</td><td class="num">${pair(c.a.fcr, c.b.fcr)}</td>` +
+      `<td class="num">${pair(c.a.gradientSymmetricity, c.b.gradientSymmetricity)}<br>|Δ| ${fmt(dg)}</td><td class="num">${pair(c.a.distanceIrrelevance, c.b.distanceIrrelevance)}<br>|Δ| ${fmt(dd)}</td>` +
+      `<td class="num">${fmt(c.jaccard, 2)}</td><td class="checks">${esc(c.modelA)}: ${checksHtml(c.a.checks)}<br>${esc(c.modelB)}: ${checksHtml(c.b.checks)}</td><td>${esc(c.reason)}</td></tr>`
+    );
+  });
+  return (
+    '<table id="verdict"><thead><tr><th>pair (A vs B)</th><th>verdict</th><th>MLP variance explained by keys (A / B)</th><th>restricted / full loss (A / B)</th>' +
+    '<th>FFS (A / B)</th><th>FCR (A / B)</th><th>gradient symmetricity (A / B)</th><th>distance irrelevance (A / B)</th><th>key-freq Jaccard (info only)</th>' +
+    `<th>mechanism checks</th><th>reason</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
+  );
+}
+
+function keyFrequencyTable(data: ReportData): string {
+  const rows = data.precisions.map(
+    (r) => `<tr data-precision="${esc(r.name)}"><td>${esc(r.name)}</td><td>${esc(fmtSet(r.keyFrequencies.embed))}</td><td>${esc(fmtSet(r.keyFrequencies.neurons))}</td><td class="num">${r.keyFrequencies.embed.length}</td><td class="num">${r.keyFrequencies.neurons.length}</td></tr>`,
+  );
+  return `<table id="key-frequencies"><thead><tr><th>precision</th><th>key frequencies (embedding)</th><th>key frequencies (neurons)</th><th># embed</th><th># neurons</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+const MECHANISM_COLUMNS: readonly (readonly [keyof MechanismReport, string])[] = [
+  ['accuracy', 'accuracy (all p²)'],
+  ['fullLoss', 'full loss'],
+  ['restrictedLoss', 'restricted loss'],
+  ['excludedLoss', 'excluded loss'],
+  ['varianceExplainedByKeys', 'MLP var. explained by keys'],
+  ['shareClustered', 'share of neurons clustered'],
+  ['ffs', 'FFS'],
+  ['fcr', 'FCR'],
+  ['giniEmbed', 'Gini W_E'],
+  ['giniNeuronLogit', 'Gini W_L'],
+  ['gradientSymmetricity', 'gradient symmetricity'],
+  ['distanceIrrelevance', 'distance irrelevance'],
+  ['circularity', 'circularity'],
+];
+
+function mechanismTable(data: ReportData): string {
+  const withM = data.precisions.filter((r) => r.mechanism !== undefined);
+  if (withM.length === 0) return '<p class="note">No mechanism numbers (the final models were not analysed).</p>';
+  const head = `<tr><th>measure</th>${withM.map((r) => `<th>${esc(r.name)}</th>`).join('')}</tr>`;
+  const rows = MECHANISM_COLUMNS.map(([k, label]) => `<tr><td>${esc(label)}</td>${withM.map((r) => `<td class="num">${fmt(r.mechanism?.[k])}</td>`).join('')}</tr>`);
+  return `<table id="mechanism"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function provenanceSection(data: ReportData): string {
+  const p = data.provenance;
+  const items: [string, string | undefined][] = [
+    ['pipeline', p.pipeline],
+    ['config hash', p.configHash],
+    ['backend', p.backend],
+    ['seed', String(p.seed)],
+    ['bitlens version', p.bitlensVersion],
+    ['git revision', p.gitRevision],
+    ['generated at', p.generatedAt],
+    ['wall time', p.wallSeconds === undefined ? undefined : `${p.wallSeconds.toFixed(1)} s`],
+  ];
+  const dl = items.filter((x): x is [string, string] => x[1] !== undefined).map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('');
+  const stages = p.stages ?? [];
+  const stageTable =
+    stages.length === 0
+      ? ''
+      : `<table id="stages"><thead><tr><th>node</th><th>stage</th><th>artifact key</th><th>this run</th></tr></thead><tbody>${stages
+          .map((s) => `<tr><td>${esc(s.node)}</td><td>${esc(s.stage)}</td><td><code>${esc(s.key.slice(0, 16))}</code></td><td>${s.cached ? 'read from store' : 'computed'}</td></tr>`)
+          .join('')}</tbody></table>`;
+  return `<section id="provenance"><h2>Provenance</h2><dl>${dl}</dl><h3>Config</h3><pre id="config">${esc(JSON.stringify(p.config, null, 2))}</pre>${stageTable}</section>`;
+}
+
+/**
+ * Renders a precision-comparison report as one self-contained HTML page: inline SVG plots (Vega-Lite specs rendered
+ * headless by vega's SVG string renderer), the training summary, the same-algorithm verdict table with its numbers,
+ * key frequencies, mechanism numbers and provenance. No scripts, no external resources (a Content-Security-Policy of
+ * `default-src 'none'` is set, so the page cannot fetch anything). Pure: the same data gives the same string.
+ *
+ * Stable hooks for tests: `figure.plot` with the ids of {@link REPORT_FIGURES}, `table#verdict` (rows
+ * `tr.verdict-same|different|inconclusive`), `table#training-summary`, `table#key-frequencies`, `table#mechanism`,
+ * `section#provenance`.
+ * @example await writeFile('report.html', await renderReport(data))
+ */
+export async function renderReport(data: ReportData): Promise<string> {
+  checkData(data);
+  const { html: plots, missing } = await figures(data);
+  const missingNote = missing.length === 0 ? '' : `<p class="note" id="missing-plots">Not computed in this run: ${esc(missing.join('; '))}.</p>`;
+  const rule = data.verdictRule === undefined ? '' : `<p class="note" id="verdict-rule">Rule: ${esc(data.verdictRule)}</p>`;
+  const subtitle = `p = ${data.p}, task ${data.task}, train fraction ${data.trainFraction}, model preset ${data.modelPreset}, epoch cap ${data.epochCap}; precisions: ${data.precisions.map((r) => `${r.name} (${r.quantizer})`).join(', ')}`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>${esc(data.title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<header><h1>${esc(data.title)}</h1><p class="subtitle">${esc(subtitle)}</p></header>
+<section id="summary"><h2>Training</h2>${summaryTable(data)}</section>
+<section id="comparison"><h2>Same algorithm?</h2>${verdictTable(data)}${rule}</section>
+<section id="curves"><h2>Curves</h2>${missingNote}
+${plots}
+</section>
+<section id="frequencies"><h2>Key frequencies and mechanism numbers of the final models</h2>${keyFrequencyTable(data)}${mechanismTable(data)}</section>
+${provenanceSection(data)}
+</body>
+</html>
+`;
+}

@@ -1,0 +1,97 @@
+import type { PrecisionReport, ReportData } from '../src/index.js';
+
+/** mulberry32: seeded PRNG for deterministic synthetic curves. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+/** A grokking-shaped run: train fits at `fit`, test jumps at `grok`; key frequencies planted. */
+function precision(name: string, quantizer: string, p: number, fit: number, grok: number | null, keys: number[], seed: number): PrecisionReport {
+  const rand = mulberry32(seed);
+  const epoch = Array.from({ length: 121 }, (_, i) => i * 10);
+  const g = grok ?? 1e9;
+  const trainAcc = epoch.map((e) => Math.min(1, sigmoid((e - fit / 2) / 40)));
+  const testAcc = epoch.map((e) => Math.min(1, 0.02 + 0.98 * sigmoid((e - (g - 60)) / 25)));
+  const trainLoss = epoch.map((e) => Math.log(p) * Math.exp(-e / (fit / 4)) + 1e-7 + 1e-4 * rand());
+  const testLoss = epoch.map((e) => Math.log(p) * (1.3 - 1.299 * sigmoid((e - g) / 40)) + 1e-3 * rand());
+  const ck = epoch.filter((e) => e % 100 === 0);
+  const K = (p - 1) / 2;
+  const keySet = new Set(keys);
+  return {
+    name,
+    quantizer,
+    training: { epoch, trainLoss, testLoss, trainAcc, testAcc },
+    grokEpoch: grok,
+    trainFitEpoch: epoch.find((_, i) => (trainAcc[i] ?? 0) >= 0.99) ?? null,
+    finalEpoch: epoch[epoch.length - 1] ?? 0,
+    progress: {
+      epoch: ck,
+      restrictedLoss: ck.map((e) => Math.log(p) * (1 - sigmoid((e - g + 200) / 80)) + 1e-3),
+      excludedLoss: ck.map((e) => 0.5 + 4 * sigmoid((e - fit) / 100)),
+      giniEmbed: ck.map((e) => 0.2 + 0.6 * sigmoid((e - g) / 60)),
+      giniNeuronLogit: ck.map((e) => 0.25 + 0.55 * sigmoid((e - g) / 60)),
+      weightNorm: ck.map((e) => 2000 * Math.exp(-e / 900) + 300),
+    },
+    embedFourierNorms: Array.from({ length: K }, (_, i) => ({ freq: i + 1, norm: keySet.has(i + 1) ? 8 + rand() : 0.3 * rand() })),
+    neuronFrequencies: keys.map((k, i) => ({ freq: k, neurons: 60 + 20 * i })),
+    unclusteredNeurons: 37,
+    keyFrequencies: { embed: keys, neurons: keys.slice(0, -1) },
+    mechanism: {
+      fullLoss: 0.003,
+      accuracy: 1,
+      restrictedLoss: 0.002,
+      excludedLoss: 5.1,
+      varianceExplainedByKeys: 0.86,
+      shareClustered: 0.8,
+      ffs: keys.length / K,
+      fcr: 0.93,
+      giniEmbed: 0.81,
+      giniNeuronLogit: 0.77,
+      gradientSymmetricity: 0.55,
+      distanceIrrelevance: 0.9,
+      circularity: 0.97,
+    },
+  };
+}
+
+/** A deterministic three-precision report (the binary run never groks, to exercise that path). */
+export function syntheticReportData(): ReportData {
+  const p = 59;
+  return {
+    title: 'bitlens precision comparison <synthetic>',
+    p,
+    task: 'add',
+    trainFraction: 0.6,
+    modelPreset: 'li',
+    epochCap: 1200,
+    grokThreshold: 0.99,
+    precisions: [precision('fp32', 'fp32', p, 200, 610, [4, 17, 23], 1), precision('ternary', 'ternary-absmean', p, 260, 850, [9, 17, 28, 11], 2), precision('binary', 'binary-scaled', p, 400, null, [5, 21], 3)],
+    comparisons: [
+      { modelA: 'fp32', modelB: 'ternary', verdict: 'same', reason: 'both pass all mechanism checks', jaccard: 0.2, a: { checks: 'sparse=pass', explained: 0.86, restrictedRatio: 0.7, ffs: 0.1, fcr: 0.9, gradientSymmetricity: 0.55, distanceIrrelevance: 0.9 }, b: { checks: 'sparse=pass', explained: 0.85, restrictedRatio: 0.8, ffs: 0.1, fcr: 0.9, gradientSymmetricity: 0.57, distanceIrrelevance: 0.91 } },
+      { modelA: 'fp32', modelB: 'binary', verdict: 'inconclusive', reason: 'failed checks: binary: explained', jaccard: 0, a: { checks: 'sparse=pass', explained: 0.86, restrictedRatio: 0.7, ffs: 0.1, fcr: 0.9, gradientSymmetricity: 0.55, distanceIrrelevance: 0.9 }, b: { checks: 'explained=FAIL', explained: 0.3, restrictedRatio: 1.4, ffs: 0.1, fcr: 0.9, gradientSymmetricity: 0.65, distanceIrrelevance: 0.6 } },
+      { modelA: 'ternary', modelB: 'binary', verdict: 'different', reason: 'signatures differ <&>', jaccard: 0, a: { checks: 'sparse=pass', explained: 0.85, restrictedRatio: 0.8, ffs: 0.1, fcr: 0.9, gradientSymmetricity: 0.57, distanceIrrelevance: 0.91 }, b: { checks: 'sparse=pass', explained: 0.8, restrictedRatio: 0.9, ffs: 0.1, fcr: 0.9, gradientSymmetricity: 0.97, distanceIrrelevance: 0.41 } },
+    ],
+    verdictRule: 'same when both pass every mechanism check and |Δ| of both signatures <= 0.2',
+    provenance: {
+      pipeline: 'precision-comparison',
+      config: { preset: 'small', p, seed: 0 },
+      configHash: 'c0ffee',
+      backend: 'wasm',
+      seed: 0,
+      bitlensVersion: '0.1.0',
+      gitRevision: 'abc123',
+      generatedAt: '2026-01-01T00:00:00.000Z',
+      wallSeconds: 123.4,
+      stages: [{ node: 'dataset', stage: 'data/dataset', key: '0123456789abcdef0123', cached: true }],
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/** Named settings of the comparison (SCIENCE §10): `small` groks in minutes on a 2-core machine, `canonical` is Nanda's. */
+export const PRESETS = {
+  small: { p: 59, trainFraction: 0.6, epochs: 3000, afterGrok: 300, checkpointEvery: 100, logEvery: 10 },
+  canonical: { p: 113, trainFraction: 0.3, epochs: 10_000, afterGrok: 1000, checkpointEvery: 250, logEvery: 50 },
+} as const;
+
+/** Config of `bitlens run precision-comparison`: a preset plus overrides of any of its numbers. */
+export const PrecisionComparisonConfig = z.strictObject({
+  preset: z.enum(['small', 'canonical']).default('small').describe('small: p=59, train fraction 0.6, cap 3000 epochs; canonical: p=113, 0.3, 10000'),
+  p: z.number().int().min(3).optional().describe('prime modulus (overrides the preset)'),
+  trainFraction: z.number().gt(0).lt(1).optional().describe('fraction of the p^2 pairs used for training (overrides the preset)'),
+  epochs: z.number().int().min(1).optional().describe('epoch cap per run (overrides the preset)'),
+  afterGrok: z.number().int().min(0).optional().describe('stop a run this many epochs after its test accuracy first reaches 0.99 (cleanup before analysis)'),
+  checkpointEvery: z.number().int().min(1).optional().describe('epochs between checkpoints (the progress-measure curves have one point per checkpoint)'),
+  logEvery: z.number().int().min(1).optional().describe('epochs between logged train/test metrics'),
+  seed: z.number().int().default(0).describe('seed of the parameter init (the same for every precision)'),
+  dataSeed: z.number().int().optional().describe('seed of the train/test split (default: seed)'),
+  task: z.enum(['add', 'sub', 'mul']).default('add').describe('operation mod p'),
+  model: z.enum(['li', 'nanda']).default('li').describe('architecture preset'),
+  quantizers: z
+    .strictObject({
+      ternary: z.enum(['ternary-absmean', 'ternary-centred']).default('ternary-absmean'),
+      binary: z.enum(['binary-scaled', 'binary-sign']).default('binary-scaled'),
+    })
+    .default({ ternary: 'ternary-absmean', binary: 'binary-scaled' })
+    .describe('quantizer of the ternary and the binary run'),
+  backend: z.string().default('wasm').describe('tfjs backend of the training workers and the analysis: wasm, cpu, webgpu, tensorflow'),
+  out: z.string().min(1).default('bitlens-report.html').describe('path of the HTML report (relative to the working directory)'),
+});
+
+/** The validated config. */
+export type PrecisionComparisonConfigOutput = z.output<typeof PrecisionComparisonConfig>;
+
+/** One run of the comparison. */
+export interface PrecisionRun {
+  /** `fp32`, `ternary` or `binary`: node-name prefix and display name. */
+  readonly name: 'fp32' | 'ternary' | 'binary';
+  readonly quantizer: string;
+}
+
+/** The config with the preset applied: every number explicit. */
+export interface ResolvedComparison {
+  readonly preset: 'small' | 'canonical';
+  readonly p: number;
+  readonly trainFraction: number;
+  readonly epochs: number;
+  readonly afterGrok: number;
+  readonly checkpointEvery: number;
+  readonly logEvery: number;
+  readonly seed: number;
+  readonly dataSeed: number;
+  readonly task: 'add' | 'sub' | 'mul';
+  readonly model: 'li' | 'nanda';
+  readonly runs: readonly PrecisionRun[];
+  readonly backend: string;
+  readonly out: string;
+}
+
+/** Applies the preset under the explicit overrides. */
+export function resolveComparison(c: PrecisionComparisonConfigOutput): ResolvedComparison {
+  const base = PRESETS[c.preset];
+  return {
+    preset: c.preset,
+    p: c.p ?? base.p,
+    trainFraction: c.trainFraction ?? base.trainFraction,
+    epochs: c.epochs ?? base.epochs,
+    afterGrok: c.afterGrok ?? base.afterGrok,
+    checkpointEvery: c.checkpointEvery ?? base.checkpointEvery,
+    logEvery: c.logEvery ?? base.logEvery,
+    seed: c.seed,
+    dataSeed: c.dataSeed ?? c.seed,
+    task: c.task,
+    model: c.model,
+    runs: [
+      { name: 'fp32', quantizer: 'fp32' },
+      { name: 'ternary', quantizer: c.quantizers.ternary },
+      { name: 'binary', quantizer: c.quantizers.binary },
+    ],
+    backend: c.backend,
+    out: c.out,
+  };
+}

@@ -1,0 +1,60 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ArtifactStore, type GraphEvent, hashJson } from '@bitlens/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PrecisionComparisonConfig, precisionComparisonPipeline } from './index.js';
+
+// A tiny comparison (p = 11, 40 epochs): it exercises the whole DAG (three worker trainings, progress measures,
+// analyses, comparison, report sink) in seconds. It does not grok; the science is checked by the default run.
+const dir = mkdtempSync(join(tmpdir(), 'bitlens-precision-comparison-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const store = new ArtifactStore({ root: join(dir, 'store') });
+const tiny = { p: 11, epochs: 40, checkpointEvery: 10, logEvery: 10, out: join(dir, 'report.html') };
+
+async function run(overrides: Record<string, unknown> = {}) {
+  const config = PrecisionComparisonConfig.parse({ ...tiny, ...overrides });
+  const events: GraphEvent[] = [];
+  const result = await precisionComparisonPipeline.run(config, { store, configHash: hashJson(config), onEvent: (e) => events.push(e), log: () => undefined });
+  return { result, events };
+}
+
+describe('precision-comparison pipeline', () => {
+  it('trains three precisions, analyses and compares them, and writes a self-contained report', async () => {
+    const { result, events } = await run();
+    expect(result.stats.executed).toContain('fp32-train');
+    expect(result.stats.executed).toContain('binary-mechanism');
+    expect(result.stats.executed).toContain('comparison');
+    expect(result.stats.cached).toEqual([]);
+    // Training reported its progress per epoch on the way.
+    expect(events.some((e) => e.type === 'stage-progress' && e.node === 'ternary-train')).toBe(true);
+    const html = readFileSync(tiny.out, 'utf8');
+    expect((html.match(/<figure class="plot"/g) ?? []).length).toBe(7);
+    expect((html.match(/<tr class="verdict-/g) ?? []).length).toBe(3);
+    expect(html).not.toMatch(/\s(src|href)\s*=\s*["']?https?:/i);
+    const summary = result.summary as { precisions: { name: string; finalEpoch: number; trainAcc: number }[]; comparisons: { pair: string; verdict: string }[] };
+    expect(summary.precisions.map((p) => p.name)).toEqual(['fp32', 'ternary', 'binary']);
+    expect(summary.precisions.every((p) => p.finalEpoch === 40)).toBe(true);
+    expect(summary.comparisons.map((c) => c.pair)).toEqual(['fp32/ternary', 'fp32/binary', 'ternary/binary']);
+    expect(result.lines.some((l) => l.startsWith('report: '))).toBe(true);
+    expect(result.lines.some((l) => l.includes('fp32 vs ternary:'))).toBe(true);
+  });
+
+  it('reruns from the store without executing anything and rewrites the same report data', async () => {
+    rmSync(tiny.out);
+    const { result } = await run();
+    expect(result.stats.executed).toEqual([]);
+    expect(result.stats.cached.length).toBeGreaterThan(0);
+    expect(existsSync(tiny.out)).toBe(true);
+    expect(readFileSync(tiny.out, 'utf8')).toContain('<table id="verdict">');
+  });
+
+  it('changing the ternary quantizer recomputes the ternary run and the comparison only', async () => {
+    const { result } = await run({ quantizers: { ternary: 'ternary-centred' } });
+    const executed = [...result.stats.executed].sort();
+    expect(executed).toContain('ternary-train');
+    expect(executed).toContain('comparison');
+    expect(executed.every((n) => n.startsWith('ternary-') || n === 'mechanisms' || n === 'comparison')).toBe(true);
+    expect(result.stats.cached).toEqual(expect.arrayContaining(['fp32-metrics', 'binary-metrics', 'fp32-mechanism', 'binary-mechanism']));
+  });
+});
