@@ -1,16 +1,5 @@
+import { mulberry32 } from '@bitlens/core';
 import type { PrecisionReport, ReportData } from '../src/index.js';
-
-/** mulberry32: seeded PRNG for deterministic synthetic curves. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
