@@ -4,11 +4,11 @@
 // Reports ms/epoch and the ratio bitlens / PyTorch; writes JSON into results/ (git-ignored).
 //   npm run bench -w benchmarks/training            full run
 //   npm run bench -w benchmarks/training -- --quick  fewer epochs, fp32 only, no "before" measurement
-import { initTfjsBackend, type Tf } from '@bitlens/backend-tfjs';
+import { initTfjsBackend, type Tf, useExplicitTransposeMatMul } from '@bitlens/backend-tfjs';
 import { datasetTable } from '@bitlens/data';
 import { effectiveParams, forwardLast, initParams, modelConfig, type ModelConfig } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';
-import { ADAMW_DEFAULTS, adamwState, adamwStep, safeCrossEntropy, trainDataFromTables, useExplicitTransposeMatMul } from '@bitlens/training';
+import { ADAMW_DEFAULTS, adamwState, adamwStep, safeCrossEntropy, trainDataFromTables } from '@bitlens/training';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';

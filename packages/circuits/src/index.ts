@@ -63,3 +63,4 @@ export { compareMechanisms, sameAlgorithmVerdict, mechanismChecks, jaccard, form
 export type { VerdictRule, MechanismNumbers, Verdict } from './compare.js';
 export { acdc, meanKl } from './acdc.js';
 export type { GraphEdge, AcdcResult } from './acdc.js';
+export { gridFromDataset } from './grid-from-dataset.js';

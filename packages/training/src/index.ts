@@ -9,6 +9,6 @@ export type { Metrics, MetricsRow, TrainingCheckpoint, TrainingStream, TrainingS
 export { safeCrossEntropy, accuracy } from './loss.js';
 export { ADAMW_DEFAULTS, adamwState, adamwStep, learningRateAt } from './adamw.js';
 export type { AdamWOptions, AdamWState } from './adamw.js';
-export { useExplicitTransposeMatMul } from './wasm-matmul.js';
 export { trainInWorkers } from './workers.js';
 export type { WorkerRun, WorkerPoolOptions } from './workers.js';
+export { trainInWorkerStage, finalCheckpoint } from './worker-stage.js';

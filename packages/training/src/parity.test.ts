@@ -1,10 +1,9 @@
-import { initTfjsBackend, type Tf } from '@bitlens/backend-tfjs';
+import { initTfjsBackend, type Tf, useExplicitTransposeMatMul } from '@bitlens/backend-tfjs';
 import { effectiveParams, forwardLast, initParams, modelConfig, toTensors, type ModelConfig } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';
 import type { Scalar, Tensor } from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { safeCrossEntropy } from './loss.js';
-import { useExplicitTransposeMatMul } from './wasm-matmul.js';
 
 const registry = createQuantizerRegistry();
 

@@ -1,4 +1,4 @@
-import type { Tf } from '@bitlens/backend-tfjs';
+import { type Tf, useExplicitTransposeMatMul } from '@bitlens/backend-tfjs';
 import { BitlensError, canonicalJson } from '@bitlens/core';
 import { effectiveParams, forwardLast, initParams, readWeightsTable, toHost, validateConfig, type HostTensor, type ModelConfig } from '@bitlens/model';
 import type { QuantizerRegistry } from '@bitlens/quantization';
@@ -8,7 +8,6 @@ import { Observable } from 'rxjs';
 import { ADAMW_DEFAULTS, adamwState, adamwStep, type AdamWOptions } from './adamw.js';
 import { accuracy, safeCrossEntropy } from './loss.js';
 import { checkpointStreamTable, metricsStreamTable, readTrainingCheckpoint, type MetricsRow, type TrainingState, type TrainingStream } from './schemas.js';
-import { useExplicitTransposeMatMul } from './wasm-matmul.js';
 
 const STAGE = 'training/train';
 

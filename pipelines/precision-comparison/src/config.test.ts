@@ -1,10 +1,9 @@
-import { gridDataset } from '@bitlens/circuits';
+import { gridDataset, gridFromDataset } from '@bitlens/circuits';
 import { datasetStage } from '@bitlens/data';
 import type { Table } from 'apache-arrow';
 import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { PrecisionComparisonConfig, comparisonGraph, resolveComparison } from './index.js';
-import { gridFromDataset } from './internal/stages.js';
 import type { Tf } from '@bitlens/backend-tfjs';
 
 // Building a graph needs no engine: stages only hold `tf` for when they run.
@@ -53,7 +52,7 @@ describe('precision-comparison graph', () => {
     const g = comparisonGraph(resolveComparison(PrecisionComparisonConfig.parse({})), noTf);
     expect(g.names).toHaveLength(2 + 3 * 12 + 2);
     for (const n of g.names) expect(g.stages[n]).toMatch(/^[a-z-]+\/[a-z-]+$/);
-    expect(g.stages['fp32-train']).toBe('pipeline-precision-comparison/train-worker');
+    expect(g.stages['fp32-train']).toBe('training/train-worker');
   });
 
   it('the analyses see exactly the training split (the same train pairs as the circuits grid with the python shuffle)', async () => {

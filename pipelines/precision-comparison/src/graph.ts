@@ -1,14 +1,14 @@
 import type { Tf } from '@bitlens/backend-tfjs';
-import { activations, clockPizza, compareMechanisms, fourierNorms, frequencyLossesStage, keyFrequencies, mechanismSummary, neuronFrequencies } from '@bitlens/circuits';
+import { activations, clockPizza, compareMechanisms, fourierNorms, frequencyLossesStage, gridFromDataset, keyFrequencies, mechanismSummary, neuronFrequencies } from '@bitlens/circuits';
 import { PipelineGraph, type RunOptions, type RunStats } from '@bitlens/core';
 import { datasetStage } from '@bitlens/data';
 import { progressMeasures } from '@bitlens/metrics';
 import { modelConfig } from '@bitlens/model';
-import { selectCheckpoints, selectMetrics } from '@bitlens/training';
+import { finalCheckpoint, selectCheckpoints, selectMetrics, trainInWorkerStage } from '@bitlens/training';
 import type { Table } from 'apache-arrow';
 import type { Observable } from 'rxjs';
 import type { ResolvedComparison } from './config.js';
-import { collectMechanisms, finalCheckpoint, gridFromDataset, trainInWorkerStage } from './internal/stages.js';
+import { collectMechanisms } from './internal/stages.js';
 
 /** Grokking threshold on test accuracy (SCIENCE §10). */
 export const GROK_THRESHOLD = 0.99;
