@@ -1,4 +1,5 @@
 import { BitlensError } from '@bitlens/core';
+import { availabilityProbe } from '@bitlens/kernels';
 import type { Backend, BackendInfo, Kernel, OpName } from '@bitlens/kernels';
 import { gpujsKernels } from './kernels.js';
 import type { CompileKernel, GpuKernelFn } from './kernels.js';
@@ -45,7 +46,6 @@ function provideNavigatorGpu(): Promise<void> {
  */
 export function createGpujsBackend(mode: GpujsMode): Backend {
   let gpu: GpuLike | undefined;
-  let reason: string | undefined;
   const cache = new Map<string, GpuKernelFn>();
   const stage = `backend-gpujs/${mode}`;
 
@@ -88,17 +88,7 @@ export function createGpujsBackend(mode: GpujsMode): Backend {
   return {
     name: `gpujs-${mode}`,
     kernels,
-    async isAvailable() {
-      try {
-        await setup();
-        reason = undefined;
-        return true;
-      } catch (e) {
-        reason = (e as Error).message;
-        return false;
-      }
-    },
-    unavailableReason: () => reason,
+    ...availabilityProbe(setup),
     setup,
     info: (): BackendInfo => ({
       description: mode === 'webgpu' ? 'gpu.js webgpu (WGSL via Dawn)' : mode === 'webasm' ? 'gpu.js webasm (WebAssembly f32x4 SIMD, sync, 1 thread)' : 'gpu.js cpu (plain JS)',

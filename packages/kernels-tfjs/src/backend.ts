@@ -1,4 +1,5 @@
 import { BitlensError } from '@bitlens/core';
+import { availabilityProbe } from '@bitlens/kernels';
 import type { Backend, BackendInfo, Kernel, OpName } from '@bitlens/kernels';
 import { initTfjsBackend } from '@bitlens/backend-tfjs';
 import type { Tf } from '@bitlens/backend-tfjs';
@@ -20,7 +21,6 @@ type Kernels = { -readonly [N in OpName]?: Kernel<N> };
 export function createTfjsKernelBackend(engine: TfjsKernelEngine): Backend {
   let tf: Tf | undefined;
   let description = `tfjs ${engine} (not started)`;
-  let reason: string | undefined;
   let dense: ReturnType<typeof denseKernels> | undefined;
   let packed: ReturnType<typeof packedWebgpuKernels> | undefined;
 
@@ -59,17 +59,7 @@ export function createTfjsKernelBackend(engine: TfjsKernelEngine): Backend {
   return {
     name: `tfjs-${engine}`,
     kernels,
-    async isAvailable() {
-      try {
-        await setup();
-        reason = undefined;
-        return true;
-      } catch (e) {
-        reason = (e as Error).message;
-        return false;
-      }
-    },
-    unavailableReason: () => reason,
+    ...availabilityProbe(setup),
     setup,
     info: (): BackendInfo => ({ description, threads: 1 }), // tfjs-wasm threads are off in Node; cpu is JS; webgpu: device
   };

@@ -1,3 +1,4 @@
+import { availabilityProbe } from '@bitlens/kernels';
 import type { Backend } from '@bitlens/kernels';
 import { describePackedModule, loadPackedModule } from './module.js';
 import type { PackedExports, SimdLevel } from './module.js';
@@ -13,7 +14,6 @@ import { noKernel, prepareBinaryMatMul, prepareTernaryMatMul } from './packed-ke
 export function createWasmPackedBackend(options: { readonly simd?: SimdLevel } = {}): Backend {
   const level = options.simd ?? 'auto';
   let mod: PackedExports | undefined;
-  let reason: string | undefined;
   const ready = async (): Promise<PackedExports> => (mod ??= await loadPackedModule(level));
   return {
     name: 'wasm-packed',
@@ -30,17 +30,7 @@ export function createWasmPackedBackend(options: { readonly simd?: SimdLevel } =
         return op.read();
       },
     },
-    async isAvailable() {
-      try {
-        await ready();
-        reason = undefined;
-        return true;
-      } catch (e) {
-        reason = (e as Error).message;
-        return false;
-      }
-    },
-    unavailableReason: () => reason,
+    ...availabilityProbe(ready),
     async setup() {
       await ready();
     },

@@ -11,3 +11,4 @@ export {
   binaryWords, i2sBytes, packBinary, unpackBinary, packI2S, unpackI2S, packTernaryPlanes, unpackTernaryPlanes,
 } from './packing.js';
 export { tensor, sizeOf, seededRandom, randomTensor, randomCodes, randomInt8, toFloat32 } from './tensor.js';
+export { availabilityProbe } from './availability.js';
