@@ -45,7 +45,7 @@ export {
 export type { GridSplit } from './stages.js';
 export {
   ActivationsSchema,
-  DatasetSchema,
+  GridSchema,
   FourierNormsSchema,
   NeuronFreqsSchema,
   KeyFreqsSchema,
@@ -58,7 +58,7 @@ export {
   MechanismSchema,
   ComparisonSchema,
 } from './schemas.js';
-export type { Activations, Dataset, FourierNorms, NeuronFreqs, KeyFreqs, Losses, ClockPizza, Quadrature, Ablations, Attribution, Patching, Mechanism, Comparison } from './schemas.js';
+export type { Activations, Grid, FourierNorms, NeuronFreqs, KeyFreqs, Losses, ClockPizza, Quadrature, Ablations, Attribution, Patching, Mechanism, Comparison } from './schemas.js';
 export { compareMechanisms, sameAlgorithmVerdict, mechanismChecks, jaccard, formatComparison, DEFAULT_VERDICT_RULE } from './compare.js';
 export type { VerdictRule, MechanismNumbers, Verdict } from './compare.js';
 export { acdc, meanKl } from './acdc.js';

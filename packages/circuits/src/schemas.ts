@@ -14,9 +14,9 @@ export const ActivationsSchema = new Schema<Activations>([
 ]);
 
 /** The input grid with labels and the train/test split. */
-export type Dataset = { a: Int32; b: Int32; label: Int32; train: Bool };
-/** Schema of {@link Dataset} (extra columns allowed on input). */
-export const DatasetSchema = new Schema<Dataset>([field('a', new Int32()), field('b', new Int32()), field('label', new Int32()), field('train', new Bool())]);
+export type Grid = { a: Int32; b: Int32; label: Int32; train: Bool };
+/** Schema of {@link Grid} (extra columns allowed on input). */
+export const GridSchema = new Schema<Grid>([field('a', new Int32()), field('b', new Int32()), field('label', new Int32()), field('train', new Bool())]);
 
 /** Fourier norms of W_E (token axis) and W_L (output axis): one row per matrix and basis component. */
 export type FourierNorms = { matrix: Utf8; component: Int32; freq: Int32; kind: Utf8; norm: Float64; gini: Float64 };

@@ -22,8 +22,8 @@ import {
   AttributionSchema,
   type ClockPizza,
   ClockPizzaSchema,
-  type Dataset,
-  DatasetSchema,
+  type Grid,
+  GridSchema,
   type FourierNorms,
   FourierNormsSchema,
   type KeyFreqs,
@@ -69,12 +69,12 @@ export interface GridSplit {
  * Source of the input grid: all p^2 pairs (a-major) with labels of `task` and a train flag (all false when no split is
  * given). Pure: the split is a function of its options.
  */
-export function gridDataset(options: { readonly p: number; readonly task?: Task; readonly split?: GridSplit }): SourceStage<Dataset> {
+export function gridDataset(options: { readonly p: number; readonly task?: Task; readonly split?: GridSplit }): SourceStage<Grid> {
   return defineSource({
     name: 'circuits/grid-dataset',
     version: '1',
     options: { ...options },
-    output: DatasetSchema,
+    output: GridSchema,
     create: () => {
       const grid = inputGrid(options.p, options.task ?? 'add');
       const n = options.p * options.p;
@@ -87,7 +87,7 @@ export function gridDataset(options: { readonly p: number; readonly task?: Task;
         const { order, nTrain } = splitIndices(n, fraction, seed, shuffle);
         for (let i = 0; i < nTrain; i++) train[order[i] ?? 0] = true;
       }
-      return of(tableOf(DatasetSchema, [int32(grid.a), int32(grid.b), int32(grid.labels), bool(train)]));
+      return of(tableOf(GridSchema, [int32(grid.a), int32(grid.b), int32(grid.labels), bool(train)]));
     },
   });
 }
@@ -272,13 +272,13 @@ export function datasetLabels(dataset: readonly Table[], config: ModelConfig, st
  * and split. Excluded loss is on train rows when the dataset has a split, else on all rows; restricted loss on all.
  * Rows: full on all/train/test, restricted and excluded with all keys, then one key at a time.
  */
-export function frequencyLossesStage(options: { readonly keys?: 'embed' | 'neurons' | readonly number[] } = {}): JoinStage<{ keys: KeyFreqs; activations: Activations; dataset: Dataset }, Losses> {
+export function frequencyLossesStage(options: { readonly keys?: 'embed' | 'neurons' | readonly number[] } = {}): JoinStage<{ keys: KeyFreqs; activations: Activations; dataset: Grid }, Losses> {
   const name = 'circuits/frequency-losses';
   return defineJoin({
     name,
     version: '1',
     options: { ...options },
-    inputs: { keys: KeyFreqsSchema, activations: ActivationsSchema, dataset: DatasetSchema },
+    inputs: { keys: KeyFreqsSchema, activations: ActivationsSchema, dataset: GridSchema },
     output: LossesSchema,
     apply: ({ keys, activations: acts, dataset }) =>
       forkJoin({ k: keys.pipe(toArray()), a: acts.pipe(toArray()), d: dataset.pipe(toArray()) }).pipe(

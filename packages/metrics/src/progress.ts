@@ -1,8 +1,8 @@
 import type { Tf } from '@bitlens/backend-tfjs';
 import {
   DEFAULT_KEY_RULE,
-  type Dataset,
-  DatasetSchema,
+  type Grid,
+  GridSchema,
   type KeyFrequencyRule,
   type SparsityThreshold,
   type WeightsColumn,
@@ -99,13 +99,13 @@ function splitByEpoch(t: Table<Checkpoint>): Table<Checkpoint>[] {
  * A checkpoint table holding several epochs (contiguous runs) gives one row per epoch.
  * @example progressMeasures(tf)({ checkpoints: checkpoints$, dataset: dataset$ }).subscribe(row => plot(row))
  */
-export function progressMeasures(tf: Tf, options: ProgressOptions = {}): JoinStage<{ checkpoints: Checkpoint; dataset: Dataset }, ProgressRow> {
+export function progressMeasures(tf: Tf, options: ProgressOptions = {}): JoinStage<{ checkpoints: Checkpoint; dataset: Grid }, ProgressRow> {
   const name = 'metrics/progress';
   return defineJoin({
     name,
     version: '1',
     options: { ...options },
-    inputs: { checkpoints: CheckpointSchema, dataset: DatasetSchema },
+    inputs: { checkpoints: CheckpointSchema, dataset: GridSchema },
     output: ProgressSchema,
     apply: ({ checkpoints, dataset }) =>
       dataset.pipe(
