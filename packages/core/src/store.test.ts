@@ -107,7 +107,8 @@ describe('ArtifactStore', () => {
     const got = store.read(KEY, ({ reason }) => {
       throw new Error(reason);
     });
-    if (got !== undefined) expect(got.map((t) => t.numRows)).toEqual([20_000, 20_000]);
+    // The last operation of either process is a commit, so a sound artifact must be there.
+    expect(got?.map((t) => t.numRows)).toEqual([20_000, 20_000]);
   });
 
   it('provenance written by bitlens is read back from the IPC file by a fresh process', async () => {
