@@ -252,7 +252,7 @@ export async function renderReport(data: ReportData): Promise<string> {
   const { html: plots, missing } = await figures(data);
   const missingNote = missing.length === 0 ? '' : `<p class="note" id="missing-plots">Not computed in this run: ${esc(missing.join('; '))}.</p>`;
   const rule = data.verdictRule === undefined ? '' : `<p class="note" id="verdict-rule">Rule: ${esc(data.verdictRule)}</p>`;
-  const subtitle = `p = ${data.p}, task ${data.task}, train fraction ${data.trainFraction}, model preset ${data.modelPreset}, epoch cap ${data.epochCap}; precisions: ${data.precisions.map((r) => `${r.name} (${r.quantizer})`).join(', ')}`;
+  const subtitle = `p = ${data.p}, task ${data.task}, train fraction ${data.trainFraction}, model preset ${data.modelPreset}, epoch cap ${data.epochCap}${data.training === undefined ? '' : `, ${data.training}`}; precisions: ${data.precisions.map((r) => `${r.name} (${r.quantizer})`).join(', ')}`;
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -131,6 +131,8 @@ export interface ReportData {
   /** Model preset (`li` or `nanda`). */
   readonly modelPreset: string;
   readonly epochCap: number;
+  /** Training settings in words, e.g. `AdamW lr 0.003, weight decay 1, full batch` (shown under the title). */
+  readonly training?: string;
   /** Test-accuracy threshold of the grokking epoch (default 0.99). */
   readonly grokThreshold: number;
   readonly precisions: readonly PrecisionReport[];

@@ -8,7 +8,7 @@ import { lastValueFrom, of, share, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MetricsSchema, streamKind, TrainingCheckpointSchema, type MetricsRow } from './schemas.js';
 import { latestCheckpoint, selectCheckpoints, selectMetrics, trainStage } from './stage.js';
-import { trainDataFromTables, trainRun, type TrainOptions } from './train.js';
+import { cleanedUp, trainDataFromTables, trainRun, type TrainOptions } from './train.js';
 
 let tf: Tf;
 const registry = createQuantizerRegistry();
@@ -25,6 +25,17 @@ function finalLatent(tables: readonly Table[]): Map<string, Float32Array> {
   if (ck === undefined) throw new Error('no checkpoint');
   return new Map([...readWeightsTable(ck).latent].map(([n, t]) => [n, t.data]));
 }
+
+describe('early stop after grokking (cleanedUp)', () => {
+  it('waits the given epochs after grokking and for test accuracy to be back above the threshold', () => {
+    expect(cleanedUp(500, null, 300, 1, 0.99)).toBe(false); // never grokked
+    expect(cleanedUp(500, 300, null, 1, 0.99)).toBe(false); // no early stop
+    expect(cleanedUp(590, 300, 300, 1, 0.99)).toBe(false); // too soon
+    expect(cleanedUp(600, 300, 300, 1, 0.99)).toBe(true);
+    expect(cleanedUp(600, 300, 300, 0.85, 0.99)).toBe(false); // in a loss spike: postponed
+    expect(cleanedUp(640, 300, 300, 0.995, 0.99)).toBe(true); // recovered
+  });
+});
 
 describe('end to end (CI size): nanda, p = 23, train fraction 0.9', () => {
   // Tuned for CI: d_model 32 (4 heads of 8, d_mlp 128) and lr 3e-3 instead of 128 / 1e-3, so that it groks in about

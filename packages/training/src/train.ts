@@ -25,7 +25,11 @@ export interface TrainOptions {
   readonly logEvery?: number;
   /** Emit a checkpoint every N epochs (default 1000; 0 = only the final one). The final state is always emitted. */
   readonly checkpointEvery?: number;
-  /** Stop this many epochs after test accuracy first reaches `grokThreshold` at a logged epoch (default: never). */
+  /**
+   * Stop at the first logged epoch at least this many epochs after test accuracy first reached `grokThreshold` at which
+   * test accuracy is at or above the threshold again (a loss spike at that moment postpones the stop, so a run is not
+   * analysed in the middle of one). Default: never stop early.
+   */
   readonly stopAfterGrok?: number;
   /** Grokking threshold on test accuracy (default 0.99, SCIENCE.md §10). */
   readonly grokThreshold?: number;
@@ -106,6 +110,14 @@ function splitTensors(tf: Tf, d: TrainData, train: boolean): Split {
   });
   const lab = tf.tensor1d(labels, 'int32');
   return { tokens: tf.tensor2d(toks, [idx.length, 3], 'int32'), labels: lab, oneHot: tf.tidy(() => tf.cast(tf.oneHot(lab, d.p), 'float32')), n: idx.length };
+}
+
+/**
+ * The early-stop rule of `stopAfterGrok` at a logged epoch: at least `after` epochs since grokking and test accuracy at
+ * or above the threshold now (so a run is never stopped, and analysed, in the middle of a loss spike).
+ */
+export function cleanedUp(epoch: number, grokEpoch: number | null, after: number | null, testAcc: number, threshold: number): boolean {
+  return grokEpoch !== null && after !== null && epoch - grokEpoch >= after && testAcc >= threshold;
 }
 
 function opt<T>(v: T | undefined, d: T): T {
@@ -218,6 +230,7 @@ export function trainRun(ctx: TrainContext, options: TrainOptions, data: TrainDa
         const logits = forwardLast(tf, cfg, effectiveParams(tf, cfg, vars, ctx.registry, ste), s.tokens);
         return [safeCrossEntropy(tf, logits, s.oneHot), accuracy(tf, logits, s.labels)];
       };
+      let lastTestAcc = Number.NaN;
       const emitMetrics = (epoch: number, trainLoss: Tensor, trainAcc: Tensor): void => {
         const vals = tf.tidy(() => {
           const [tl, ta] = test.n > 0 ? evalSplit(test) : [tf.scalar(NaN), tf.scalar(NaN)];
@@ -227,6 +240,7 @@ export function trainRun(ctx: TrainContext, options: TrainOptions, data: TrainDa
         vals.dispose();
         if (grokEpoch === null && teA >= o.grokThreshold) grokEpoch = epoch;
         if (trainFitEpoch === null && trA >= o.grokThreshold) trainFitEpoch = epoch;
+        lastTestAcc = teA;
         const row: MetricsRow = { epoch, train_loss: trL, test_loss: teL, train_acc: trA, test_acc: teA };
         lastMetrics = epoch;
         subscriber.next(metricsStreamTable([row]));
@@ -260,7 +274,7 @@ export function trainRun(ctx: TrainContext, options: TrainOptions, data: TrainDa
             emitMetrics(step, kept[0], kept[1]);
             tf.dispose(kept);
           }
-          if (grokEpoch !== null && o.stopAfterGrok !== null && step - grokEpoch >= o.stopAfterGrok) {
+          if (logNow && cleanedUp(step, grokEpoch, o.stopAfterGrok, lastTestAcc, o.grokThreshold)) {
             tf.dispose(Object.values(grads));
             break;
           }

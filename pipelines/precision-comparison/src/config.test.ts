@@ -12,7 +12,7 @@ const noTf = {} as Tf;
 describe('precision-comparison config', () => {
   it('defaults to the small preset with every number explicit', () => {
     const r = resolveComparison(PrecisionComparisonConfig.parse({}));
-    expect(r).toMatchObject({ preset: 'small', p: 59, trainFraction: 0.6, epochs: 3000, seed: 0, dataSeed: 0, task: 'add', model: 'li', backend: 'wasm', out: 'bitlens-report.html' });
+    expect(r).toMatchObject({ preset: 'small', p: 59, trainFraction: 0.6, epochs: 3000, lr: 3e-3, weightDecay: 1, seed: 0, dataSeed: 0, task: 'add', model: 'li', backend: 'wasm', out: 'bitlens-report.html' });
     expect(r.runs).toEqual([
       { name: 'fp32', quantizer: 'fp32' },
       { name: 'ternary', quantizer: 'ternary-absmean' },
@@ -22,7 +22,8 @@ describe('precision-comparison config', () => {
 
   it('applies the canonical preset and explicit overrides on top of it', () => {
     const r = resolveComparison(PrecisionComparisonConfig.parse({ preset: 'canonical', epochs: 500, quantizers: { ternary: 'ternary-centred' }, model: 'nanda' }));
-    expect(r).toMatchObject({ p: 113, trainFraction: 0.3, epochs: 500, model: 'nanda' });
+    expect(r).toMatchObject({ p: 113, trainFraction: 0.3, epochs: 500, lr: 1e-3, model: 'nanda' });
+    expect(resolveComparison(PrecisionComparisonConfig.parse({ lr: 2e-3, weightDecay: 0.5 }))).toMatchObject({ p: 59, lr: 2e-3, weightDecay: 0.5 });
     expect(r.runs[1]).toEqual({ name: 'ternary', quantizer: 'ternary-centred' });
     expect(r.runs[2]).toEqual({ name: 'binary', quantizer: 'binary-scaled' });
   });

@@ -66,6 +66,7 @@ export function comparisonGraph(r: ResolvedComparison, tf: Tf): ComparisonGraph 
         model: modelConfig(r.model, r.p, { quantizer: run.quantizer }),
         seed: r.seed,
         epochs: r.epochs,
+        optimizer: { lr: r.lr, weightDecay: r.weightDecay },
         logEvery: r.logEvery,
         checkpointEvery: r.checkpointEvery,
         stopAfterGrok: r.afterGrok,

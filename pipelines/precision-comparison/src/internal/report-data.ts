@@ -189,6 +189,7 @@ export function comparisonReportData(r: ResolvedComparison, runs: readonly { rea
     trainFraction: r.trainFraction,
     modelPreset: r.model,
     epochCap: r.epochs,
+    training: `full-batch AdamW lr ${r.lr}, weight decay ${r.weightDecay}, betas (0.9, 0.98); stop ${r.afterGrok} epochs after grokking`,
     grokThreshold: GROK_THRESHOLD,
     precisions: runs.map(({ run, tables }) => precisionReport(run, tables, GROK_THRESHOLD)),
     comparisons: comparisonRows(comparison),
