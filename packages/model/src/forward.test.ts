@@ -87,6 +87,33 @@ describe.each(variants)('forward (%s)', (_label, cfg) => {
     expect(maxAbsDiff(full.dataSync() as Float32Array, last.dataSync() as Float32Array)).toBeLessThan(1e-5);
     tf.dispose([full, last, ...P.values()]);
   });
+
+  it('forwardLast has the gradients of forwardFull at the last position (every parameter, 1e-4 relative)', () => {
+    const host = initParams(cfg, 11);
+    for (const [n, t] of host) if (/\.b_/.test(n)) host.set(n, { shape: t.shape, data: t.data.map((_, i) => 0.1 * Math.cos(5 * i + n.length)) });
+    const P = toTensors(tf, host);
+    const names = [...P.keys()];
+    const t = tokens(tf, cfg.p, 40, 5);
+    const w = tf.randomNormal([40, cfg.p], 0, 1, 'float32', 3);
+    const grads = (fast: boolean): Tensor[] =>
+      tf.grads((...xs: Tensor[]) => {
+        const Q = new Map(names.map((n, i) => [n, xs[i] as Tensor]));
+        const out = fast ? forwardLast(tf, cfg, Q, t) : tf.reshape(tf.slice(forwardFull(tf, cfg, Q, t).logits, [0, 2, 0], [40, 1, cfg.p]), [40, cfg.p]);
+        return tf.sum(tf.mul(out, w));
+      })(names.map((n) => P.get(n) as Tensor));
+    const [gFull, gLast] = [grads(false), grads(true)];
+    const maxAbs = (x: Float32Array): number => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    // A gradient that is zero in exact arithmetic (b_K: softmax ignores a shift shared by all keys) is compared
+    // against 1% of the largest gradient of the model instead of its own rounding noise.
+    const largest = Math.max(...gFull.map((g) => maxAbs(g.dataSync() as Float32Array)));
+    expect(largest).toBeGreaterThan(0);
+    names.forEach((n, i) => {
+      const a = (gFull[i] as Tensor).dataSync() as Float32Array;
+      const b = (gLast[i] as Tensor).dataSync() as Float32Array;
+      expect(maxAbsDiff(a, b) / Math.max(maxAbs(a), 0.01 * largest), n).toBeLessThan(1e-4);
+    });
+    tf.dispose([...gFull, ...gLast, t, w, ...P.values()]);
+  });
 });
 
 describe('hooks', () => {

@@ -79,9 +79,9 @@ function embed(tf: Tf, c: ModelConfig, P: ParamTensors, tokens: Tensor): Tensor 
  */
 /** Queries, keys, values and the query-side block input, already computed (the token-table fast path). */
 interface BlockInputs {
-  readonly q: Tensor; // [B, nq, h, dh]
-  readonly k: Tensor; // [B, n, h, dh]
-  readonly v: Tensor; // [B, n, h, dh]
+  readonly q: Tensor; // [B, nq, h, dh] in `block`; [B, h*dh] from `tokenTableInputs`
+  readonly k: Tensor; // [B, n, h, dh] in `block`; [B*n, h*dh] from `tokenTableInputs`
+  readonly v: Tensor; // like k
   readonly xq: Tensor; // [B * nq, d]
 }
 
@@ -154,14 +154,21 @@ function block(tf: Tf, c: ModelConfig, P: ParamTensors, l: number, x: Tensor, la
   const attnOut = hook(`${b}.hook_attn_out`, tf.reshape(linear(tf, c, tf.reshape(z, [B * nq, h * dh]), wO, optParam(c, P, `${b}.attn.b_O`), `${b}.attn.W_O`), [B, nq, d]));
   const xres = last ? tf.reshape(xq, [B, 1, d]) : x;
   const mid = hook(`${b}.hook_resid_mid`, tf.add(xres, attnOut));
-  const mid2 = tf.reshape(mid, [B * nq, d]);
-  const pre = hook(`${b}.mlp.hook_pre`, tf.reshape(linear(tf, c, mid2, param(P, `${b}.mlp.W_in`), optParam(c, P, `${b}.mlp.b_in`), `${b}.mlp.W_in`), [B, nq, c.dMlp]));
-  const post = hook(`${b}.mlp.hook_post`, tf.relu(pre));
-  const mlpOut = hook(
-    `${b}.hook_mlp_out`,
-    tf.reshape(linear(tf, c, tf.reshape(post, [B * nq, c.dMlp]), param(P, `${b}.mlp.W_out`), optParam(c, P, `${b}.mlp.b_out`), `${b}.mlp.W_out`), [B, nq, d]),
-  );
+  const mlpOut = mlp(tf, c, P, l, mid, hook);
   return hook(`${b}.hook_resid_post`, tf.add(mid, mlpOut));
+}
+
+/** The MLP of block l on x [B, nq, d] (or [B, d] for the fused path, whose hook is the identity): W_out relu(W_in x + b_in) + b_out. */
+function mlp(tf: Tf, c: ModelConfig, P: ParamTensors, l: number, x: Tensor, hook: HookFn): Tensor {
+  const b = `blocks.${l}`;
+  const lead = x.shape.slice(0, -1);
+  const rows = lead.reduce((a, v) => a * v, 1);
+  const x2 = x.rank === 2 ? x : tf.reshape(x, [rows, c.dModel]);
+  const shaped = (t: Tensor, width: number): Tensor => (x.rank === 2 ? t : tf.reshape(t, [...lead, width]));
+  const pre = hook(`${b}.mlp.hook_pre`, shaped(linear(tf, c, x2, param(P, `${b}.mlp.W_in`), optParam(c, P, `${b}.mlp.b_in`), `${b}.mlp.W_in`), c.dMlp));
+  const post = hook(`${b}.mlp.hook_post`, tf.relu(pre));
+  const post2 = x.rank === 2 ? post : tf.reshape(post, [rows, c.dMlp]);
+  return hook(`${b}.hook_mlp_out`, shaped(linear(tf, c, post2, param(P, `${b}.mlp.W_out`), optParam(c, P, `${b}.mlp.b_out`), `${b}.mlp.W_out`), c.dModel));
 }
 
 /** Final norm (li) and unembedding of x [B, nq, d] → logits [B, nq, dVocabOut]. */
@@ -231,8 +238,11 @@ export function forwardLast(tf: Tf, config: ModelConfig, params: ParamTensors, t
   const none: HookFn = (_n, t) => t;
   const [B] = tokens.shape as [number, number];
   if (config.nLayers === 1 && config.activationQuant === 'none') {
+    const inputs = tokenTableInputs(tf, config, params, tokens);
+    if (config.alpha === 1 && (config.clippedSoftmax ?? null) === null && !config.gatedAttention) return fusedLast(tf, config, params, inputs, B);
     const x = tf.zeros([B, config.nCtx, 1]); // shape carrier only
-    const y = block(tf, config, params, 0, x, true, none, tokenTableInputs(tf, config, params, tokens));
+    const four: BlockInputs = { ...inputs, q: tf.reshape(inputs.q, [B, 1, config.nHeads, config.dHead]), k: tf.reshape(inputs.k, [B, config.nCtx, config.nHeads, config.dHead]), v: tf.reshape(inputs.v, [B, config.nCtx, config.nHeads, config.dHead]) };
+    const y = block(tf, config, params, 0, x, true, none, four);
     return tf.reshape(readout(tf, config, params, y, none), [B, config.dVocabOut]);
   }
   let x = residPre(tf, config, params, tokens, none);
@@ -250,31 +260,81 @@ export function forwardLast(tf: Tf, config: ModelConfig, params: ParamTensors, t
  */
 function tokenTableInputs(tf: Tf, c: ModelConfig, P: ParamTensors, tokens: Tensor): BlockInputs {
   const [B, n] = tokens.shape as [number, number];
-  const { nHeads: h, dHead: dh, dModel: d, dVocab: V } = c;
+  const { dModel: d, dVocab: V } = c;
   const E = param(P, 'embed.W_E');
   const pos = c.posEmbed ? tf.slice(param(P, 'pos_embed.W_pos'), [0, 0], [n, d]) : undefined; // [n, d]
-  const oh = tf.cast(tf.oneHot(tokens, V), 'float32'); // [B, n, V]
-  const oh2 = tf.reshape(oh, [B * n, V]);
-  const ohLast = tf.reshape(tf.slice(oh, [0, n - 1, 0], [B, 1, V]), [B, V]);
+  const oh2 = tf.cast(tf.oneHot(tf.reshape(tokens, [B * n]), V), 'float32'); // [B*n, V]
+  // The last position's one-hot from the last token column: slicing the [B, n, V] one-hot along an inner axis runs in
+  // JavaScript on wasm (it reads the tensor back), 2.5% of a training step at p = 59 (CPU profile).
+  const ohLast = tf.cast(tf.oneHot(tf.reshape(tf.slice(tokens, [0, n - 1], [B, 1]), [B]), V), 'float32'); // [B, V]
   // Per-position additive rows: W_pos[i] W + b ([n, h*dh]), or just b, or nothing.
   const offset = (w: Tensor, bias: Tensor | undefined, rows: Tensor | undefined): Tensor | undefined => {
     const fromPos = rows === undefined ? undefined : tf.matMul(rows, w);
     return fromPos === undefined ? bias : bias === undefined ? fromPos : tf.add(fromPos, bias);
   };
+  const plus = (t: Tensor, off: Tensor | undefined): Tensor => (off === undefined ? t : tf.add(t, off));
   const kv = (w: string, bias: string): Tensor => {
     const W = headsMatrix(tf, c, P, `blocks.0.attn.${w}`);
-    const picked = tf.reshape(tf.matMul(oh2, tf.matMul(E, W)), [B, n, h * dh]);
+    const picked = tf.matMul(oh2, tf.matMul(E, W)); // [B*n, h*dh]
     const off = offset(W, headsBias(tf, c, P, `blocks.0.attn.${bias}`), pos);
-    return tf.reshape(off === undefined ? picked : tf.add(picked, off), [B, n, h, dh]);
+    // A per-position offset [n, h*dh] broadcasts over [B, n, h*dh] (tf.tile's gradient is one slice per repetition).
+    return pos === undefined ? plus(picked, off) : tf.reshape(plus(tf.reshape(picked, [B, n, c.nHeads * c.dHead]), off), [B * n, c.nHeads * c.dHead]);
   };
   const k = kv('W_K', 'b_K');
   const v = kv('W_V', 'b_V');
   const posLast = pos === undefined ? undefined : tf.slice(pos, [n - 1, 0], [1, d]);
   const WQ = headsMatrix(tf, c, P, 'blocks.0.attn.W_Q');
-  const qPicked = tf.matMul(ohLast, tf.matMul(E, WQ));
-  const qOff = offset(WQ, headsBias(tf, c, P, 'blocks.0.attn.b_Q'), posLast);
-  const q = tf.reshape(qOff === undefined ? qPicked : tf.add(qPicked, qOff), [B, 1, h, dh]);
-  const xPicked = tf.matMul(ohLast, E);
-  const xq = posLast === undefined ? xPicked : tf.add(xPicked, posLast); // [B, d]
+  const q = plus(tf.matMul(ohLast, tf.matMul(E, WQ)), offset(WQ, headsBias(tf, c, P, 'blocks.0.attn.b_Q'), posLast)); // [B, h*dh]
+  const xq = plus(tf.matMul(ohLast, E), posLast); // [B, d]
   return { q, k, v, xq };
+}
+
+/**
+ * The last position's output of a one-layer model without clipped softmax, alpha or gates: attention by
+ * {@link attendLast}, then W_O, the residual, the MLP and the readout, on 2-D tensors. Exact (tested against
+ * `forwardFull`, values and gradients).
+ */
+function fusedLast(tf: Tf, c: ModelConfig, P: ParamTensors, t: BlockInputs, B: number): Tensor {
+  const none: HookFn = (_n, x) => x;
+  const { nHeads: h, dHead: dh, dModel: d, nCtx: n } = c;
+  const z = attendLast(tf, t.q, t.k, t.v, B, n, h, dh, c.attnScale); // [B, h*dh]
+  const attnOut = linear(tf, c, z, tf.reshape(param(P, 'blocks.0.attn.W_O'), [h * dh, d]), optParam(c, P, 'blocks.0.attn.b_O'), 'blocks.0.attn.W_O');
+  const mid = tf.add(t.xq, attnOut);
+  const resid = tf.add(mid, mlp(tf, c, P, 0, mid, none));
+  return tf.reshape(readout(tf, c, P, tf.reshape(resid, [B, 1, d]), none), [B, c.dVocabOut]);
+}
+
+/**
+ * Softmax attention of one query per row over n keys, as one op with a hand-written gradient: q [B, h*dh],
+ * k and v [B*n, h*dh] (rows b*n + j) → z [B, h*dh]. Written out by tfjs's autodiff, the broadcast products, sums and
+ * reshapes of this step clone every saved input and fill all-ones arrays in JavaScript for each Sum gradient: about
+ * 15% of a training step at p = 59 (CPU profile). Here the backward is
+ * dA = dz·v, dv = a dz, ds = a (dA - sum(a dA)), dq = sum_j ds k / scale, dk = ds q / scale.
+ */
+function attendLast(tf: Tf, q2: Tensor, k2: Tensor, v2: Tensor, B: number, n: number, h: number, dh: number, scale: number): Tensor {
+  const f = tf.customGrad((...args) => {
+    const [qIn, kIn, vIn] = args as [Tensor, Tensor, Tensor];
+    const save = args[3] as unknown as (ts: Tensor[]) => void;
+    const q = tf.reshape(qIn, [B, h, 1, dh]);
+    const kT = tf.transpose(tf.reshape(kIn, [B, n, h, dh]), [0, 2, 1, 3]); // [B, h, n, dh]
+    const vT = tf.transpose(tf.reshape(vIn, [B, n, h, dh]), [0, 2, 1, 3]);
+    const a = tf.softmax(tf.div(tf.sum(tf.mul(q, kT), -1), scale), -1); // [B, h, n]
+    const z = tf.reshape(tf.sum(tf.mul(tf.expandDims(a, -1), vT), 2), [B, h * dh]);
+    save([q, kT, vT, a]);
+    return {
+      value: z,
+      gradFunc: (dz2: Tensor, saved: Tensor[]) => {
+        const [sq, sk, sv, sa] = saved as [Tensor, Tensor, Tensor, Tensor];
+        const dz = tf.reshape(dz2, [B, h, 1, dh]);
+        const dA = tf.sum(tf.mul(dz, sv), -1); // [B, h, n]
+        const dvT = tf.mul(tf.expandDims(sa, -1), dz); // [B, h, n, dh]
+        const ds = tf.div(tf.mul(sa, tf.sub(dA, tf.sum(tf.mul(sa, dA), -1, true))), scale);
+        const dsE = tf.expandDims(ds, -1); // [B, h, n, 1]
+        const dq = tf.reshape(tf.sum(tf.mul(dsE, sk), 2), [B, h * dh]);
+        const back = (t: Tensor): Tensor => tf.reshape(tf.transpose(t, [0, 2, 1, 3]), [B * n, h * dh]);
+        return [dq, back(tf.mul(dsE, sq)), back(dvT)];
+      },
+    };
+  });
+  return f(q2, k2, v2);
 }
