@@ -1,5 +1,5 @@
 export { trainStage, selectMetrics, selectCheckpoints, latestCheckpoint } from './stage.js';
-export { trainRun, trainDataFromTables, resolveTrainOptions, cleanedUp } from './train.js';
+export { trainRun, trainDataFromTables, resolveTrainOptions, cleanedUp, TRAIN_STAGE_VERSION } from './train.js';
 export type { TrainOptions, TrainContext, TrainData } from './train.js';
 export {
   MetricsSchema, TrainingCheckpointSchema, TrainingStreamSchema, TRAINING_STATE_KEY, metricsStreamTable, checkpointStreamTable,

@@ -6,7 +6,7 @@ import {
   MetricsSchema, streamKind, toCheckpointTable, toMetricsTable, TrainingCheckpointSchema, TrainingStreamSchema,
   type Metrics, type TrainingCheckpoint, type TrainingStream,
 } from './schemas.js';
-import { resolveTrainOptions, trainDataFromTables, trainRun, type TrainContext, type TrainOptions } from './train.js';
+import { resolveTrainOptions, TRAIN_STAGE_VERSION, trainDataFromTables, trainRun, type TrainContext, type TrainOptions } from './train.js';
 
 /**
  * The training stage: takes the dataset table(s) (`DatasetSchema` of @bitlens/data: a, b, label, split; all emitted
@@ -23,7 +23,7 @@ export function trainStage(options: TrainOptions, ctx: TrainContext): Stage<Data
   const resolved = resolveTrainOptions(options);
   return defineStage<Dataset, TrainingStream>({
     name: 'training/train',
-    version: '1',
+    version: TRAIN_STAGE_VERSION,
     options: { ...resolved, backend: ctx.tf.getBackend() },
     input: DatasetSchema,
     output: TrainingStreamSchema,

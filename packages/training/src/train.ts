@@ -11,6 +11,13 @@ import { checkpointStreamTable, metricsStreamTable, readTrainingCheckpoint, type
 
 const STAGE = 'training/train';
 
+/**
+ * Version of the training stages (in process and in a worker): part of their cache key. 2: the early stop waits for
+ * test accuracy to be back at the threshold, and the last-position attention has a hand-written gradient (other float
+ * rounding, so other weights than version 1 for the same options).
+ */
+export const TRAIN_STAGE_VERSION = '2';
+
 /** What a training run does (JSON-serialisable: the stage's cache key). */
 export interface TrainOptions {
   /** The model (see `modelConfig` of @bitlens/model); its quantizer is looked up in the registry given at run time. */

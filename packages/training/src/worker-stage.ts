@@ -3,7 +3,7 @@ import { type Dataset, DatasetSchema } from '@bitlens/data';
 import { type Checkpoint, CheckpointSchema } from '@bitlens/model';
 import type { Table } from 'apache-arrow';
 import { concatMap, filter, last, map, toArray } from 'rxjs';
-import { resolveTrainOptions, type TrainOptions } from './train.js';
+import { resolveTrainOptions, TRAIN_STAGE_VERSION, type TrainOptions } from './train.js';
 import { type TrainingStream, TrainingStreamSchema, streamKind } from './schemas.js';
 import { trainInWorkers } from './workers.js';
 
@@ -18,7 +18,7 @@ export function trainInWorkerStage(options: TrainOptions, backend: string): Stag
   const resolved = resolveTrainOptions(options);
   return defineStage<Dataset, TrainingStream>({
     name: STAGE,
-    version: '1',
+    version: TRAIN_STAGE_VERSION,
     options: { ...resolved, backend },
     input: DatasetSchema,
     output: TrainingStreamSchema,
