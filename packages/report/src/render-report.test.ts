@@ -93,4 +93,12 @@ describe('textSummary', () => {
     expect(lines[4]).toContain('fp32 vs ternary: SAME');
     expect(lines[5]).toContain('INCONCLUSIVE');
   });
+
+  it('states the training settings under the header when the data has them, and in the report subtitle', async () => {
+    const data = { ...syntheticReportData(), training: 'full-batch AdamW lr 0.003, weight decay 1' };
+    const lines = textSummary(data);
+    expect(lines).toHaveLength(2 + 3 + 3);
+    expect(lines[1]).toBe('  training: full-batch AdamW lr 0.003, weight decay 1');
+    expect(await renderReport(data)).toContain('full-batch AdamW lr 0.003, weight decay 1');
+  });
 });

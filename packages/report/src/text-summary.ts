@@ -8,6 +8,7 @@ import type { ReportData } from './report-data.js';
 export function textSummary(data: ReportData): string[] {
   const lines: string[] = [
     `${data.provenance.pipeline}: p=${data.p} ${data.task}, train fraction ${data.trainFraction}, ${data.modelPreset} preset, cap ${data.epochCap} epochs, grokking = test acc >= ${data.grokThreshold}`,
+    ...(data.training === undefined ? [] : [`  training: ${data.training}`]),
   ];
   const width = Math.max(...data.precisions.map((r) => `${r.name} (${r.quantizer})`.length), 0);
   for (const r of data.precisions) {
