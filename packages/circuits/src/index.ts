@@ -24,25 +24,19 @@ export { analyzeModel } from './analyze-model.js';
 export type { AnalysisOptions, ModelAnalysis } from './analyze-model.js';
 export { activations, activationMatrix, POSITION_KEY } from './activations.js';
 export type { ActivationsOptions, ActivationMatrix } from './activations.js';
-export {
-  gridDataset,
-  datasetLabels,
-  fourierNorms,
-  neuronFrequencies,
-  keyFrequencies,
-  keysOf,
-  frequencyLossesStage,
-  clockPizza,
-  quadrature,
-  ablations,
-  attribution,
-  patching,
-  mechanismSummary,
-  NEURON_THRESHOLD_KEY,
-  NEURON_MIN_COUNT_KEY,
-  EMBED_GAP_RATIO_KEY,
-} from './stages.js';
-export type { GridSplit } from './stages.js';
+export { gridDataset } from './stages/grid-dataset.js';
+export type { GridSplit } from './stages/grid-dataset.js';
+export { datasetLabels } from './stages/dataset-labels.js';
+export { fourierNorms } from './stages/fourier-norms.js';
+export { neuronFrequencies, NEURON_THRESHOLD_KEY, NEURON_MIN_COUNT_KEY } from './stages/neuron-frequencies.js';
+export { keyFrequencies, keysOf, EMBED_GAP_RATIO_KEY } from './stages/key-frequencies.js';
+export { frequencyLossesStage } from './stages/frequency-losses.js';
+export { clockPizza } from './stages/clock-pizza.js';
+export { quadrature } from './stages/quadrature.js';
+export { ablations } from './stages/ablations.js';
+export { attribution } from './stages/attribution.js';
+export { patching } from './stages/patching.js';
+export { mechanismSummary } from './stages/mechanism-summary.js';
 export {
   ActivationsSchema,
   GridSchema,

@@ -1,0 +1,47 @@
+import type { Tf } from '@bitlens/backend-tfjs';
+import { type Stage, defineStage } from '@bitlens/core';
+import { type Weights, WeightsSchema } from '@bitlens/model';
+import type { Table } from 'apache-arrow';
+import { map } from 'rxjs';
+import { float64, int32, tableOf, utf8 } from '../internal/arrow.js';
+import { type AblationTarget, patchActivation } from '../interventions.js';
+import { type WeightsColumn, loadModel } from '../model.js';
+import { type Patching, PatchingSchema } from '../schemas.js';
+import { type Task, inputGrid } from '../task.js';
+import { configMeta } from './internal.js';
+
+/** Activation patching between clean and corrupted inputs at one hook (optionally one head / neuron slice). */
+export function patching(
+  tf: Tf,
+  options: { readonly pairs: readonly { readonly clean: readonly [number, number]; readonly corrupt: readonly [number, number] }[]; readonly hook: string; readonly slice?: AblationTarget; readonly task?: Task; readonly column?: WeightsColumn },
+): Stage<Weights, Patching> {
+  const name = 'circuits/patching';
+  return defineStage({
+    name,
+    version: '1',
+    options: { ...options },
+    input: WeightsSchema,
+    output: PatchingSchema,
+    apply: map((t: Table<Weights>) => {
+      const m = loadModel(t, options.column ?? 'effective', name);
+      const p = m.config.p;
+      const labels = inputGrid(p, options.task ?? 'add').labels;
+      const res = patchActivation(tf, m, options.pairs, options.hook, (a, b) => labels[a * p + b] ?? 0, options.slice);
+      return tableOf(
+        PatchingSchema,
+        [
+          int32(res.map((r) => r.clean[0])),
+          int32(res.map((r) => r.clean[1])),
+          int32(res.map((r) => r.corrupt[0])),
+          int32(res.map((r) => r.corrupt[1])),
+          utf8(res.map((r) => r.hook)),
+          float64(res.map((r) => r.cleanDiff)),
+          float64(res.map((r) => r.corruptDiff)),
+          float64(res.map((r) => r.patchedDiff)),
+          float64(res.map((r) => r.restored)),
+        ],
+        configMeta(m.config),
+      );
+    }),
+  });
+}
