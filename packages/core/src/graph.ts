@@ -1,5 +1,5 @@
 import type { Table, TypeMap } from 'apache-arrow';
-import { type Observable, defer, finalize, from, map, share, shareReplay, tap } from 'rxjs';
+import { type Observable, concat, defer, finalize, from, map, share, shareReplay, tap } from 'rxjs';
 import { BitlensError } from './errors.js';
 import { canonicalJson, hashJson } from './hash.js';
 import { bitlensVersion, withProvenance } from './provenance.js';
@@ -16,6 +16,7 @@ export type NodeFeeding<S extends Record<string, TypeMap>, I extends TypeMap> = 
 export type GraphEvent =
   | { readonly type: 'stage-start'; readonly node: string; readonly stage: string; readonly key: string }
   | { readonly type: 'stage-cached'; readonly node: string; readonly stage: string; readonly key: string }
+  | { readonly type: 'stage-resumed'; readonly node: string; readonly stage: string; readonly key: string; readonly kept: number }
   | { readonly type: 'stage-progress'; readonly node: string; readonly stage: string; readonly progress: Progress }
   | { readonly type: 'stage-done'; readonly node: string; readonly stage: string; readonly key: string; readonly tables: number; readonly rows: number; readonly executed: boolean }
   | { readonly type: 'artifact-corrupt'; readonly node: string; readonly key: string; readonly reason: string };
@@ -42,6 +43,8 @@ export interface RunStats {
   readonly executed: string[];
   readonly cached: string[];
   readonly recomputedCorrupt: string[];
+  /** Nodes that continued an interrupted run (also listed in `executed`). */
+  readonly resumed: string[];
 }
 
 type Wiring = { readonly kind: 'none' } | { readonly kind: 'one'; readonly from: string } | { readonly kind: 'many'; readonly from: Readonly<Record<string, string>> };
@@ -122,7 +125,7 @@ export class PipelineGraph<S extends Record<string, TypeMap> = Record<never, Typ
    */
   run(options: RunOptions = {}): { readonly streams: { readonly [K in keyof S]: Observable<Table<S[K]>> }; readonly stats: RunStats } {
     const keys = this.keys() as Record<string, string>;
-    const stats: RunStats = { executed: [], cached: [], recomputedCorrupt: [] };
+    const stats: RunStats = { executed: [], cached: [], recomputedCorrupt: [], resumed: [] };
     const consumers = new Map<string, number>();
     for (const node of this.nodes.values()) {
       const w = node.wiring;
@@ -158,7 +161,13 @@ export class PipelineGraph<S extends Record<string, TypeMap> = Record<never, Typ
         }
         stats.executed.push(name);
         emit({ type: 'stage-start', node: name, stage: spec.name, key });
-        const writer = store?.beginWrite(key, spec.name);
+        const resumption = store === undefined ? undefined : this.resumption(node, key, store);
+        if (resumption !== undefined) {
+          stats.resumed.push(name);
+          emit({ type: 'stage-resumed', node: name, stage: spec.name, key, kept: resumption.kept.length });
+        }
+        const resumable = node.stage.kind === 'stage' && node.stage.spec.resume !== undefined;
+        const writer = store?.beginWrite(key, spec.name, { resumable, ...(resumption === undefined ? {} : { keep: resumption.kept.length }) });
         let done = false;
         let nTables = 0;
         let nRows = 0;
@@ -173,11 +182,14 @@ export class PipelineGraph<S extends Record<string, TypeMap> = Record<never, Typ
           packageVersion: prov.packageVersion ?? bitlensVersion(),
           gitRevision: prov.gitRevision,
         };
-        return this.compute(node, streamOf).pipe(
+        const kept = resumption?.kept ?? [];
+        const computed = (resumption === undefined ? this.compute(node, streamOf) : resumption.rest(streamOf)).pipe(
           map((t) => withProvenance(t, provenance)),
+          tap((t) => writer?.append(t)),
+        );
+        return concat(from(kept), computed).pipe(
           tap({
             next: (t) => {
-              writer?.append(t);
               nTables += 1;
               nRows += t.numRows;
               const progress = spec.progress?.(t as never);
@@ -212,6 +224,20 @@ export class PipelineGraph<S extends Record<string, TypeMap> = Record<never, Typ
       Object.defineProperty(out, name, { enumerable: true, get: () => streamOf(name) });
     }
     return { streams: out as { readonly [K in keyof S]: Observable<Table<S[K]>> }, stats };
+  }
+
+  /** The kept tables and the continuing stream of an interrupted resumable node, if its stage takes them up. */
+  private resumption(node: GraphNode, key: string, store: ArtifactStore): { readonly kept: readonly Table[]; readonly rest: (streamOf: (name: string) => Observable<Table>) => Observable<Table> } | undefined {
+    const { stage, wiring } = node;
+    if (stage.kind !== 'stage' || stage.spec.resume === undefined || wiring.kind !== 'one') return undefined;
+    const previous = store.readPartial(key);
+    if (previous === undefined || previous.length === 0) return undefined;
+    const r = stage.spec.resume(previous);
+    if (r === undefined) return undefined;
+    if (!Number.isInteger(r.keep) || r.keep < 1 || r.keep > previous.length) {
+      throw new BitlensError('INTERNAL', { stage: stage.spec.name, field: 'resume().keep', expected: `an integer in [1, ${previous.length}]`, found: String(r.keep) });
+    }
+    return { kept: previous.slice(0, r.keep), rest: (streamOf) => streamOf(wiring.from).pipe(r.rest) };
   }
 
   private compute(node: GraphNode, streamOf: (name: string) => Observable<Table>): Observable<Table> {

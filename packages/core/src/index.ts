@@ -2,7 +2,7 @@ export { BitlensError, SchemaMismatchError, toBitlensError, assert } from './err
 export type { ErrorCode, ErrorSite, SchemaSite } from './errors.js';
 export { assertSchema } from './assert-schema.js';
 export { defineStage, defineSource, defineJoin } from './stage.js';
-export type { Stage, SourceStage, JoinStage, AnyStage, StageSpec, SourceSpec, JoinSpec, StageOptions, Progress, InputStreams, InputSchemas } from './stage.js';
+export type { Stage, SourceStage, JoinStage, AnyStage, StageSpec, StageResumption, SourceSpec, JoinSpec, StageOptions, Progress, InputStreams, InputSchemas } from './stage.js';
 export { PipelineGraph } from './graph.js';
 export type { GraphEvent, RunOptions, RunProvenance, RunStats, NodeFeeding } from './graph.js';
 export { ArtifactStore, defaultStoreRoot } from './store.js';

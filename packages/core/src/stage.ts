@@ -24,10 +24,25 @@ interface SpecBase<O extends TypeMap> {
   readonly progress?: (table: Table<O>) => Progress | undefined;
 }
 
+/** How a stage continues an interrupted run (see `StageSpec.resume`). */
+export interface StageResumption<I extends TypeMap, O extends TypeMap> {
+  /** How many of the interrupted run's tables are kept (replayed downstream as they are, not recomputed); >= 1. */
+  readonly keep: number;
+  /** The stage that produces the tables after them, from the same input (its output follows the kept tables). */
+  readonly rest: Stage<I, O>;
+}
+
 /** A one-input stage: an RxJS operator from tables to tables plus declared schemas. */
 export interface StageSpec<I extends TypeMap, O extends TypeMap> extends SpecBase<O> {
   readonly input: Schema<I>;
   readonly apply: OperatorFunction<Table<I>, Table<O>>;
+  /**
+   * Optional: continue after an interruption. A graph run with a store keeps the tables a resumable stage has emitted
+   * so far; if the process dies, the next run calls `resume` with them and, when it returns a resumption, replays
+   * `keep` of them and runs `rest` for the remainder, instead of starting over. Must give the same complete output
+   * as an uninterrupted run (e.g. a training run resumed from its last checkpoint). Pure.
+   */
+  readonly resume?: (previous: readonly Table<O>[]) => StageResumption<I, O> | undefined;
 }
 
 /** A stage with no input (a generator such as a dataset). */

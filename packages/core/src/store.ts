@@ -35,8 +35,20 @@ export interface ArtifactWriter {
   append(table: Table): void;
   /** Publishes atomically (rename). If another writer published the same key first, keeps the valid one. */
   commit(): void;
-  /** Drops everything written so far. Idempotent. */
+  /** Drops everything written so far (a resumable writer keeps its parts for `readPartial`). Idempotent. */
   abort(): void;
+}
+
+/** Options of `beginWrite`. */
+export interface WriteOptions {
+  /**
+   * Write into `tmp/partial-<key>/` under a lock file, and keep the parts when the writer is aborted or the process
+   * dies, so that a later run can read them (`readPartial`) and continue. Falls back to a plain writer when another
+   * live process holds the lock.
+   */
+  readonly resumable?: boolean;
+  /** With `resumable`: continue the partial write of this key, keeping its first `keep` parts (the rest is dropped). */
+  readonly keep?: number;
 }
 
 /** Options of the artifact store. */
@@ -71,6 +83,46 @@ function writeFileDurably(path: string, data: Uint8Array | string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+function partName(i: number): string {
+  return `part-${String(i).padStart(5, '0')}.arrow`;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the lock file (its content is our pid); a lock left by a dead process is taken over. False if a live one holds it. */
+function takeLock(path: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (lockHolderAlive(path)) return false;
+      rmSync(path, { force: true });
+    }
+  }
+  return false;
+}
+
+function lockHolderAlive(path: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path, 'utf8'));
+  } catch {
+    return false;
+  }
+  return Number.isInteger(pid) && pid > 0 && processAlive(pid);
 }
 
 /**
@@ -193,14 +245,88 @@ export class ArtifactStore {
     rmSync(trash, { recursive: true, force: true });
   }
 
-  /** Starts writing an artifact under `key`. */
-  beginWrite(key: string, stage: string): ArtifactWriter {
+  /**
+   * The tables of an interrupted resumable write of `key`, in order (a part cut short by the interruption, and any
+   * after it, are left out), or undefined when there is none or a live process is still writing it.
+   */
+  readPartial(key: string): Table[] | undefined {
+    const dir = join(this.root, 'tmp', `partial-${this.checkedKey(key)}`);
+    if (!existsSync(dir) || lockHolderAlive(`${dir}.lock`)) return undefined;
+    const tables: Table[] = [];
+    for (let i = 0; existsSync(join(dir, partName(i))); i++) {
+      try {
+        tables.push(tableFromIPC(readFileSync(join(dir, partName(i)))));
+      } catch {
+        break;
+      }
+    }
+    return tables;
+  }
+
+  private checkedKey(key: string): string {
+    this.pathOf(key);
+    return key;
+  }
+
+  /**
+   * Removes the temporary folders of writers whose process is gone (`tmp/<key>-<pid>-<random>` and
+   * `tmp/trash-<key>-<pid>-<random>`; a killed writer cannot clean up after itself). Interrupted resumable writes
+   * (`tmp/partial-<key>`) are kept for `readPartial`. Called once per store object by the first `beginWrite`.
+   */
+  sweepStale(): void {
+    const tmpRoot = join(this.root, 'tmp');
+    if (!existsSync(tmpRoot)) return;
+    for (const f of readdirSync(tmpRoot)) {
+      const m = /^(?:trash-)?[0-9a-f]{64}-(\d+)-[0-9a-f]+$/.exec(f);
+      if (m !== null && !processAlive(Number(m[1]))) rmSync(join(tmpRoot, f), { recursive: true, force: true });
+    }
+  }
+
+  private swept = false;
+
+  /** Starts writing an artifact under `key` (see {@link WriteOptions} for a resumable write). */
+  beginWrite(key: string, stage: string, options: WriteOptions = {}): ArtifactWriter {
     const finalDir = this.pathOf(key);
     const tmpRoot = join(this.root, 'tmp');
+    if (!this.swept) {
+      this.swept = true;
+      this.sweepStale();
+    }
     mkdirSync(tmpRoot, { recursive: true });
-    const tmpDir = join(tmpRoot, `${key}-${process.pid}-${randomBytes(6).toString('hex')}`);
-    mkdirSync(tmpDir);
+    const partialDir = join(tmpRoot, `partial-${key}`);
+    const lock = `${partialDir}.lock`;
+    const resumable = options.resumable === true && takeLock(lock);
     const parts: ArtifactPart[] = [];
+    let tmpDir: string;
+    if (resumable) {
+      tmpDir = partialDir;
+      const keep = options.keep ?? 0;
+      if (existsSync(tmpDir)) {
+        for (const f of readdirSync(tmpDir)) {
+          const i = /^part-(\d{5})\.arrow$/.exec(f);
+          if (i === null || Number(i[1]) >= keep) rmSync(join(tmpDir, f), { force: true });
+        }
+      } else {
+        mkdirSync(tmpDir);
+      }
+      for (let i = 0; i < keep; i++) {
+        const file = partName(i);
+        let bytes: Buffer;
+        try {
+          bytes = readFileSync(join(tmpDir, file));
+        } catch {
+          rmSync(lock, { force: true });
+          throw new BitlensError('NOT_FOUND', { stage: STAGE, field: `${key}/${file}`, expected: `${keep} kept parts of the interrupted write`, found: `${i}` });
+        }
+        parts.push({ file, bytes: bytes.length, sha256: sha256(bytes), rows: tableFromIPC(bytes).numRows });
+      }
+    } else {
+      tmpDir = join(tmpRoot, `${key}-${process.pid}-${randomBytes(6).toString('hex')}`);
+      mkdirSync(tmpDir);
+    }
+    const release = (): void => {
+      if (resumable) rmSync(lock, { force: true });
+    };
     let state: 'open' | 'committed' | 'aborted' = 'open';
     const ensureOpen = (): void => {
       if (state !== 'open') throw new BitlensError('INTERNAL', { stage: STAGE, field: key, expected: 'an open writer', found: state });
@@ -208,7 +334,7 @@ export class ArtifactStore {
     return {
       append: (table: Table) => {
         ensureOpen();
-        const file = `part-${String(parts.length).padStart(5, '0')}.arrow`;
+        const file = partName(parts.length);
         const bytes = tableToIPC(table, 'file');
         writeFileDurably(join(tmpDir, file), bytes);
         parts.push({ file, bytes: bytes.length, sha256: sha256(bytes), rows: table.numRows });
@@ -236,11 +362,13 @@ export class ArtifactStore {
           rmSync(tmpDir, { recursive: true, force: true });
         }
         state = 'committed';
+        release();
       },
       abort: () => {
         if (state !== 'open') return;
         state = 'aborted';
-        rmSync(tmpDir, { recursive: true, force: true });
+        if (!resumable) rmSync(tmpDir, { recursive: true, force: true });
+        release();
       },
     };
   }

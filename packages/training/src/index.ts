@@ -1,4 +1,4 @@
-export { trainStage, selectMetrics, selectCheckpoints, latestCheckpoint } from './stage.js';
+export { trainStage, selectMetrics, selectCheckpoints, latestCheckpoint, resumeAfterLastCheckpoint } from './stage.js';
 export { trainRun, trainDataFromTables, resolveTrainOptions, cleanedUp, TRAIN_STAGE_VERSION } from './train.js';
 export type { TrainOptions, TrainContext, TrainData } from './train.js';
 export {

@@ -1,4 +1,4 @@
-import { defineStage, type Stage } from '@bitlens/core';
+import { defineStage, type Stage, type StageResumption } from '@bitlens/core';
 import { DatasetSchema, type Dataset } from '@bitlens/data';
 import type { Table } from 'apache-arrow';
 import { concatMap, filter, map, toArray } from 'rxjs';
@@ -33,7 +33,25 @@ export function trainStage(options: TrainOptions, ctx: TrainContext): Stage<Data
         concatMap((tables) => trainRun(ctx, options, trainDataFromTables(tables, resolved.model.p))),
       ),
     progress: (t) => ({ done: Number(t.getChild('epoch')?.get(0) ?? 0), total: resolved.epochs, label: streamKind(t) }),
+    resume: (previous) => resumeAfterLastCheckpoint(previous, (checkpoint) => trainStage(options, { ...ctx, resumeFrom: checkpoint })),
   });
+}
+
+/**
+ * The resumption of an interrupted training stream (`StageSpec.resume`): keep everything up to and including its last
+ * checkpoint table and train on from that checkpoint (weights, AdamW moments, step and grokking state), which gives
+ * the uninterrupted run's stream on the same backend. Undefined when no checkpoint was emitted yet.
+ */
+export function resumeAfterLastCheckpoint(
+  previous: readonly Table<TrainingStream>[],
+  from: (checkpoint: Table<TrainingStream>) => Stage<Dataset, TrainingStream>,
+): StageResumption<Dataset, TrainingStream> | undefined {
+  let last = -1;
+  previous.forEach((t, i) => {
+    if (streamKind(t) === 'checkpoint') last = i;
+  });
+  const checkpoint = previous[last];
+  return checkpoint === undefined ? undefined : { keep: last + 1, rest: from(checkpoint) };
 }
 
 /** Keeps the metrics tables of a training stream, as `MetricsSchema` tables. Stateless. */

@@ -104,4 +104,21 @@ describe('determinism and resume (in process)', () => {
     const after = (ts: Table[]) => metricsOf(ts).filter((r) => r.epoch >= 10);
     expect(after(resumed)).toEqual(after(full));
   });
+  it("the stage's resume (what a graph rerun does after an interruption) keeps up to the last checkpoint and gives the uninterrupted stream", async () => {
+    const dataset = datasetTable({ task: 'add', p: 23, trainFraction: 0.5, seed: 3 });
+    const stage = trainStage(options, { tf, registry });
+    const full = await lastValueFrom(of(dataset).pipe(stage, toArray()));
+    // Interrupted after the epoch-20 checkpoint and one more metrics table.
+    const cut = full.findIndex((t) => streamKind(t) === 'checkpoint' && t.getChild('epoch')?.get(0) === 20);
+    const previous = full.slice(0, cut + 2);
+    expect(streamKind(previous[previous.length - 1] as Table)).toBe('metrics');
+    const r = stage.spec.resume?.(previous);
+    expect(r?.keep).toBe(cut + 1);
+    expect(stage.spec.resume?.(full.slice(0, 2))).toBeUndefined(); // no checkpoint yet: start over
+    const rest = await lastValueFrom(of(dataset).pipe(r?.rest ?? stage, toArray()));
+    const resumed = [...previous.slice(0, r?.keep), ...rest];
+    expect(resumed.map((t) => streamKind(t))).toEqual(full.map((t) => streamKind(t)));
+    expect(metricsOf(resumed)).toEqual(metricsOf(full));
+    for (const [n, v] of finalLatent(full)) expect(finalLatent(resumed).get(n), n).toEqual(v);
+  });
 });

@@ -19,6 +19,9 @@ export function lineProgress(write: (line: string) => void): ProgressView {
         case 'stage-cached':
           write(`[${e.node}] ${e.stage}: read from store (${e.key.slice(0, 12)})`);
           break;
+        case 'stage-resumed':
+          write(`[${e.node}] resuming an interrupted run: ${e.kept} stored table(s) kept`);
+          break;
         case 'stage-progress': {
           const decile = Math.floor((10 * e.progress.done) / Math.max(1, e.progress.total));
           if (decile > (lastDecile.get(e.node) ?? -1)) {
@@ -67,6 +70,9 @@ export function barProgress(stream: NodeJS.WriteStream, write: (line: string) =>
           break;
         case 'stage-cached':
           log(`[${e.node}] ${e.stage}: read from store`);
+          break;
+        case 'stage-resumed':
+          log(`[${e.node}] resuming an interrupted run: ${e.kept} stored table(s) kept`);
           break;
         case 'stage-done':
           if (e.executed) log(`[${e.node}] done: ${e.tables} table(s), ${e.rows} rows`);

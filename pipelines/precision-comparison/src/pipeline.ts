@@ -128,7 +128,7 @@ export const precisionComparisonPipeline = definePipeline({
     const lines = [
       ...textSummary(data),
       `report: ${out}`,
-      `${summary.seconds} s; stages executed: ${stats.executed.length}, read from store: ${stats.cached.length}${stats.recomputedCorrupt.length > 0 ? `, corrupt and recomputed: ${stats.recomputedCorrupt.join(', ')}` : ''}`,
+      `${summary.seconds} s; stages executed: ${stats.executed.length}, read from store: ${stats.cached.length}${stats.resumed.length > 0 ? `, resumed after an interruption: ${stats.resumed.join(', ')}` : ''}${stats.recomputedCorrupt.length > 0 ? `, corrupt and recomputed: ${stats.recomputedCorrupt.join(', ')}` : ''}`,
     ];
     return { stats, summary, lines };
   },
