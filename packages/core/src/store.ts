@@ -250,7 +250,7 @@ export class ArtifactStore {
    * after it, are left out), or undefined when there is none or a live process is still writing it.
    */
   readPartial(key: string): Table[] | undefined {
-    const dir = join(this.root, 'tmp', `partial-${this.checkedKey(key)}`);
+    const dir = this.partialDirOf(key);
     if (!existsSync(dir) || lockHolderAlive(`${dir}.lock`)) return undefined;
     const tables: Table[] = [];
     for (let i = 0; existsSync(join(dir, partName(i))); i++) {
@@ -263,9 +263,10 @@ export class ArtifactStore {
     return tables;
   }
 
-  private checkedKey(key: string): string {
-    this.pathOf(key);
-    return key;
+  /** Folder of a resumable write of `key` (its lock file is this path plus `.lock`). */
+  private partialDirOf(key: string): string {
+    this.pathOf(key); // validates the key
+    return join(this.root, 'tmp', `partial-${key}`);
   }
 
   /**
@@ -293,7 +294,7 @@ export class ArtifactStore {
       this.sweepStale();
     }
     mkdirSync(tmpRoot, { recursive: true });
-    const partialDir = join(tmpRoot, `partial-${key}`);
+    const partialDir = this.partialDirOf(key);
     const lock = `${partialDir}.lock`;
     const resumable = options.resumable === true && takeLock(lock);
     const parts: ArtifactPart[] = [];

@@ -82,36 +82,39 @@ export function facetedLinesSpec(o: {
   const keep = o.points.filter((d) => Number.isFinite(d.value) && (!o.yLog || d.value > 0));
   const values = [...keep.map((d) => ({ layer: 'line', ...d })), ...o.markers.map((m) => ({ layer: 'marker', precision: m.precision, epoch: m.epoch, label: m.label }))];
   const yScale = { ...(o.yLog ? { type: 'log' as const } : {}), ...(o.yDomain === undefined ? {} : { domain: [...o.yDomain] }) };
+  return facetByPrecision(values, o.precisions, { x: 'shared', y: 'shared' }, {
+    layer: [
+      {
+        transform: [{ filter: "datum.layer === 'line'" }],
+        mark: { type: 'line', strokeWidth: 1.5, clip: true },
+        encoding: {
+          x: { field: 'epoch', type: 'quantitative', title: 'epoch' },
+          y: { field: 'value', type: 'quantitative', title: o.yTitle, scale: yScale, ...(o.yLog ? { axis: { values: decades(keep.map((d) => d.value)), format: '~g' } } : {}) },
+          color: { field: 'series', type: 'nominal', title: null, scale: { domain: [...o.series], range: [...o.seriesColours] }, legend: { orient: 'top' } },
+        },
+      },
+      {
+        transform: [{ filter: "datum.layer === 'marker'" }],
+        mark: { type: 'rule', strokeDash: [4, 3], color: '#444444' },
+        encoding: { x: { field: 'epoch', type: 'quantitative' } },
+      },
+      {
+        transform: [{ filter: "datum.layer === 'marker'" }],
+        mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, dy: 2, fontSize: 10, color: '#444444' },
+        encoding: { x: { field: 'epoch', type: 'quantitative' }, y: { value: 0 }, text: { field: 'label', type: 'nominal' } },
+      },
+    ],
+  });
+}
+
+/** One panel per precision (columns in the given order) of the inner spec over `values`, with the given scale resolution. */
+function facetByPrecision(values: readonly object[], precisions: readonly string[], scales: Readonly<Record<string, string>>, inner: Record<string, unknown>): TopLevelSpec {
   return {
     config: BASE_CONFIG,
     data: { values },
-    facet: { column: { field: 'precision', type: 'nominal', sort: [...o.precisions], title: null } },
-    spec: {
-      width: PANEL_WIDTH,
-      height: PANEL_HEIGHT,
-      layer: [
-        {
-          transform: [{ filter: "datum.layer === 'line'" }],
-          mark: { type: 'line', strokeWidth: 1.5, clip: true },
-          encoding: {
-            x: { field: 'epoch', type: 'quantitative', title: 'epoch' },
-            y: { field: 'value', type: 'quantitative', title: o.yTitle, scale: yScale, ...(o.yLog ? { axis: { values: decades(keep.map((d) => d.value)), format: '~g' } } : {}) },
-            color: { field: 'series', type: 'nominal', title: null, scale: { domain: [...o.series], range: [...o.seriesColours] }, legend: { orient: 'top' } },
-          },
-        },
-        {
-          transform: [{ filter: "datum.layer === 'marker'" }],
-          mark: { type: 'rule', strokeDash: [4, 3], color: '#444444' },
-          encoding: { x: { field: 'epoch', type: 'quantitative' } },
-        },
-        {
-          transform: [{ filter: "datum.layer === 'marker'" }],
-          mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, dy: 2, fontSize: 10, color: '#444444' },
-          encoding: { x: { field: 'epoch', type: 'quantitative' }, y: { value: 0 }, text: { field: 'label', type: 'nominal' } },
-        },
-      ],
-    },
-    resolve: { scale: { x: 'shared', y: 'shared' } },
+    facet: { column: { field: 'precision', type: 'nominal', sort: [...precisions], title: null } },
+    spec: { width: PANEL_WIDTH, height: PANEL_HEIGHT, ...inner },
+    resolve: { scale: scales },
   } as TopLevelSpec;
 }
 
@@ -148,26 +151,18 @@ export interface FrequencyBar {
 /** Bars over frequencies, one panel per precision; key frequencies in a highlight colour. */
 export function facetedFrequencyBarsSpec(o: { readonly bars: readonly FrequencyBar[]; readonly precisions: readonly string[]; readonly maxFreq: number; readonly yTitle: string }): TopLevelSpec {
   const values = o.bars.filter((b) => Number.isFinite(b.value)).map((b) => ({ precision: b.precision, freq: b.freq, value: b.value, kind: b.key ? 'key frequency' : 'other' }));
-  return {
-    config: BASE_CONFIG,
-    data: { values },
-    facet: { column: { field: 'precision', type: 'nominal', sort: [...o.precisions], title: null } },
-    spec: {
-      width: PANEL_WIDTH,
-      height: PANEL_HEIGHT,
-      mark: { type: 'bar' },
-      encoding: {
-        x: {
-          field: 'freq',
-          type: 'ordinal',
-          title: 'frequency k',
-          scale: { domain: Array.from({ length: o.maxFreq }, (_, i) => i + 1), paddingInner: 0.15 },
-          axis: { labelAngle: 0, labelExpr: `datum.value % ${o.maxFreq > 30 ? 10 : 5} === 0 ? datum.label : ''` },
-        },
-        y: { field: 'value', type: 'quantitative', title: o.yTitle },
-        color: { field: 'kind', type: 'nominal', title: null, scale: { domain: ['key frequency', 'other'], range: [KEY_COLOUR, OTHER_COLOUR] }, legend: { orient: 'top' } },
+  return facetByPrecision(values, o.precisions, { y: 'independent' }, {
+    mark: { type: 'bar' },
+    encoding: {
+      x: {
+        field: 'freq',
+        type: 'ordinal',
+        title: 'frequency k',
+        scale: { domain: Array.from({ length: o.maxFreq }, (_, i) => i + 1), paddingInner: 0.15 },
+        axis: { labelAngle: 0, labelExpr: `datum.value % ${o.maxFreq > 30 ? 10 : 5} === 0 ? datum.label : ''` },
       },
+      y: { field: 'value', type: 'quantitative', title: o.yTitle },
+      color: { field: 'kind', type: 'nominal', title: null, scale: { domain: ['key frequency', 'other'], range: [KEY_COLOUR, OTHER_COLOUR] }, legend: { orient: 'top' } },
     },
-    resolve: { scale: { y: 'independent' } },
-  } as TopLevelSpec;
+  });
 }
