@@ -1,6 +1,6 @@
 import type { BenchSuite, BenchTaskSpec } from '@bitlens/bench';
 import { createGpujsBackend } from '@bitlens/backend-gpujs';
-import { initTfjsBackend } from '@bitlens/backend-tfjs';
+import { initTfjsBackend } from '@bitlens/engine';
 import {
   createKernelRegistry, packBinary, packI2S, randomCodes, randomInt8, randomTensor, reference,
 } from '@bitlens/kernels';

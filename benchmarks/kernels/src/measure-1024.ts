@@ -1,4 +1,4 @@
-import { initTfjsBackend } from '@bitlens/backend-tfjs';
+import { initTfjsBackend } from '@bitlens/engine';
 import { packBinary, packI2S, randomCodes, randomInt8, randomTensor } from '@bitlens/kernels';
 import { describePackedModule, loadPackedModule, prepareBinaryMatMul, prepareTernaryMatMul } from '@bitlens/kernels-wasm';
 

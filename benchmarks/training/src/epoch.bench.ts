@@ -4,7 +4,7 @@
 // Reports ms/epoch and the ratio bitlens / PyTorch; writes JSON into results/ (git-ignored).
 //   npm run bench -w benchmarks/training            full run
 //   npm run bench -w benchmarks/training -- --quick  fewer epochs, fp32 only, no "before" measurement
-import { initTfjsBackend, type Tf, useExplicitTransposeMatMul } from '@bitlens/backend-tfjs';
+import { initTfjsBackend, type Tf, useExplicitTransposeMatMul } from '@bitlens/engine';
 import { datasetTable } from '@bitlens/data';
 import { effectiveParams, forwardLast, initParams, modelConfig, type ModelConfig } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';

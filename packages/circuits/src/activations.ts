@@ -1,4 +1,4 @@
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 import { BitlensError, defineStage, type Stage } from '@bitlens/core';
 import { MODEL_CONFIG_KEY, type ModelConfig, type Weights, WeightsSchema, configFromTable } from '@bitlens/model';
 import type { Data, Float32, List, Table } from 'apache-arrow';

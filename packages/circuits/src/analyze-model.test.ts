@@ -1,4 +1,4 @@
-import { type Tf, initTfjsBackend } from '@bitlens/backend-tfjs';
+import { type Tf, initTfjsBackend } from '@bitlens/engine';
 import { type HostTensor, initParams, modelConfig, weightsTable } from '@bitlens/model';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeModel, loadModel } from './index.js';

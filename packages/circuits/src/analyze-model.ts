@@ -1,4 +1,4 @@
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 import { BitlensError } from '@bitlens/core';
 import { correctLogits, circularity, distanceIrrelevance } from './clock-pizza.js';
 import { gradientSymmetricity } from './attribution.js';

@@ -1,4 +1,4 @@
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 import { BitlensError, mulberry32 } from '@bitlens/core';
 import { type ModelConfig, forwardFull, toTensors } from '@bitlens/model';
 import type { Tensor } from '@tensorflow/tfjs';

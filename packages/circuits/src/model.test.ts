@@ -2,7 +2,7 @@ import { mulberry32 } from '@bitlens/core';
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Tf, initTfjsBackend } from '@bitlens/backend-tfjs';
+import { type Tf, initTfjsBackend } from '@bitlens/engine';
 import { type HostTensor, type ModelConfig, MODEL_CONFIG_KEY, WeightsSchema, importTransformerLens, initParams, modelConfig, paramSpecs, weightsTable } from '@bitlens/model';
 import { lastValueFrom, of, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';

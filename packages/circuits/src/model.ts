@@ -1,4 +1,4 @@
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 import { BitlensError } from '@bitlens/core';
 import { type HostTensor, type ModelConfig, type ParamTensors, forwardFull, forwardLast, readWeightsTable, toTensors } from '@bitlens/model';
 import type { Tensor } from '@tensorflow/tfjs';

@@ -1,6 +1,6 @@
-import { initTfjsBackend } from '@bitlens/backend-tfjs';
+import { initTfjsBackend } from '@bitlens/engine';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 import { clusterNeurons, neuronFrequencyFve, varianceExplainedBy } from './neurons.js';
 
 let tf: Tf;

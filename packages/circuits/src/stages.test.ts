@@ -1,4 +1,4 @@
-import { type Tf, initTfjsBackend } from '@bitlens/backend-tfjs';
+import { type Tf, initTfjsBackend } from '@bitlens/engine';
 import { PipelineGraph, defineSource } from '@bitlens/core';
 import { WeightsSchema, initParams, modelConfig, weightsTable } from '@bitlens/model';
 import type { Table } from 'apache-arrow';

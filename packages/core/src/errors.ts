@@ -14,7 +14,7 @@ export type ErrorCode =
 
 /** Where an error happened and what was wrong: every bitlens error can name these. */
 export interface ErrorSite {
-  /** Stage, op, backend or command that rejected the input, e.g. `core/assert-schema` or `backend-tfjs`. */
+  /** Stage, op, backend or command that rejected the input, e.g. `core/assert-schema` or `engine`. */
   readonly stage: string;
   /** The field, column, option, tensor or config key at fault. */
   readonly field?: string;

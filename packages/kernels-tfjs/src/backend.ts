@@ -1,8 +1,8 @@
 import { BitlensError } from '@bitlens/core';
 import { availabilityProbe } from '@bitlens/kernels';
 import type { Backend, BackendInfo, Kernel, OpName } from '@bitlens/kernels';
-import { initTfjsBackend } from '@bitlens/backend-tfjs';
-import type { Tf } from '@bitlens/backend-tfjs';
+import { initTfjsBackend } from '@bitlens/engine';
+import type { Tf } from '@bitlens/engine';
 import { denseKernels } from './kernels/dense.js';
 import { packedWebgpuKernels } from './kernels/packed-webgpu.js';
 

@@ -1,5 +1,5 @@
 import { mulberry32 } from '@bitlens/core';
-import { type Tf, initTfjsBackend } from '@bitlens/backend-tfjs';
+import { type Tf, initTfjsBackend } from '@bitlens/engine';
 import { activations, crossEntropy, gridDataset, gridOutputs, inputGrid, loadModel } from '@bitlens/circuits';
 import { checkpointTable, initParams, modelConfig, weightsTable } from '@bitlens/model';
 import type { Table } from 'apache-arrow';

@@ -1,4 +1,4 @@
-import { initTfjsBackend, type Tf } from '@bitlens/backend-tfjs';
+import { initTfjsBackend, type Tf } from '@bitlens/engine';
 import type { Tensor } from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelConfig, type ModelConfig } from './config.js';

@@ -1,4 +1,4 @@
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 import { BitlensError } from '@bitlens/core';
 import { quantizeActivationsInt8 } from '@bitlens/quantization';
 import type { Tensor } from '@tensorflow/tfjs';

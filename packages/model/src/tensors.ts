@@ -1,4 +1,4 @@
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 import { steQuantize, type QuantizerRegistry, type SteOptions } from '@bitlens/quantization';
 import type { Tensor } from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.js';

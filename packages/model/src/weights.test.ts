@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { initTfjsBackend, type Tf } from '@bitlens/backend-tfjs';
+import { initTfjsBackend, type Tf } from '@bitlens/engine';
 import { assertSchema } from '@bitlens/core';
 import { readSafetensors, writeSafetensors, type TensorEntry } from '@bitlens/safetensors';
 import { readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 import type { Tensor } from '@tensorflow/tfjs';
 import { mean, meanAbs, roundHalfEven, signNegZero } from './internal/math.js';
 import type { HostQuantized, QuantizedCodes, WeightQuantizer } from './quantizer.js';

@@ -1,4 +1,4 @@
-import { initTfjsBackend, type Tf } from '@bitlens/backend-tfjs';
+import { initTfjsBackend, type Tf } from '@bitlens/engine';
 import { BitlensError, mulberry32 } from '@bitlens/core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';

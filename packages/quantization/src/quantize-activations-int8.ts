@@ -1,4 +1,4 @@
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 import type { Tensor } from '@tensorflow/tfjs';
 
 /** Floor on max|x_token| so that an all-zero token does not divide by zero (BitNet's eps). */

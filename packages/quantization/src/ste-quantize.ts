@@ -1,4 +1,4 @@
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 import type { Tensor } from '@tensorflow/tfjs';
 import type { WeightQuantizer } from './quantizer.js';
 

@@ -1,4 +1,4 @@
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 import type { Tensor, Variable } from '@tensorflow/tfjs';
 
 /** AdamW hyper-parameters (PyTorch's `torch.optim.AdamW` semantics: decoupled weight decay p *= 1 - lr * wd). */

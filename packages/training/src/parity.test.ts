@@ -1,4 +1,4 @@
-import { initTfjsBackend, type Tf, useExplicitTransposeMatMul } from '@bitlens/backend-tfjs';
+import { initTfjsBackend, type Tf, useExplicitTransposeMatMul } from '@bitlens/engine';
 import { effectiveParams, forwardLast, initParams, modelConfig, toTensors, type ModelConfig } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';
 import type { Scalar, Tensor } from '@tensorflow/tfjs';

@@ -1,4 +1,4 @@
-import { initTfjsBackend, type Tf } from '@bitlens/backend-tfjs';
+import { initTfjsBackend, type Tf } from '@bitlens/engine';
 import { assertSchema } from '@bitlens/core';
 import { datasetTable } from '@bitlens/data';
 import { modelConfig, readWeightsTable, type ModelConfig } from '@bitlens/model';

@@ -1,4 +1,4 @@
-import { type Tf, useExplicitTransposeMatMul } from '@bitlens/backend-tfjs';
+import { type Tf, useExplicitTransposeMatMul } from '@bitlens/engine';
 import { BitlensError, canonicalJson } from '@bitlens/core';
 import { effectiveParams, forwardLast, initParams, readWeightsTable, toHost, validateConfig, type HostTensor, type ModelConfig } from '@bitlens/model';
 import type { QuantizerRegistry } from '@bitlens/quantization';

@@ -1,4 +1,4 @@
-import { initTfjsBackend } from '@bitlens/backend-tfjs';
+import { initTfjsBackend } from '@bitlens/engine';
 import { datasetTable } from '@bitlens/data';
 import { modelConfig, readWeightsTable } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';

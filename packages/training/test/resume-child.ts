@@ -1,6 +1,6 @@
 // Child process of resume.test.ts: trains RESUME_OPTIONS and, as a pipeline sink would, writes every checkpoint table
 // atomically (temp file + rename) to the directory given as argv[2]. The test kills it with SIGKILL mid-run.
-import { initTfjsBackend } from '@bitlens/backend-tfjs';
+import { initTfjsBackend } from '@bitlens/engine';
 import { createQuantizerRegistry } from '@bitlens/quantization';
 import { tableToIPC } from 'apache-arrow';
 import { renameSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-import { initTfjsBackend } from '@bitlens/backend-tfjs';
+import { initTfjsBackend } from '@bitlens/engine';
 import { readWeightsTable } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';
 import { tableFromIPC, type Table } from 'apache-arrow';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { initTfjsBackend } from '@bitlens/backend-tfjs';
+import { initTfjsBackend } from '@bitlens/engine';
 import {
   AblationsSchema,
   AttributionSchema,

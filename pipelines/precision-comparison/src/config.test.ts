@@ -4,7 +4,7 @@ import type { Table } from 'apache-arrow';
 import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { PrecisionComparisonConfig, comparisonGraph, resolveComparison } from './index.js';
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 
 // Building a graph needs no engine: stages only hold `tf` for when they run.
 const noTf = {} as Tf;

@@ -1,4 +1,4 @@
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 import { activations, clockPizza, compareMechanisms, fourierNorms, frequencyLossesStage, gridFromDataset, keyFrequencies, mechanismSummary, neuronFrequencies } from '@bitlens/circuits';
 import { PipelineGraph, type RunOptions, type RunStats } from '@bitlens/core';
 import { datasetStage } from '@bitlens/data';

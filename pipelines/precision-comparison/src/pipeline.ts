@@ -1,6 +1,6 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { initTfjsBackend } from '@bitlens/backend-tfjs';
+import { initTfjsBackend } from '@bitlens/engine';
 import { BitlensError, type GraphEvent, type RunStats, bitlensVersion, definePipeline } from '@bitlens/core';
 import { type StageRecord, renderReport, textSummary } from '@bitlens/report';
 import type { Table } from 'apache-arrow';

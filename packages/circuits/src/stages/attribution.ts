@@ -1,4 +1,4 @@
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 import { type JoinStage, defineJoin } from '@bitlens/core';
 import { type Weights, WeightsSchema } from '@bitlens/model';
 import { forkJoin, map, toArray } from 'rxjs';

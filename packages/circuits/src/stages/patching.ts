@@ -1,4 +1,4 @@
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 import { type Stage, defineStage } from '@bitlens/core';
 import { type Weights, WeightsSchema } from '@bitlens/model';
 import type { Table } from 'apache-arrow';

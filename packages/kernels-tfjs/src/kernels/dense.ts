@@ -1,6 +1,6 @@
 import { fourierBasis, tensor } from '@bitlens/kernels';
 import type { HostTensor, Kernel, OpName } from '@bitlens/kernels';
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 
 type TfTensor = ReturnType<Tf['tensor']>;
 

@@ -1,6 +1,6 @@
 import { binaryWords, i2sBytes, tensor } from '@bitlens/kernels';
 import type { HostTensor, Kernel } from '@bitlens/kernels';
-import type { Tf } from '@bitlens/backend-tfjs';
+import type { Tf } from '@bitlens/engine';
 import { readFloat, readInt } from './dense.js';
 
 type TfTensor = ReturnType<Tf['tensor']>;

@@ -1,4 +1,4 @@
-import { initTfjsBackend } from '@bitlens/backend-tfjs';
+import { initTfjsBackend } from '@bitlens/engine';
 import { BitlensError } from '@bitlens/core';
 import { createQuantizerRegistry } from '@bitlens/quantization';
 import { tableFromIPC, tableToIPC } from 'apache-arrow';

@@ -28,7 +28,7 @@ export interface TfjsBackend {
   readonly info: TfjsBackendInfo;
 }
 
-const STAGE = 'backend-tfjs';
+const STAGE = 'engine';
 
 /** Type guard for user input. */
 export function isTfjsBackendName(name: string): name is TfjsBackendName {
