@@ -58,3 +58,5 @@ export type { VerdictRule, MechanismNumbers, Verdict } from './compare.js';
 export { acdc, meanKl } from './acdc.js';
 export type { GraphEdge, AcdcResult } from './acdc.js';
 export { gridFromDataset } from './grid-from-dataset.js';
+export { mechanismSubgraph, DEFAULT_ANALYSIS } from './mechanism-subgraph.js';
+export type { AnalysisSettings, MechanismSubgraphOptions, MechanismNodes } from './mechanism-subgraph.js';

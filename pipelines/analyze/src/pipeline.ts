@@ -3,28 +3,23 @@ import { initTfjsBackend } from '@bitlens/engine';
 import {
   AblationsSchema,
   AttributionSchema,
+  DEFAULT_ANALYSIS,
   KeyFreqsSchema,
   LossesSchema,
   MechanismSchema,
   QuadratureSchema,
   TASKS,
   ablations,
-  activations,
   attribution,
-  clockPizza,
-  fourierNorms,
-  frequencyLossesStage,
   gridDataset,
-  keyFrequencies,
   keysOf,
-  mechanismSummary,
-  neuronFrequencies,
+  mechanismSubgraph,
   quadrature,
 } from '@bitlens/circuits';
 import { BitlensError, PipelineGraph, type SourceStage, defineJoin, defineSource, definePipeline, sha256 } from '@bitlens/core';
 import { type Weights, WeightsSchema, importTransformerLens, modelConfig, weightsTable } from '@bitlens/model';
 import { Field, Schema, Table, Utf8, vectorFromArray } from 'apache-arrow';
-import { defer, forkJoin, lastValueFrom, map, of, toArray } from 'rxjs';
+import { defer, forkJoin, map, of, toArray } from 'rxjs';
 import { z } from 'zod';
 
 /** Config of the `analyze` pipeline. */
@@ -46,12 +41,12 @@ export const AnalyzeConfig = z.strictObject({
     .describe('train/test split of the p^2 pairs; without it only all-input numbers are reported'),
   thresholds: z
     .strictObject({
-      neuron: z.number().min(0).max(1).default(0.85).describe('max FVE for a neuron to count as clustered'),
-      neuronMinCount: z.number().int().min(1).default(5).describe('clustered neurons a frequency needs to be key'),
-      maxKeys: z.number().int().min(1).default(15).describe('embedding key frequencies: largest gap among the top maxKeys'),
-      sparsity: z.number().gt(0).max(1).default(0.1).describe('FFS threshold, relative to the largest Fourier coefficient norm'),
+      neuron: z.number().min(0).max(1).default(DEFAULT_ANALYSIS.neuronThreshold).describe('max FVE for a neuron to count as clustered'),
+      neuronMinCount: z.number().int().min(1).default(DEFAULT_ANALYSIS.neuronMinCount).describe('clustered neurons a frequency needs to be key'),
+      maxKeys: z.number().int().min(1).default(DEFAULT_ANALYSIS.maxKeys).describe('embedding key frequencies: largest gap among the top maxKeys'),
+      sparsity: z.number().gt(0).max(1).optional().describe("FFS threshold relative to the largest Fourier coefficient norm (default: the analysis default)"),
     })
-    .default({ neuron: 0.85, neuronMinCount: 5, maxKeys: 15, sparsity: 0.1 }),
+    .default({ neuron: DEFAULT_ANALYSIS.neuronThreshold, neuronMinCount: DEFAULT_ANALYSIS.neuronMinCount, maxKeys: DEFAULT_ANALYSIS.maxKeys }),
   ablations: z.boolean().default(false).describe('also zero/mean/resample-ablate every head (about 15 more forward passes over the grid)'),
 });
 
@@ -72,8 +67,8 @@ export function weightsSource(bytes: Uint8Array, options: { readonly sha256: str
   });
 }
 
-/** Hooks the analyses read, captured once at the last position over all p^2 inputs. */
-const ANALYSIS_HOOKS = '^(hook_embed|blocks\\.0\\.attn\\.hook_z|blocks\\.0\\.mlp\\.hook_(pre|post)|ln_final\\.hook_scale|logits)$';
+/** Hooks the analyses beyond the mechanism chain read (attribution), captured with it at the last position. */
+const EXTRA_HOOKS = ['hook_embed', 'blocks.0.attn.hook_z', 'ln_final.hook_scale'] as const;
 
 /** The summary the pipeline prints (`--json`), before run-specific fields (backend, seconds, stage counts). */
 interface AnalyzeSummary {
@@ -180,18 +175,19 @@ function analysisSummary(options: { readonly model: string; readonly p: number; 
 export function analyzeGraph(config: AnalyzeConfigOutput, tf: Awaited<ReturnType<typeof initTfjsBackend>>['tf'], bytes: Uint8Array, name: string) {
   const column = config.column;
   const t = config.thresholds;
+  const settings = {
+    ...DEFAULT_ANALYSIS,
+    neuronThreshold: t.neuron,
+    neuronMinCount: t.neuronMinCount,
+    maxKeys: t.maxKeys,
+    ...(t.sparsity === undefined ? {} : { sparsity: { kind: 'relative', fraction: t.sparsity } as const }),
+  };
   return PipelineGraph.create()
     .source('weights', weightsSource(bytes, { sha256: sha256(bytes), preset: config.preset, p: config.p }))
     .source('dataset', gridDataset({ p: config.p, task: config.task, ...(config.split === undefined ? {} : { split: config.split }) }))
-    .then('activations', activations(tf, { hooks: ANALYSIS_HOOKS, position: 'last', column }), 'weights')
-    .then('norms', fourierNorms({ column }), 'weights')
-    .then('neurons', neuronFrequencies(tf, { threshold: t.neuron, minCount: t.neuronMinCount }), 'activations')
-    .join('keys', keyFrequencies({ rule: { kind: 'gap', maxKeys: t.maxKeys }, column }), { weights: 'weights', neurons: 'neurons' })
-    .join('losses', frequencyLossesStage({ keys: 'embed' }), { keys: 'keys', activations: 'activations', dataset: 'dataset' })
-    .join('clockPizza', clockPizza(tf, { task: config.task, column }), { weights: 'weights', activations: 'activations' })
+    .use('', mechanismSubgraph(tf, { model: name, task: config.task, settings, column, extraHooks: EXTRA_HOOKS }), { weights: 'weights', grid: 'dataset' })
     .join('quadrature', quadrature({ column }), { weights: 'weights', activations: 'activations', neurons: 'neurons' })
     .join('attribution', attribution(tf, { task: config.task, column }), { weights: 'weights', activations: 'activations' })
-    .join('mechanism', mechanismSummary({ model: name, sparsity: { kind: 'relative', fraction: t.sparsity } }), { norms: 'norms', neurons: 'neurons', keys: 'keys', losses: 'losses', clockPizza: 'clockPizza' })
     .then('ablations', ablations(tf, { task: config.task, column, ...(config.ablations ? {} : { modes: [] }) }), 'weights')
     .join('summary', analysisSummary({ model: name, p: config.p, preset: config.preset, task: config.task, threshold: t.neuron }), {
       mechanism: 'mechanism',
@@ -204,6 +200,17 @@ export function analyzeGraph(config: AnalyzeConfigOutput, tf: Awaited<ReturnType
 }
 
 const num = (t: Table, col: string, i = 0): number => Number(t.getChild(col)?.get(i));
+
+/** The weights file's bytes (a typed NOT_FOUND naming the path when it cannot be read). */
+function readWeights(path: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new BitlensError('NOT_FOUND', { stage: 'pipeline-analyze', field: 'weights', expected: 'a readable .safetensors file', found: JSON.stringify(path) }, undefined, { cause: e });
+  }
+}
+
+const modelName = (config: AnalyzeConfigOutput): string => config.name ?? config.weights.split('/').pop() ?? config.weights;
 const round = (x: number, d = 6): number => (Number.isFinite(x) ? Number(x.toPrecision(d)) : x);
 
 /**
@@ -213,25 +220,27 @@ const round = (x: number, d = 6): number => (Number.isFinite(x) ? Number(x.toPre
  */
 export const analyzePipeline = definePipeline({
   name: 'analyze',
+  async plan(config, context) {
+    const bytes = readWeights(config.weights);
+    const { tf } = await initTfjsBackend(config.backend);
+    return analyzeGraph(config, tf, bytes, modelName(config)).plan(context.store);
+  },
   description: 'Mechanistic analysis of one model: Fourier key frequencies, neuron clusters, restricted/excluded loss, clock vs pizza, ablations.',
   config: AnalyzeConfig,
   async run(config, context) {
     const start = performance.now();
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(readFileSync(config.weights));
-    } catch (e) {
-      throw new BitlensError('NOT_FOUND', { stage: 'pipeline-analyze', field: 'weights', expected: 'a readable .safetensors file', found: JSON.stringify(config.weights) }, undefined, { cause: e });
-    }
+    const bytes = readWeights(config.weights);
     const { tf, info } = await initTfjsBackend(config.backend);
-    const name = config.name ?? config.weights.split('/').pop() ?? config.weights;
-    const { streams, stats } = analyzeGraph(config, tf, bytes, name).run({
+    const name = modelName(config);
+    const { tables, stats } = await analyzeGraph(config, tf, bytes, name).run({
       store: context.store,
       onEvent: context.onEvent,
+      ...(context.run === undefined ? {} : { log: context.run }),
       provenance: { configHash: context.configHash, backend: info.name, ...(context.gitRevision === undefined ? {} : { gitRevision: context.gitRevision }) },
+      collect: ['summary'],
     });
     // One terminal node: every stage runs once (shared where several consume it); a rerun reads only the summary.
-    const [table] = await lastValueFrom(streams.summary.pipe(toArray()));
+    const [table] = tables.summary;
     if (table === undefined) throw new BitlensError('INTERNAL', { stage: 'pipeline-analyze', field: 'summary' }, 'the summary stage emitted no table');
     const s = JSON.parse(String(table.getChild('json')?.get(0))) as AnalyzeSummary;
     const summary = { ...s, backend: info.description, seconds: round((performance.now() - start) / 1000, 3), executed: stats.executed.length, cached: stats.cached.length };
