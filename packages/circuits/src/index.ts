@@ -53,7 +53,7 @@ export {
   ComparisonSchema,
 } from './schemas.js';
 export type { Activations, Grid, FourierNorms, NeuronFreqs, KeyFreqs, Losses, ClockPizza, Quadrature, Ablations, Attribution, Patching, Mechanism, Comparison } from './schemas.js';
-export { compareMechanisms, sameAlgorithmVerdict, mechanismChecks, jaccard, formatComparison, DEFAULT_VERDICT_RULE } from './compare.js';
+export { compareMechanisms, sameAlgorithmVerdict, mechanismChecks, mechanismNumbers, jaccard, formatComparison, DEFAULT_VERDICT_RULE } from './compare.js';
 export type { VerdictRule, MechanismNumbers, Verdict } from './compare.js';
 export { acdc, meanKl } from './acdc.js';
 export type { GraphEdge, AcdcResult } from './acdc.js';

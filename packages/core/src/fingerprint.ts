@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url';
 // the package that defines the stage, with every @bitlens package it depends on and the installed versions of their
 // third-party dependencies. So an edited computation never silently reuses a result stored by the old code, even when
 // nobody bumped the stage's `version`. What invalidates what (also in the README):
-// - any change of a source file (outside tests) of the defining package, or of a @bitlens package it depends on
-//   (transitively), invalidates every stage of that package and everything downstream of them in a graph;
+// - any change of the code that runs (outside tests) in the defining package — its `dist/` when the stage is loaded from
+//   the build, its `src/` when loaded from the sources (tests) — or in a @bitlens package it depends on (their builds,
+//   transitively) invalidates every stage of that package and everything downstream of them in a graph;
 // - a change of the installed version of a dependency of those packages (e.g. @tensorflow/tfjs-core) does the same;
 // - nothing else does: paths, timestamps and the machine do not enter the fingerprint, so two checkouts of the same
 //   code on two machines compute the same keys (the sweep's workers rely on that).
@@ -88,21 +89,23 @@ function dependencyRoot(root: string, name: string): string | undefined {
 }
 
 /**
- * The fingerprint of the code in the package at `root`: its source files (`src/`, tests excluded; `dist/` where a
- * published package has no sources), its name and version, the installed version of each third-party dependency and
- * the fingerprint of each @bitlens dependency. Cached per process.
+ * The fingerprint of the code in the package at `root`: the files of its code folder `codeDir` (default: `dist/`, the
+ * build other packages import, else `src/`; tests excluded), its name and version, the installed version of each
+ * third-party dependency and the fingerprint of each @bitlens dependency's build. Cached per process.
  */
-export function packageFingerprint(root: string): CodeFingerprint {
+export function packageFingerprint(root: string, codeDir?: string): CodeFingerprint {
   const key = realpathSync(root);
-  const cached = fingerprintCache.get(key);
+  const dir = codeDir ?? (existsSync(join(key, 'dist')) ? 'dist' : existsSync(join(key, 'src')) ? 'src' : undefined);
+  const cacheKey = `${key}\0${dir ?? ''}`;
+  const cached = fingerprintCache.get(cacheKey);
   if (cached !== undefined) return cached;
   const h = createHash('sha256');
   const pkg = readPackageJson(key);
   h.update(`package ${pkg.name ?? '?'}@${pkg.version ?? '?'}\n`);
-  const codeDir = existsSync(join(key, 'src')) ? 'src' : existsSync(join(key, 'dist')) ? 'dist' : undefined;
-  if (codeDir !== undefined) {
+  const present = dir !== undefined && existsSync(join(key, dir)) ? dir : undefined;
+  if (present !== undefined) {
     const files: string[] = [];
-    listFiles(key, join(key, codeDir), files);
+    listFiles(key, join(key, present), files);
     for (const rel of files.sort()) {
       h.update(`file ${rel}\n`);
       h.update(readFileSync(join(key, rel)));
@@ -116,7 +119,7 @@ export function packageFingerprint(root: string): CodeFingerprint {
     else h.update(`dep ${dep}@${readPackageJson(depRoot).version ?? '?'}\n`);
   }
   const digest = h.digest('hex');
-  fingerprintCache.set(key, digest);
+  fingerprintCache.set(cacheKey, digest);
   return digest;
 }
 
@@ -130,11 +133,12 @@ const CORE_ROOT = packageRootOf(fileURLToPath(import.meta.url));
 const FRAME_RE = /(?:file:\/\/)?(\/[^\s():]+):\d+:\d+\)?$/;
 
 /**
- * The package whose code called a `define*` function of core: the first stack frame outside core's own `src/` or
- * `dist/` code (a stage defined in core's tests belongs to core). Undefined when no frame names a file.
+ * The package whose code called a `define*` function of core, and the folder of that code (`dist`, `src`, ...): the
+ * first stack frame outside core's own `src/` or `dist/` code (a stage defined in core's tests belongs to core).
+ * Undefined when no frame names a file.
  * @internal
  */
-export function callerPackageRoot(): string | undefined {
+export function callerCode(): { readonly root: string; readonly dir: string | undefined } | undefined {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 30;
   const stack = new Error().stack ?? '';
@@ -145,13 +149,15 @@ export function callerPackageRoot(): string | undefined {
     const file = m?.[1];
     if (file === undefined || file.includes(`${sep}node_modules${sep}rxjs${sep}`)) continue;
     if (ownCode.some((p) => file.startsWith(p)) && !/\.test\.[cm]?[jt]s$/.test(file)) continue; // core's own define* code
-    return packageRootOf(file);
+    const root = packageRootOf(file);
+    if (root === undefined) return undefined;
+    return { root, dir: relative(root, file).split(sep)[0] };
   }
-  return CORE_ROOT;
+  return CORE_ROOT === undefined ? undefined : { root: CORE_ROOT, dir: undefined };
 }
 
-/** The fingerprint of the code that is defining a stage right now (see {@link callerPackageRoot}). @internal */
+/** The fingerprint of the code that is defining a stage right now (see {@link callerCode}). @internal */
 export function callerFingerprint(): CodeFingerprint {
-  const root = callerPackageRoot();
-  return root === undefined ? 'unknown' : packageFingerprint(root);
+  const code = callerCode();
+  return code === undefined ? 'unknown' : packageFingerprint(code.root, code.dir);
 }

@@ -22,5 +22,5 @@ export type { PipelineContext, PipelineDefinition, PipelineResult } from './pipe
 export { mulberry32, randomFloat32 } from './random.js';
 export {
   field, listOf, nullable, int32, float64, bool, utf8, int32List, float64List, float32List, float32ListFlat, nullData, tableOf,
-  columnData, listRow, typedRow, float32Row, numbers, strings, booleans,
+  columnData, listRow, typedRow, float32Row, numbers, strings, booleans, int32OrNull, utf8OrNull, float64OrNull,
 } from './arrow.js';
