@@ -1,7 +1,7 @@
 import type { Tf } from '@bitlens/engine';
 import { BitlensError, mulberry32 } from '@bitlens/core';
 import { type ModelConfig, forwardFull, toTensors } from '@bitlens/model';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { meanCosine } from './clock-pizza.js';
 import { type LoadedModel, gridOutputs, gridTokens, tensorOf } from './model.js';
 

@@ -1,6 +1,6 @@
 import type { Tf } from '@bitlens/engine';
 import { BitlensError, mulberry32 } from '@bitlens/core';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { sumDirections } from './fourier.js';
 import { crossEntropy } from './loss.js';
 import { type LoadedModel, gridLogits, gridOutputs, runGrid } from './model.js';

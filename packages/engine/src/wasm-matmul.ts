@@ -1,5 +1,5 @@
 import type { Tf } from './init.js';
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 
 const MARK = Symbol.for('bitlens.explicitTransposeMatMul');
 

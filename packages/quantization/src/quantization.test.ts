@@ -1,6 +1,6 @@
 import { initTfjsBackend, type Tf } from '@bitlens/engine';
 import { BitlensError, mulberry32 } from '@bitlens/core';
-import type { Scalar, Tensor } from '@tensorflow/tfjs';
+import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   activationInt8Codes, binaryCodes, binaryScaled, binarySign, BUILTIN_QUANTIZERS, createQuantizerRegistry, fp32,

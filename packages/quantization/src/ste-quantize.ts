@@ -1,5 +1,5 @@
 import type { Tf } from '@bitlens/engine';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import type { WeightQuantizer } from './quantizer.js';
 
 /** Options of `steQuantize`. */

@@ -1,5 +1,5 @@
 import type { Tf } from '@bitlens/engine';
-import type { Tensor, Variable } from '@tensorflow/tfjs';
+import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 
 /** AdamW hyper-parameters (PyTorch's `torch.optim.AdamW` semantics: decoupled weight decay p *= 1 - lr * wd). */
 export interface AdamWOptions {

@@ -1,5 +1,5 @@
 import type { Tf } from '@bitlens/engine';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 
 /**
  * Mean cross-entropy of logits [B, C] against one-hot labels [B, C], numerically safe in float32 down to ~1e-38 loss.
