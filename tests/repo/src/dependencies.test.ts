@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dependencyEntries, readJson, workspaces } from './workspace.js';
+import { type PackageJson, ROOT, dependencyEntries, readJson, workspaces } from './workspace.js';
 
 interface LockEntry {
   readonly version?: string;
@@ -78,5 +80,15 @@ describe('third-party dependencies', () => {
     const peerOnly = Object.entries(lock).filter(([, e]) => e.peer === true).map(([k]) => k);
     expect(peerOnly).toContain('node_modules/gpu.js');
     expect(peerOnly.filter((k) => !reach.has(k))).toEqual([]);
+  });
+});
+
+describe('licence', () => {
+  it('is Apache-2.0: the LICENSE file at the root, and "license" in the root and every workspace package.json', () => {
+    expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/^\s*Apache License\s+Version 2\.0, January 2004/);
+    const missing = [{ dir: '.', pkg: readJson<PackageJson>('package.json') }, ...all]
+      .filter((w) => w.pkg.license !== 'Apache-2.0')
+      .map((w) => `${w.dir}/package.json: expected "license": "Apache-2.0", found ${JSON.stringify(w.pkg.license)}`);
+    expect(missing).toEqual([]);
   });
 });
