@@ -69,7 +69,7 @@ export function createGpujsBackend(mode: GpujsMode): Backend {
       await provideNavigatorGpu();
       if (!(await mod.GPU.isWebGPUAvailable())) {
         throw new BitlensError('BACKEND_UNAVAILABLE', { stage, field: 'webgpu', expected: 'a WebGPU adapter (Dawn over Vulkan)', found: 'no adapter' },
-          'on a machine without a GPU install Mesa >= 25 lavapipe (see PLATFORM.md)');
+          'on a machine without a GPU install Mesa >= 25 lavapipe (docs/platform.md)');
       }
     }
     const created = new mod.GPU({ mode });

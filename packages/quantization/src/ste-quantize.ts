@@ -6,7 +6,7 @@ import type { WeightQuantizer } from './quantizer.js';
 export interface SteOptions {
   /**
    * How the gradient reaches the latent weight.
-   * - `identity` (default, the textbook STE and SCIENCE.md §1/§7): dL/dW = dL/dQ exactly.
+   * - `identity` (default, the textbook STE; docs/science.md#weight-quantizers): dL/dW = dL/dQ exactly.
    * - `centred`: dL/dW = dL/dQ - mean(dL/dQ). This is what Li's code computes: it writes
    *   `ste(W - mean(W))` with the mean *not* detached, so autograd differentiates the centring.
    */

@@ -38,7 +38,7 @@ export interface TrainOptions {
    * analysed in the middle of one). Default: never stop early.
    */
   readonly stopAfterGrok?: number;
-  /** Grokking threshold on test accuracy (default 0.99, SCIENCE.md §10). */
+  /** Grokking threshold on test accuracy (default 0.99, docs/science.md#grokking-detection). */
   readonly grokThreshold?: number;
   /** How the STE gradient reaches the latent weights (see @bitlens/quantization `steQuantize`; default 'identity'). */
   readonly steGradient?: 'identity' | 'centred';

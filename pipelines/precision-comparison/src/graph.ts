@@ -10,7 +10,7 @@ import type { Observable } from 'rxjs';
 import type { ResolvedComparison } from './config.js';
 import { collectMechanisms } from './internal/stages.js';
 
-/** Grokking threshold on test accuracy (SCIENCE §10). */
+/** Grokking threshold on test accuracy (docs/science.md#grokking-detection). */
 export const GROK_THRESHOLD = 0.99;
 
 /** Analysis thresholds (the same defaults as `bitlens run analyze`). */
