@@ -20,7 +20,7 @@ export interface VerdictRule {
   readonly signatureTolerance: number;
 }
 
-/** The default rule (SCIENCE §10). */
+/** The default rule (docs/science.md#same-algorithm-verdict). */
 export const DEFAULT_VERDICT_RULE: VerdictRule = { minAccuracy: 0.99, maxKeys: 15, minVarianceExplained: 0.7, restrictedSlack: 0.05, minExcludedOverLogP: 0.5, signatureTolerance: 0.2 };
 
 /** The mechanism numbers the verdict reads (one model). */
@@ -68,7 +68,7 @@ export interface Verdict {
 }
 
 /**
- * The same-algorithm rule (SCIENCE §10): both models must pass every mechanism check (solves the task, sparse key set, MLP variance
+ * The same-algorithm rule (docs/science.md#same-algorithm-verdict): both models must pass every mechanism check (solves the task, sparse key set, MLP variance
  * explained by key frequencies, restricted loss at or below the full loss, large excluded loss); then `same` when
  * their clock/pizza signatures agree within the tolerance, else `different`. A model failing a check makes the pair
  * `inconclusive` (not a Fourier-feature algorithm, or not cleaned up yet). Key-frequency overlap is NOT used.

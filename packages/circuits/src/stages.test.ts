@@ -132,7 +132,7 @@ describe('activations with all positions', () => {
   });
 });
 
-describe('same-algorithm verdict rule (SCIENCE §10)', () => {
+describe('same-algorithm verdict rule (docs/science.md#same-algorithm-verdict)', () => {
   const base: MechanismNumbers = { model: 'fp32', p: 59, embedKeys: [5, 17, 23], varianceExplainedByKeys: 0.93, accuracy: 1, fullLoss: 1e-4, restrictedLoss: 5e-5, excludedLoss: 4, gradientSymmetricity: 0.6, distanceIrrelevance: 0.85 };
   it('same mechanism with disjoint key frequencies is "same"', () => {
     expect(sameAlgorithmVerdict(base, { ...base, model: 'ternary', embedKeys: [2, 11, 29, 40] }).verdict).toBe('same');

@@ -8,7 +8,7 @@ import { finalCheckpoint, selectCheckpoints, selectMetrics, trainInWorkerStage }
 import type { PrecisionRun, ResolvedComparison } from './config.js';
 import { collectMechanisms } from './internal/stages.js';
 
-/** Grokking threshold on test accuracy (first logged epoch with test accuracy >= this). */
+/** Grokking threshold on test accuracy: the first logged epoch with test accuracy >= this (docs/science.md#grokking-detection). */
 export const GROK_THRESHOLD = 0.99;
 
 /**
