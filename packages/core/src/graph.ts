@@ -306,20 +306,28 @@ export class PipelineGraph<S extends Record<string, TypeMap> = Record<never, Typ
 
 /**
  * Defines a subgraph: named inputs (with the schemas the subgraph's stages need) and a builder that adds its nodes.
- * The builder runs once, now; instantiate the result with `PipelineGraph.use` / `each`.
+ * The builder runs once, now; instantiate the result with `PipelineGraph.use` / `each`. Without inputs (a
+ * self-contained piece, e.g. one sweep cell) pass only the builder.
  * @example
  * const run = defineSubgraph({ dataset: DatasetSchema }, (g) => g.then('train', train(opts), 'dataset').then('final', finalCheckpoint(), 'train'));
  * PipelineGraph.create().source('dataset', data).use('fp32', run, { dataset: 'dataset' }); // nodes 'fp32/train', 'fp32/final'
  */
+export function defineSubgraph<R extends Record<string, TypeMap>>(build: (g: PipelineGraph) => PipelineGraph<R>): Subgraph<Record<never, TypeMap>, R>;
 export function defineSubgraph<Ins extends Record<string, TypeMap>, R extends Record<string, TypeMap>>(
   inputs: InputSchemas<Ins>,
   build: (g: PipelineGraph<Ins>) => PipelineGraph<R>,
-): Subgraph<Ins, Omit<R, keyof Ins>> {
+): Subgraph<Ins, Omit<R, keyof Ins>>;
+export function defineSubgraph(
+  inputsOrBuild: InputSchemas<Record<string, TypeMap>> | ((g: PipelineGraph) => PipelineGraph<Record<string, TypeMap>>),
+  maybeBuild?: (g: PipelineGraph<Record<string, TypeMap>>) => PipelineGraph<Record<string, TypeMap>>,
+): Subgraph<Record<string, TypeMap>, Record<string, TypeMap>> {
+  const [inputs, build] = typeof inputsOrBuild === 'function' ? [{}, inputsOrBuild] : [inputsOrBuild, maybeBuild];
+  if (build === undefined) throw invalid('build', 'a builder function', 'nothing');
   const built = build(PipelineGraph.inputs(inputs));
   const nodes = built.allNodes();
   for (const name of Object.keys(inputs)) {
     if (nodes.get(name)?.kind !== 'input') throw invalid(name, 'the subgraph input itself, not a stage of that name', 'a stage');
   }
   const outputs = [...nodes].filter(([, n]) => n.kind === 'stage').map(([name]) => name);
-  return { inputs, outputs: outputs as (keyof Omit<R, keyof Ins> & string)[], nodes };
+  return { inputs, outputs, nodes };
 }

@@ -12,6 +12,8 @@ export type { ArtifactLineage, ArtifactManifest, ArtifactPart, ArtifactStoreOpti
 export { newRunId, RUN_ID_RE } from './run-log.js';
 export type { RunLog, RunMeta, RunNodeRecord, RunNodeStatus, RunRecord } from './run-log.js';
 export { reportProgress } from './progress.js';
+export { startWorker } from './worker.js';
+export { writeFileAtomic } from './files.js';
 export { packageFingerprint, packageRootOf } from './fingerprint.js';
 export type { CodeFingerprint } from './fingerprint.js';
 export { canonicalJson, hashJson, sha256 } from './hash.js';

@@ -1,6 +1,7 @@
 import { BitlensError } from '@bitlens/core';
 import type { TopLevelSpec } from 'vega-lite';
 import { escapeHtml as esc, fmt, fmtEpoch, fmtSet, last } from './internal/format.js';
+import { page } from './internal/page.js';
 import { type FrequencyBar, type LinePoint, type Marker, facetedFrequencyBarsSpec, facetedLinesSpec, linesByPrecisionSpec, renderSvg } from './internal/plots.js';
 import type { MechanismReport, PrecisionReport, ReportData } from './report-data.js';
 
@@ -12,24 +13,6 @@ export const REPORT_FIGURES = ['plot-loss', 'plot-accuracy', 'plot-restricted-ex
 /** Id of a report figure. */
 export type ReportFigure = (typeof REPORT_FIGURES)[number];
 
-const CSS = `
-:root { color-scheme: light; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1d232b; margin: 0 auto; max-width: 1180px; padding: 24px 28px 48px; }
-h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 1px solid #d0d5dc; padding-bottom: 4px; }
-p.subtitle { color: #4a5563; margin: 0 0 16px; }
-table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13px; }
-th, td { border: 1px solid #d0d5dc; padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: #f3f5f8; } td.num { text-align: right; font-variant-numeric: tabular-nums; } td.checks { font-size: 12px; max-width: 260px; }
-tr.verdict-same td.verdict { background: #e3f4e6; font-weight: 600; }
-tr.verdict-different td.verdict { background: #fbe4e4; font-weight: 600; }
-tr.verdict-inconclusive td.verdict { background: #fdf3d7; font-weight: 600; }
-.fail { color: #b42318; font-weight: 600; }
-figure.plot { margin: 16px 0; } figure.plot svg { max-width: 100%; height: auto; }
-figcaption { font-size: 13px; color: #4a5563; margin-bottom: 4px; }
-p.note { color: #4a5563; font-size: 13px; }
-pre { background: #f3f5f8; padding: 8px; overflow-x: auto; font-size: 12px; }
-dl { display: grid; grid-template-columns: max-content auto; gap: 2px 16px; } dt { font-weight: 600; } dd { margin: 0; font-family: ui-monospace, monospace; font-size: 12px; }
-`;
 
 function checkData(data: ReportData): void {
   if (data.precisions.length === 0) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'precisions', expected: 'at least one precision', found: 'none' });
@@ -253,25 +236,11 @@ export async function renderReport(data: ReportData): Promise<string> {
   const missingNote = missing.length === 0 ? '' : `<p class="note" id="missing-plots">Not computed in this run: ${esc(missing.join('; '))}.</p>`;
   const rule = data.verdictRule === undefined ? '' : `<p class="note" id="verdict-rule">Rule: ${esc(data.verdictRule)}</p>`;
   const subtitle = `p = ${data.p}, task ${data.task}, train fraction ${data.trainFraction}, model preset ${data.modelPreset}, epoch cap ${data.epochCap}${data.training === undefined ? '' : `, ${data.training}`}; precisions: ${data.precisions.map((r) => `${r.name} (${r.quantizer})`).join(', ')}`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<title>${esc(data.title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<header><h1>${esc(data.title)}</h1><p class="subtitle">${esc(subtitle)}</p></header>
-<section id="summary"><h2>Training</h2>${summaryTable(data)}</section>
+  return page(data.title, subtitle, `<section id="summary"><h2>Training</h2>${summaryTable(data)}</section>
 <section id="comparison"><h2>Same algorithm?</h2>${verdictTable(data)}${rule}</section>
 <section id="curves"><h2>Curves</h2>${missingNote}
 ${plots}
 </section>
 <section id="frequencies"><h2>Key frequencies and mechanism numbers of the final models</h2>${keyFrequencyTable(data)}${mechanismTable(data)}</section>
-${provenanceSection(data)}
-</body>
-</html>
-`;
+${provenanceSection(data)}`);
 }

@@ -1,7 +1,6 @@
-import { renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { initTfjsBackend } from '@bitlens/engine';
-import { BitlensError, type GraphEvent, type RunOptions, type RunStats, bitlensVersion, definePipeline } from '@bitlens/core';
+import { type GraphEvent, type RunOptions, type RunStats, bitlensVersion, definePipeline, writeFileAtomic } from '@bitlens/core';
 import { type StageRecord, renderReport, textSummary } from '@bitlens/report';
 import type { Table } from 'apache-arrow';
 import { type PrecisionRun, PrecisionComparisonConfig, type ResolvedComparison, resolveComparison } from './config.js';
@@ -10,16 +9,6 @@ import { type RunTables, comparisonReportData } from './internal/report-data.js'
 
 const PIPELINE = 'precision-comparison';
 
-/** Writes a file atomically (temp file + rename), so a half-written report is never left at `path`. */
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (e) {
-    throw new BitlensError('INTERNAL', { stage: `${PIPELINE}/report-sink`, field: 'out', expected: 'a writable path', found: JSON.stringify(path) }, (e as Error).message, { cause: e });
-  }
-}
 
 /** The nodes of one run that the report reads. */
 const REPORT_NODES = ['metrics', 'progress', 'final', 'norms', 'neurons', 'keys', 'mechanism'] as const;
@@ -88,7 +77,7 @@ export const precisionComparisonPipeline = definePipeline({
       stages,
     });
     const out = resolve(r.out);
-    writeAtomic(out, await renderReport(data));
+    writeFileAtomic(out, await renderReport(data), `${PIPELINE}/report-sink`);
     const summary = {
       p: r.p,
       preset: r.preset,

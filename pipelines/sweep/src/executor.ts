@@ -1,0 +1,157 @@
+import { BitlensError, type ErrorCode, type GraphEvent, type RunProvenance, assertSchema, startWorker } from '@bitlens/core';
+import type { Tf } from '@bitlens/engine';
+import type { QuantizerRegistry } from '@bitlens/quantization';
+import { type Table, tableFromIPC } from 'apache-arrow';
+import type { Worker } from 'node:worker_threads';
+import { Observable, type Subscriber } from 'rxjs';
+import { type CellRow, CellRowSchema } from './cell.js';
+import type { Cell } from './config.js';
+import type { CellWorkerData, FromCellWorker, ToCellWorker } from './internal/protocol.js';
+import { type CellJob, type CellRunStats, runCell } from './run-cell.js';
+
+/**
+ * Where the cells of a sweep run: a pool of worker threads on this machine, this process, or a queue of many machines.
+ * The sweep's graph does not care: each cell node asks its executor for the cell's summary row.
+ */
+export interface CellExecutor {
+  /** The cell's summary row (one table); cold: the cell is scheduled on subscribe. */
+  run(cell: Cell): Observable<Table<CellRow>>;
+  /** What ran inside each executed cell (its graph's node statuses), by cell id. */
+  readonly stats: ReadonlyMap<string, CellRunStats>;
+  /** Stops the executor's workers (idempotent). */
+  close(): Promise<void>;
+}
+
+/** What every executor needs to build a cell's job. */
+export interface ExecutorContext {
+  /** Folder of the artifact store the cells write to. */
+  readonly store: string;
+  readonly backend: string;
+  readonly provenance: RunProvenance;
+  readonly parentRun?: string;
+  /** Events of the cells' graphs (node names are `<cell id>/<node>`). */
+  readonly onEvent?: (event: GraphEvent) => void;
+}
+
+function jobOf(cell: Cell, ctx: ExecutorContext): CellJob {
+  return { cell, store: ctx.store, backend: ctx.backend, provenance: ctx.provenance, ...(ctx.parentRun === undefined ? {} : { parentRun: ctx.parentRun }) };
+}
+
+/** The error a cell failed with, as a BitlensError of the same code (a worker thread sends it as data). */
+function cellError(cell: string | undefined, message: string, code: string | undefined): BitlensError {
+  return new BitlensError((code ?? 'INTERNAL') as ErrorCode, { stage: `pipeline sweep: cell ${cell ?? '(worker start-up)'}` }, message);
+}
+
+/** Runs cells one at a time in this process, on the given engine (tests; a machine with one core). */
+export function inProcessExecutor(ctx: ExecutorContext & { readonly tf: Tf; readonly registry: QuantizerRegistry }): CellExecutor {
+  const stats = new Map<string, CellRunStats>();
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    stats,
+    run: (cell) =>
+      new Observable<Table<CellRow>>((subscriber) => {
+        queue = queue.then(async () => {
+          try {
+            const result = await runCell(jobOf(cell, ctx), ctx.tf, ctx.registry, ctx.onEvent);
+            stats.set(cell.id, result.stats);
+            subscriber.next(result.row);
+            subscriber.complete();
+          } catch (e) {
+            subscriber.error(e);
+          }
+        });
+      }),
+    close: () => Promise.resolve(),
+  };
+}
+
+interface Pending {
+  readonly cell: Cell;
+  readonly subscriber: Subscriber<Table<CellRow>>;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  current: Pending | undefined;
+}
+
+/**
+ * A pool of `workers` worker threads, each with its own tfjs engine, running one cell at a time each; cells wait in
+ * order for a free thread. tfjs-wasm is single-threaded in Node, so one thread per core keeps every core busy. A
+ * cell whose subscriber leaves early has its thread stopped (its training keeps its partial checkpoints in the store).
+ */
+export function localPool(ctx: ExecutorContext & { readonly workers: number }): CellExecutor {
+  if (!Number.isInteger(ctx.workers) || ctx.workers < 1) throw new BitlensError('INVALID_CONFIG', { stage: 'pipeline sweep', field: 'workers', expected: 'a positive integer', found: String(ctx.workers) });
+  const stats = new Map<string, CellRunStats>();
+  const waiting: Pending[] = [];
+  const slots: Slot[] = [];
+  let closed = false;
+
+  const finish = (slot: Slot): void => {
+    slot.current = undefined;
+    dispatch();
+  };
+  const onMessage = (slot: Slot, m: FromCellWorker): void => {
+    const cur = slot.current;
+    if (m.type === 'event') ctx.onEvent?.(m.event);
+    else if (m.type === 'row' && cur !== undefined) {
+      stats.set(cur.cell.id, m.stats);
+      finish(slot);
+      cur.subscriber.next(assertSchema(CellRowSchema, tableFromIPC(m.bytes), { stage: 'pipeline-sweep/local-pool', side: 'output', exact: true }));
+      cur.subscriber.complete();
+    } else if (m.type === 'error') {
+      const err = cellError(m.cell ?? cur?.cell.id, m.message, m.code);
+      if (cur === undefined) return;
+      finish(slot);
+      cur.subscriber.error(err);
+    }
+  };
+  const spawn = (): Slot => {
+    const data: CellWorkerData = { backend: ctx.backend };
+    const worker = startWorker(new URL('./internal/cell-worker.js', import.meta.url), data);
+    const slot: Slot = { worker, current: undefined };
+    worker.on('message', (m: FromCellWorker) => onMessage(slot, m));
+    const lost = (why: string): void => {
+      const i = slots.indexOf(slot);
+      if (i >= 0) slots.splice(i, 1);
+      const cur = slot.current;
+      slot.current = undefined;
+      cur?.subscriber.error(cellError(cur.cell.id, why, 'INTERNAL'));
+      if (!closed) dispatch();
+    };
+    worker.on('error', (e) => lost(e.message));
+    worker.on('exit', (code) => lost(`the worker thread exited (code ${code})`));
+    slots.push(slot);
+    return slot;
+  };
+  const dispatch = (): void => {
+    while (!closed && waiting.length > 0) {
+      const slot = slots.find((s) => s.current === undefined) ?? (slots.length < ctx.workers ? spawn() : undefined);
+      if (slot === undefined) return;
+      const next = waiting.shift();
+      if (next === undefined) return;
+      slot.current = next;
+      const msg: ToCellWorker = { type: 'run', job: jobOf(next.cell, ctx) };
+      slot.worker.postMessage(msg);
+    }
+  };
+  return {
+    stats,
+    run: (cell) =>
+      new Observable<Table<CellRow>>((subscriber) => {
+        const pending: Pending = { cell, subscriber };
+        waiting.push(pending);
+        dispatch();
+        return () => {
+          const i = waiting.indexOf(pending);
+          if (i >= 0) waiting.splice(i, 1);
+          const slot = slots.find((s) => s.current === pending);
+          if (slot !== undefined) void slot.worker.terminate(); // left before its row came: stop the thread
+        };
+      }),
+    close: async () => {
+      closed = true;
+      await Promise.all(slots.splice(0).map((s) => s.worker.terminate()));
+    },
+  };
+}

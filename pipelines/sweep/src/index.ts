@@ -1,0 +1,16 @@
+export { sweepPipeline } from './pipeline.js';
+export type { SweepStats } from './pipeline.js';
+export { SweepConfig, SWEEP_PRESETS, DEFAULT_SETTINGS, FULL_PRECISION, resolveSweep } from './config.js';
+export type { SweepConfigOutput, ResolvedSweep, Cell, CellSettings, Axes, SettingName, SweepPresetName } from './config.js';
+export { CellRowSchema, cellGraph, cellSubgraph, cellRow, cellTrainOptions, GROK_THRESHOLD } from './cell.js';
+export type { CellRow } from './cell.js';
+export { SweepTableSchema, sweepGraph, mergeCells, cellSource } from './graph.js';
+export type { SweepTable } from './graph.js';
+export { runCell } from './run-cell.js';
+export type { CellJob, CellResult, CellRunStats } from './run-cell.js';
+export { localPool, inProcessExecutor } from './executor.js';
+export type { CellExecutor, ExecutorContext } from './executor.js';
+export { cellSummaries, cellReports, terminalTable } from './summary.js';
+export type { CellSummary } from './summary.js';
+export { furutaClaims, FURUTA_RULES } from './claims.js';
+export type { Claim } from './claims.js';
