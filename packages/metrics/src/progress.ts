@@ -20,9 +20,10 @@ import {
 } from '@bitlens/circuits';
 import { BitlensError, type JoinStage, defineJoin } from '@bitlens/core';
 import { type Checkpoint, CheckpointSchema, readWeightsTable } from '@bitlens/model';
-import { Float64, Int32, type List, Schema, type Table, Utf8 } from 'apache-arrow';
+import { Float64, Int32, type List, Schema, Utf8 } from 'apache-arrow';
 import { concatMap, from, map, toArray } from 'rxjs';
 import { field, float64, int32, int32List, listOf, tableOf, utf8 } from './internal/arrow.js';
+import { splitByEpoch } from './internal/checkpoints.js';
 
 /** One row per checkpoint: the progress measures of SCIENCE §2 and §4. */
 export type ProgressRow = {
@@ -74,20 +75,6 @@ export interface ProgressOptions {
   /** Weights the analyses read (default effective); the weight norm always uses the latent (trained) weights. */
   readonly column?: WeightsColumn;
   readonly batchSize?: number;
-}
-
-function splitByEpoch(t: Table<Checkpoint>): Table<Checkpoint>[] {
-  const ep = t.getChild('epoch');
-  if (ep === null || t.numRows === 0) return [t];
-  const parts: Table<Checkpoint>[] = [];
-  let start = 0;
-  for (let i = 1; i <= t.numRows; i++) {
-    if (i === t.numRows || ep.get(i) !== ep.get(start)) {
-      parts.push(t.slice(start, i));
-      start = i;
-    }
-  }
-  return parts;
 }
 
 /**
