@@ -1,6 +1,6 @@
 import { BitlensError } from '@bitlens/core';
 
-/** The two architecture presets (SCIENCE.md §10). */
+/** The two architecture presets: `li` (Li 2024) and `nanda` (Nanda et al. 2023). */
 export type ModelPreset = 'li' | 'nanda';
 
 /** Layers whose weights can be quantized (TransformerLens names without the `blocks.<l>.` prefix). */
@@ -17,8 +17,8 @@ export type AttentionVariant = (typeof ATTENTION_VARIANTS)[number];
  * Clipped softmax defaults: zeta = 1 (no stretch) and gamma = -0.025, the value of the reference code's BERT runs.
  * Its other rule, gamma = -alpha / T (OPT: alpha = 12 over T = 512 tokens), gives gamma = -4 at our T = 3: every
  * probability below 0.8 would be clipped to exactly 0, a hard one-of-three attention instead of a softmax that can
- * reach an exact 0. With gamma = -0.025 a probability reaches 0 below 0.025 / 1.025 = 0.024 (a logit gap of about
- * 3.7 nats to a uniform pair), which is what the method needs: exact zeros from finite logits.
+ * reach an exact 0. With gamma = -0.025 a probability reaches 0 below 0.025 / 1.025 = 0.024 (a score 3.0 nats below
+ * two equal keys), which is what the method needs: exact zeros from finite scores.
  */
 export const CLIPPED_SOFTMAX_DEFAULTS = { zeta: 1, gamma: -0.025 } as const;
 /** Gated attention default: initial gate probability pi_init = 0.25 (the reference code's OPT runs). */
