@@ -73,5 +73,5 @@ describe.each(['vanilla', 'clipped', 'gated'] as const satisfies readonly Attent
         `max inf-norm ${num(last, 'max_inf_norm').toFixed(2)} (${String(last?.getChild('max_inf_norm_hook')?.get(0))}), mean kurtosis ${num(last, 'mean_kurtosis').toFixed(2)}, ` +
         `min output SQNR ${num(report, 'min_output_sqnr_db').toFixed(1)} dB, embed-key Jaccard ${num(report, 'embed_key_jaccard').toFixed(2)}`,
     );
-  });
+  }, 300_000); // a generous limit for a loaded CI machine (about 10 s of CPU per variant on an idle core)
 });
