@@ -197,10 +197,10 @@ describe('clipped softmax and gated attention (docs/science.md#quantizable-atten
   it('zeta = 1, gamma = 0 equals softmax; gamma = -0.1 zeroes entries below 0.1/1.1 and stays in [0, 1]', () => {
     const over = { dModel: 8, nHeads: 2, dMlp: 16 };
     const soft = patterns(modelConfig('li', 7, over), 3);
-    const same = patterns(modelConfig('li', 7, { ...over, clippedSoftmax: { zeta: 1, gamma: 0 } }), 3);
+    const same = patterns(modelConfig('li', 7, { ...over, attention: { kind: 'clipped', zeta: 1, gamma: 0 } }), 3);
     expect(Math.max(...same.map((v, i) => Math.abs(v - (soft[i] ?? 0))))).toBeLessThan(1e-7);
     // Scale W_Q so that some softmax entries fall below 0.1/1.1.
-    const cfg = modelConfig('li', 7, { ...over, clippedSoftmax: { zeta: 1, gamma: -0.1 } });
+    const cfg = modelConfig('li', 7, { ...over, attention: { kind: 'clipped', zeta: 1, gamma: -0.1 } });
     const params = initParams(cfg, 3);
     params.get('blocks.0.attn.W_Q')?.data.forEach((v, i, a) => (a[i] = v * 20));
     const base = initParams(modelConfig('li', 7, over), 3);
@@ -219,7 +219,7 @@ describe('clipped softmax and gated attention (docs/science.md#quantizable-atten
   });
   it('a gate with bias logit(0.25) and zero weights multiplies each head output by exactly 0.25', () => {
     const over = { dModel: 8, nHeads: 2, dMlp: 16 };
-    const gated = modelConfig('li', 7, { ...over, gatedAttention: true, gateInit: 0.25 });
+    const gated = modelConfig('li', 7, { ...over, attention: { kind: 'gated', piInit: 0.25 } });
     const params = initParams(gated, 3);
     params.get('blocks.0.attn.gate.W')?.data.fill(0);
     const plainParams = new Map([...params].filter(([n]) => !n.includes('gate')));

@@ -35,6 +35,11 @@ export function float64List(rows: readonly ArrayLike<number>[]): Data<List<Float
   return makeData({ type: listOf(new Float64()), length: rows.length, nullCount: 0, valueOffsets: off, child });
 }
 
+/** A List<Utf8> column from one array of strings per row. */
+export function utf8List(rows: readonly (readonly string[])[]): Data<List<Utf8>> {
+  return vectorFromArray(rows.map((r) => [...r]), listOf(new Utf8())).data[0] as Data<List<Utf8>>;
+}
+
 /** A List<Int32> column from one array per row. */
 export function int32List(rows: readonly ArrayLike<number>[]): Data<List<Int32>> {
   const off = offsetsOf(rows.map((r) => r.length));

@@ -23,6 +23,6 @@ export { definePipeline } from './pipeline.js';
 export type { PipelineContext, PipelineDefinition, PipelineResult } from './pipeline.js';
 export { mulberry32, randomFloat32 } from './random.js';
 export {
-  field, listOf, nullable, int32, float64, bool, utf8, int32List, float64List, float32List, float32ListFlat, nullData, tableOf,
+  field, listOf, nullable, int32, float64, bool, utf8, utf8List, int32List, float64List, float32List, float32ListFlat, nullData, tableOf,
   columnData, listRow, typedRow, float32Row, numbers, strings, booleans, int32OrNull, utf8OrNull, float64OrNull,
 } from './arrow.js';

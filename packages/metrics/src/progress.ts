@@ -20,11 +20,12 @@ import {
 } from '@bitlens/circuits';
 import { BitlensError, type JoinStage, defineJoin } from '@bitlens/core';
 import { type Checkpoint, CheckpointSchema, readWeightsTable } from '@bitlens/model';
-import { Float64, Int32, type List, Schema, type Table, Utf8 } from 'apache-arrow';
+import { Float64, Int32, type List, Schema, Utf8 } from 'apache-arrow';
 import { concatMap, from, map, toArray } from 'rxjs';
 import { field, float64, int32, int32List, listOf, tableOf, utf8 } from './internal/arrow.js';
+import { splitByEpoch } from './internal/checkpoints.js';
 
-/** One row per checkpoint: the progress measures of docs/science.md#progress-measures. */
+/** One row per checkpoint: the progress measures of Nanda et al. 2023 and Furuta et al. 2024 (docs/science.md#progress-measures). */
 export type ProgressRow = {
   epoch: Int32;
   train_loss: Float64;
@@ -76,22 +77,8 @@ export interface ProgressOptions {
   readonly batchSize?: number;
 }
 
-function splitByEpoch(t: Table<Checkpoint>): Table<Checkpoint>[] {
-  const ep = t.getChild('epoch');
-  if (ep === null || t.numRows === 0) return [t];
-  const parts: Table<Checkpoint>[] = [];
-  let start = 0;
-  for (let i = 1; i <= t.numRows; i++) {
-    if (i === t.numRows || ep.get(i) !== ep.get(start)) {
-      parts.push(t.slice(start, i));
-      start = i;
-    }
-  }
-  return parts;
-}
-
 /**
- * Progress measures over a checkpoint stream (docs/science.md#progress-measures): for each checkpoint, as it arrives, one row with
+ * Progress measures over a checkpoint stream (Nanda et al. 2023, Furuta et al. 2024; docs/science.md#progress-measures): for each checkpoint, as it arrives, one row with
  * train/test loss and accuracy (over the dataset's split, all p^2 inputs through the model), restricted loss (all
  * inputs) and excluded loss (train inputs), Gini of the Fourier norms of W_E and W_L, total squared weight norm of the
  * latent weights, FFS/FCR with the threshold used, and the key-frequency set. The dataset stream is read first

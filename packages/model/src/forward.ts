@@ -1,9 +1,9 @@
 import type { Tf } from '@bitlens/engine';
 import { BitlensError } from '@bitlens/core';
-import { quantizeActivationsInt8 } from '@bitlens/quantization';
+import { fakeQuantAsymmetric, quantizeActivationsInt8 } from '@bitlens/quantization';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
-import { isQuantized } from './config.js';
+import { inputRangeOf, isQuantized, quantizesActivations } from './config.js';
 
 /** Parameters as tfjs tensors by TransformerLens name: the EFFECTIVE weights (what the forward multiplies by). */
 export type ParamTensors = ReadonlyMap<string, Tensor>;
@@ -59,9 +59,19 @@ function checkTokens(c: ModelConfig, tokens: Tensor): void {
   }
 }
 
-/** y = x2d @ W (+ b), with int8 per-token absmax activation fake-quant (STE) of x when the layer is quantized and activationQuant is on. */
+/**
+ * y = x2d @ W (+ b), with the input quantized when the config says so: asymmetric per-tensor fake quantization over
+ * the layer's calibrated static range when post-training quantization lists it (`ptq`), else int8 per-token absmax
+ * (STE) when the layer is quantized and activationQuant is 'int8'.
+ */
 function linear(tf: Tf, c: ModelConfig, x2d: Tensor, w2d: Tensor, b: Tensor | undefined, layerName: string): Tensor {
-  const xin = c.activationQuant === 'int8' && isQuantized(c, layerName) ? quantizeActivationsInt8(tf, x2d) : x2d;
+  const range = inputRangeOf(c, layerName);
+  const xin =
+    range !== undefined && c.ptq !== undefined
+      ? fakeQuantAsymmetric(tf, x2d, range, c.ptq.activationBits)
+      : c.activationQuant === 'int8' && isQuantized(c, layerName)
+        ? quantizeActivationsInt8(tf, x2d)
+        : x2d;
   const y = tf.matMul(xin, w2d);
   return b === undefined ? y : tf.add(y, b);
 }
@@ -131,8 +141,10 @@ function block(tf: Tf, c: ModelConfig, P: ParamTensors, l: number, x: Tensor, la
   if (c.causal && !last) scores = tf.add(scores, tf.tensor2d(visible.map((r) => r.map((m) => (m === 1 ? 0 : MASKED))), [nq, n]));
   scores = hook(`${b}.attn.hook_attn_scores`, scores);
   let pattern = tf.softmax(scores, -1);
-  if (c.clippedSoftmax !== undefined && c.clippedSoftmax !== null) {
-    const { zeta, gamma } = c.clippedSoftmax;
+  if (c.attention.kind === 'clipped') {
+    // Bondarenko: clip((zeta - gamma) * softmax + gamma, 0, 1); an exact 0 (or 1) is reached from finite scores, and
+    // clipped entries pass no gradient, so nothing keeps pushing the scores to extremes.
+    const { zeta, gamma } = c.attention;
     pattern = tf.clipByValue(tf.add(tf.mul(pattern, zeta - gamma), gamma), 0, 1);
   }
   if (c.alpha !== 1) {
@@ -142,7 +154,7 @@ function block(tf: Tf, c: ModelConfig, P: ParamTensors, l: number, x: Tensor, la
   pattern = hook(`${b}.attn.hook_pattern`, pattern);
   let z = tf.sum(tf.mul(tf.expandDims(pattern, 4), tf.expandDims(vT, 2)), 3); // [B, h, nq, dh]
   z = tf.transpose(z, [0, 2, 1, 3]); // [B, nq, h, dh]
-  if (c.gatedAttention) {
+  if (c.attention.kind === 'gated') {
     // Bondarenko: gate_{h,t} = sigmoid(x_{t,h} · G_h + g_h), x_{t,h} = the head's d_head slice of the block input.
     const xh = tf.reshape(xq, [B, nq, h, dh]);
     const logit = tf.add(tf.sum(tf.mul(xh, param(P, `${b}.attn.gate.W`)), -1), param(P, `${b}.attn.gate.b`));
@@ -180,9 +192,7 @@ function readout(tf: Tf, c: ModelConfig, P: ParamTensors, x: Tensor, hook: HookF
     const scale = hook('ln_final.hook_scale', tf.sqrt(tf.add(tf.sum(tf.square(x), -1, true), 1e-24)));
     y = hook('ln_final.hook_normalized', tf.mul(tf.div(x, scale), tf.mul(param(P, 'ln_final.w'), Math.sqrt(d))));
   }
-  let logits = tf.matMul(tf.reshape(y, [B * nq, d]), param(P, 'unembed.W_U'));
-  const bU = optParam(c, P, 'unembed.b_U');
-  if (bU !== undefined) logits = tf.add(logits, bU);
+  const logits = linear(tf, c, tf.reshape(y, [B * nq, d]), param(P, 'unembed.W_U'), optParam(c, P, 'unembed.b_U'), 'unembed.W_U');
   return tf.reshape(logits, [B, nq, c.dVocabOut]);
 }
 
@@ -237,9 +247,9 @@ export function forwardLast(tf: Tf, config: ModelConfig, params: ParamTensors, t
   checkTokens(config, tokens);
   const none: HookFn = (_n, t) => t;
   const [B] = tokens.shape as [number, number];
-  if (config.nLayers === 1 && config.activationQuant === 'none') {
+  if (config.nLayers === 1 && !quantizesActivations(config)) {
     const inputs = tokenTableInputs(tf, config, params, tokens);
-    if (config.alpha === 1 && (config.clippedSoftmax ?? null) === null && !config.gatedAttention) return fusedLast(tf, config, params, inputs, B);
+    if (config.alpha === 1 && config.attention.kind === 'vanilla') return fusedLast(tf, config, params, inputs, B);
     const x = tf.zeros([B, config.nCtx, 1]); // shape carrier only
     const four: BlockInputs = { ...inputs, q: tf.reshape(inputs.q, [B, 1, config.nHeads, config.dHead]), k: tf.reshape(inputs.k, [B, config.nCtx, config.nHeads, config.dHead]), v: tf.reshape(inputs.v, [B, config.nCtx, config.nHeads, config.dHead]) };
     const y = block(tf, config, params, 0, x, true, none, four);

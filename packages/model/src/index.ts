@@ -1,5 +1,8 @@
-export { modelConfig, validateConfig, isQuantized, QUANTIZABLE_LAYERS } from './config.js';
-export type { ModelConfig, ModelConfigOverrides, ModelPreset, QuantizableLayer, ClippedSoftmax } from './config.js';
+export {
+  modelConfig, validateConfig, upgradeConfig, isQuantized, isPtqQuantized, inputRangeOf, quantizesActivations, attentionOf, ptqRangeNames,
+  QUANTIZABLE_LAYERS, PTQ_LAYERS, ATTENTION_VARIANTS, CLIPPED_SOFTMAX_DEFAULTS, GATED_ATTENTION_DEFAULTS,
+} from './config.js';
+export type { ModelConfig, ModelConfigOverrides, ModelPreset, QuantizableLayer, Attention, AttentionVariant, AttentionOverride, Ptq, PtqLayer } from './config.js';
 export { paramSpecs, paramCount, initParams, checkParams, sizeOf } from './params.js';
 export type { ParamSpec, HostTensor, HostParams } from './params.js';
 export { forwardFull, forwardLast } from './forward.js';

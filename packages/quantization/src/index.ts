@@ -8,3 +8,8 @@ export { createQuantizerRegistry } from './registry.js';
 export type { QuantizerRegistry } from './registry.js';
 export { ternaryCodes, binaryCodes } from './codes.js';
 export type { HostCodes } from './codes.js';
+export { symmetricQuantizer, symmetricMaxCode, asymmetricGrid, fakeQuantAsymmetric, fakeQuantAsymmetricHost } from './uniform.js';
+export type { AsymmetricGrid } from './uniform.js';
+export { updateRange, checkRangeEstimator, RANGE_ESTIMATORS, RUNNING_MINMAX_MOMENTUM } from './range-estimators.js';
+export type { RangeEstimator } from './range-estimators.js';
+export { sqnrDb, sqnrSums, sqnrFromSums } from './sqnr.js';
