@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fourierBasis } from './fourier.js';
 import { packBinary, packI2S, packTernaryPlanes } from './packing.js';
-import { popcount32, reference, roundHalfEven } from './reference.js';
+import { roundHalfEven } from './quantizers.js';
+import { popcount32, reference } from './reference.js';
 import { createKernelRegistry } from './registry.js';
 import { randomCodes, randomInt8, randomTensor, tensor, toFloat32 } from './tensor.js';
 
