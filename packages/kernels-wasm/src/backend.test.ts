@@ -11,16 +11,20 @@ describe('wasm-packed', () => {
     expect(await wasmPacked.isAvailable()).toBe(true);
   });
 
-  // sizes that exercise the 2x4 / 4x2 tile edges, k not a multiple of 32 or 128, and more than 31 SIMD steps
-  it.each([[1, 1, 1], [3, 5, 33], [2, 4, 128], [7, 9, 1000], [5, 6, 4100]])('BinaryMatMul m=%i n=%i k=%i equals the float product exactly', async (m, n, k) => {
-    const a = randomCodes([m, k], [-1, 1], { seed: m * k }), b = randomCodes([n, k], [-1, 1], { seed: n * k + 1 });
-    const out = await registry.run('BinaryMatMul', { a: packBinary(a), b: packBinary(b) }, { k }, 'wasm-packed');
-    const float = await registry.run('MatMul', { a: toFloat32(a), b: toFloat32(b) }, { transposeB: true }, 'reference');
-    expect(out.shape).toEqual([m, n]);
-    expect(Array.from(out.data)).toEqual(Array.from(float.data));
-  });
+  // sizes that exercise the 4 x 2-block tile and its edges (m % 4, an odd number of 16-row blocks, n % 16), k not a
+  // multiple of 32 or 128, and more than one 63-nibble chunk of byte counters (k > 252)
+  it.each([[1, 1, 1], [3, 5, 33], [2, 4, 128], [7, 9, 1000], [5, 6, 4100], [4, 32, 64], [6, 40, 300], [9, 33, 1000], [8, 64, 4100]])(
+    'BinaryMatMul m=%i n=%i k=%i equals the float product exactly (both builds)', async (m, n, k) => {
+      const a = randomCodes([m, k], [-1, 1], { seed: m * k }), b = randomCodes([n, k], [-1, 1], { seed: n * k + 1 });
+      const float = await registry.run('MatMul', { a: toFloat32(a), b: toFloat32(b) }, { transposeB: true }, 'reference');
+      for (const r of [registry, plain]) {
+        const out = await r.run('BinaryMatMul', { a: packBinary(a), b: packBinary(b) }, { k }, 'wasm-packed');
+        expect(out.shape).toEqual([m, n]);
+        expect(Array.from(out.data)).toEqual(Array.from(float.data));
+      }
+    });
 
-  it.each([[1, 1, 1], [4, 2, 64], [5, 3, 129], [9, 7, 1000], [4, 2, 2200]])('TernaryMatMul int8 m=%i n=%i k=%i equals Int8MatMul exactly', async (m, n, k) => {
+  it.each([[1, 1, 1], [4, 2, 64], [5, 3, 129], [9, 7, 1000], [4, 2, 2200], [6, 5, 1100], [8, 130, 200]])('TernaryMatMul int8 m=%i n=%i k=%i equals Int8MatMul exactly', async (m, n, k) => {
     const codes = randomCodes([n, k], [-1, 0, 1], { seed: k }), x = randomInt8([m, k], { seed: k + 1, lo: -128, hi: 127 });
     const exact = await registry.run('Int8MatMul', { a: x, b: codes }, { transposeB: true }, 'reference');
     // both builds: relaxed SIMD (the default where available) and plain SIMD

@@ -34,8 +34,9 @@ export function buildCases(): Case[] {
     c({ name: 'Dequantize per-row scales', op: 'Dequantize', gap: 'Dequantize', inputs: { codes: randomCodes([5, 9], [-1, 0, 1], { seed: 10 }), scale: tensor('float32', [5], [0.5, 1, 1.5, 2, 2.5]) }, attrs: {}, expect: 'reference' }),
     c({ name: 'Int8MatMul 9x1500 · (7x1500)ᵀ (k past one exact fp32 chunk)', op: 'Int8MatMul', gap: 'Int8MatMul', inputs: { a: randomInt8([9, 1500], { seed: 11, lo: -128 }), b: randomInt8([7, 1500], { seed: 12, lo: -128 }) }, attrs: { transposeB: true }, expect: 'reference' }),
   ];
-  // packed kernels: k not a multiple of 32 / 128, odd m and n to exercise tile edges
-  for (const [m, n, k] of [[5, 7, 1], [6, 9, 100], [9, 10, 300]] as const) {
+  // packed kernels: k not a multiple of 32 / 128, odd m and n to exercise tile edges; n >= 32 reaches the wasm
+  // kernels' 16-row weight blocks (two full blocks and a partial third), k = 1100 more than one 63-step chunk
+  for (const [m, n, k] of [[5, 7, 1], [6, 9, 100], [9, 10, 300], [9, 40, 300], [6, 33, 1100]] as const) {
     const a = randomCodes([m, k], [-1, 1], { seed: 100 + k }), b = randomCodes([n, k], [-1, 1], { seed: 200 + k });
     out.push(c({ name: `BinaryMatMul ${m}x${n} k=${k}`, op: 'BinaryMatMul', gap: 'BinaryMatMul', inputs: { a: packBinary(a), b: packBinary(b) }, attrs: { k },
       expect: { floatOf: { a: toFloat32(a), b: toFloat32(b), scale: 1 } } }));

@@ -1,0 +1,128 @@
+// TernaryMatMul, int8 activations x ternary weights, exact int32.
+//
+// Weights arrive as I2_S bytes (stored value c + 1 in {0, 1, 2}, four per byte, first weight in the high bits) and are
+// decoded once per call into one byte per weight, in natural order, so the inner loop is loads and multiply-adds only.
+// Relaxed build: bytes hold u = c + 1 and `i16x8.relaxed_dot_i8x16_i7x16_s` (pmaddubsw: 16 products summed in pairs,
+// u is the 7-bit operand) gives sum x * u = sum x * c + sum x; the activation row sums are subtracted at the end.
+// Plain build: bytes hold c and the products are `i16x8.extmul_{low,high}_i8x16_s`.
+//
+// Per 16 weights of one (activation row, weight row) pair the relaxed inner loop issues one pmaddubsw and one i16
+// add: on a core with two SIMD multiply pipes and four SIMD ALUs that is at most 32 MACs per cycle, whatever the
+// tiling (no exact 8-bit table lookup does better: one table byte cannot hold the sum of even one int8 x ternary
+// product pair, so a lookup lane covers at most one MAC, as a pmaddubsw lane already does).
+
+/**
+ * Decodes `n` I2_S rows of `bytes` bytes into rows of `kq` code bytes (kq <= 4 * bytes): byte p of row j is
+ * c + `offset` for weight p (offset 1 in the relaxed build, 0 in the plain one). Padding weights decode to code 0.
+ */
+export function decodeI2S(w: usize, bytes: i32, n: i32, dst: usize, kq: i32, offset: i32): void {
+  const sub = 1 - offset;
+  for (let j = 0; j < n; j++) {
+    const s = w + <usize>(j * bytes), d = dst + <usize>(j * kq);
+    for (let t = 0; t < kq >> 2; t++) {
+      const v = <i32>load<u8>(s + <usize>t), o = d + <usize>(t << 2);
+      store<u8>(o, <u8>(((v >> 6) & 3) - sub)); store<u8>(o, <u8>(((v >> 4) & 3) - sub), 1);
+      store<u8>(o, <u8>(((v >> 2) & 3) - sub), 2); store<u8>(o, <u8>((v & 3) - sub), 3);
+    }
+  }
+}
+
+/** Sum of each of `m` int8 rows of `k` values (row stride `kq`) into `sums` (int32): the correction of the relaxed build. */
+export function rowSumsI8(x: usize, kq: i32, k: i32, m: i32, sums: usize): void {
+  for (let i = 0; i < m; i++) {
+    let s = 0;
+    const r = x + <usize>(i * kq);
+    for (let p = 0; p < k; p++) s += <i32>load<i8>(r + <usize>p);
+    store<i32>(sums + <usize>(i << 2), s);
+  }
+}
+
+@inline function mac(acc: v128, x: v128, u: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.add(acc, i16x8.relaxed_dot_i8x16_i7x16_s(x, u));
+  return i16x8.add(i16x8.add(acc, i16x8.extmul_low_i8x16_s(x, u)), i16x8.extmul_high_i8x16_s(x, u));
+}
+@inline function widen(p: usize, a: v128): void {
+  v128.store(p, i32x4.add(v128.load(p), i32x4.extadd_pairwise_i16x8_s(a)));
+}
+@inline function hsum(v: v128): i32 {
+  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
+}
+
+// i16 partial sums: each step adds at most 2 * 128 * 2 = 512 per lane (relaxed) or 2 * 128 (plain), so 63 steps stay
+// below 2^15; then they are widened into the int32 sums in `scratch`.
+const CHUNK = 63;
+
+// 4 activation rows x 2 weight rows: 8 i16 accumulators, 2 weight vectors and one activation vector live.
+function tile42(x: usize, u: usize, kq: i32, scratch: usize): void {
+  memory.fill(scratch, 0, 128);
+  const ks = <usize>kq, steps = kq >> 4;
+  for (let s0 = 0; s0 < steps; s0 += CHUNK) {
+    let a00 = i16x8.splat(0), a01 = i16x8.splat(0), a10 = i16x8.splat(0), a11 = i16x8.splat(0);
+    let a20 = i16x8.splat(0), a21 = i16x8.splat(0), a30 = i16x8.splat(0), a31 = i16x8.splat(0);
+    let px = x + <usize>(s0 << 4), pw = u + <usize>(s0 << 4);
+    const end = pw + <usize>(min(steps - s0, CHUNK) << 4);
+    while (pw < end) {
+      const u0 = v128.load(pw), u1 = v128.load(pw + ks);
+      let v = v128.load(px);
+      a00 = mac(a00, v, u0); a01 = mac(a01, v, u1);
+      v = v128.load(px + ks);
+      a10 = mac(a10, v, u0); a11 = mac(a11, v, u1);
+      v = v128.load(px + 2 * ks);
+      a20 = mac(a20, v, u0); a21 = mac(a21, v, u1);
+      v = v128.load(px + 3 * ks);
+      a30 = mac(a30, v, u0); a31 = mac(a31, v, u1);
+      px += 16; pw += 16;
+    }
+    widen(scratch, a00); widen(scratch + 16, a01); widen(scratch + 32, a10); widen(scratch + 48, a11);
+    widen(scratch + 64, a20); widen(scratch + 80, a21); widen(scratch + 96, a30); widen(scratch + 112, a31);
+  }
+}
+
+// 1 x 1 (the edges).
+function dot11(x: usize, u: usize, kq: i32): i32 {
+  const steps = kq >> 4;
+  let t = i32x4.splat(0);
+  for (let s0 = 0; s0 < steps; s0 += CHUNK) {
+    let a = i16x8.splat(0);
+    const end = min(steps, s0 + CHUNK);
+    for (let s = s0; s < end; s++) a = mac(a, v128.load(x + <usize>(s << 4)), v128.load(u + <usize>(s << 4)));
+    t = i32x4.add(t, i32x4.extadd_pairwise_i16x8_s(a));
+  }
+  return hsum(t);
+}
+
+/**
+ * out[i, j] = sum_p x[i, p] * c[j, p] (exact int32, `out` [m, n]) for `m` int8 activation rows and `n` rows of
+ * `decodeI2S` codes, both of row stride `kq` (a multiple of 16, zero / code-0 padded). `rowSums` holds `rowSumsI8`
+ * in the relaxed build (ignored in the plain one); `scratch` 128 bytes. Weight rows are taken in blocks of
+ * `blockRows` (outer loop), so a block stays in cache while every activation row passes.
+ */
+export function ternaryGemmI8(x: usize, u: usize, rowSums: usize, out: usize, scratch: usize, m: i32, n: i32, kq: i32, blockRows: i32): void {
+  const corr = ASC_FEATURE_RELAXED_SIMD ? 1 : 0, rs = <usize>(n << 2);
+  for (let jb = 0; jb < n; jb += blockRows) {
+    const jend = min(n, jb + blockRows);
+    let i = 0;
+    for (; i + 4 <= m; i += 4) {
+      const o = out + <usize>(i * n << 2), xi = x + <usize>(i * kq);
+      let j = jb;
+      for (; j + 2 <= jend; j += 2) {
+        tile42(xi, u + <usize>(j * kq), kq, scratch);
+        for (let r = 0; r < 4; r++) {
+          const c = corr * load<i32>(rowSums + <usize>((i + r) << 2)), oo = o + <usize>r * rs + <usize>(j << 2);
+          store<i32>(oo, hsum(v128.load(scratch + <usize>(r << 5))) - c);
+          store<i32>(oo, hsum(v128.load(scratch + <usize>((r << 5) + 16))) - c, 4);
+        }
+      }
+      for (; j < jend; j++) {
+        for (let r = 0; r < 4; r++) {
+          const c = corr * load<i32>(rowSums + <usize>((i + r) << 2));
+          store<i32>(o + <usize>r * rs + <usize>(j << 2), dot11(xi + <usize>(r * kq), u + <usize>(j * kq), kq) - c);
+        }
+      }
+    }
+    for (; i < m; i++) {
+      const c = corr * load<i32>(rowSums + <usize>(i << 2));
+      for (let j = jb; j < jend; j++) store<i32>(out + <usize>((i * n + j) << 2), dot11(x + <usize>(i * kq), u + <usize>(j * kq), kq) - c);
+    }
+  }
+}
