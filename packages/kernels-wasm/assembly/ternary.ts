@@ -126,3 +126,43 @@ export function ternaryGemmI8(x: usize, u: usize, rowSums: usize, out: usize, sc
     }
   }
 }
+
+/**
+ * int8 per-row absmax quantization of `m` float32 rows of `k` values (row stride `k`) into int8 rows of stride `kq`
+ * (zero padded), BitNet b1.58 as `activationInt8Host` of @bitlens/kernels defines it: s = 127 / max(max|x|, 1e-5),
+ * code = clamp(round_half_even(x * s), -128, 127), all in float32 (f32.nearest rounds half to even; the saturating
+ * narrows clamp). Writes `factors[r]` = float32(scale / s) (f64 division rounded once): the dequantization factor.
+ */
+export function quantizeRowsI8(x: usize, m: i32, k: i32, dst: usize, kq: i32, scale: f64, factors: usize): void {
+  const k4 = k & ~3;
+  for (let r = 0; r < m; r++) {
+    const row = x + <usize>(r * k) * 4, out = dst + <usize>(r * kq);
+    let mv = f32x4.splat(0);
+    for (let p = 0; p < k4; p += 4) mv = f32x4.max(mv, f32x4.abs(v128.load(row + <usize>(p << 2))));
+    let mx = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+    for (let p = k4; p < k; p++) mx = max(mx, abs(load<f32>(row + <usize>(p << 2))));
+    const s = <f32>127.0 / max(mx, <f32>1e-5), sv = f32x4.splat(s);
+    let p = 0;
+    for (; p + 16 <= k; p += 16) {
+      const o = row + <usize>(p << 2);
+      const a = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(o), sv)));
+      const b = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(o, 16), sv)));
+      const c = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(o, 32), sv)));
+      const d = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(o, 48), sv)));
+      v128.store(out + <usize>p, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(a, b), i16x8.narrow_i32x4_s(c, d)));
+    }
+    for (; p < k; p++) store<i8>(out + <usize>p, <i8>min(127, max(-128, <i32>nearest(load<f32>(row + <usize>(p << 2)) * s))));
+    for (; p < kq; p++) store<i8>(out + <usize>p, 0);
+    store<f32>(factors + <usize>(r << 2), <f32>(scale / <f64>s));
+  }
+}
+
+/** out[r, j] = float32(acc[r, j]) * factors[r] for `m` rows of `n` int32 (exact conversion for |acc| < 2^24). */
+export function dequantRows(acc: usize, m: i32, n: i32, factors: usize, out: usize): void {
+  const n4 = n & ~3;
+  for (let r = 0; r < m; r++) {
+    const f = load<f32>(factors + <usize>(r << 2)), fv = f32x4.splat(f), a = acc + <usize>(r * n) * 4, o = out + <usize>(r * n) * 4;
+    for (let j = 0; j < n4; j += 4) v128.store(o + <usize>(j << 2), f32x4.mul(f32x4.convert_i32x4_s(v128.load(a + <usize>(j << 2))), fv));
+    for (let j = n4; j < n; j++) store<f32>(o + <usize>(j << 2), <f32>load<i32>(a + <usize>(j << 2)) * f);
+  }
+}

@@ -41,6 +41,17 @@ describe('wasm-packed', () => {
     out.data.forEach((v, i) => expect(Math.abs(v - (ref.data[i] ?? 0))).toBeLessThanOrEqual(1e-5 * Math.sqrt(k)));
   });
 
+  it.each([[1, 1, 3], [6, 5, 130], [9, 33, 512], [5, 4, 1100]])('TernaryMatMulA8 m=%i n=%i k=%i equals the reference exactly (both builds)', async (m, n, k) => {
+    const codes = randomCodes([n, k], [-1, 0, 1], { seed: k + 7 }), x = randomTensor([m, k], { seed: k + 8 });
+    // row 0 has max 1 (values are in [-1, 1)), so s = 127 and 0.5 * 127 = 63.5 is an exact tie (rounds to even 64); and a zero
+    x.data[0] = 1; x.data[1] = 0.5; x.data[2] = 0;
+    const want = await registry.run('TernaryMatMulA8', { x, w: packI2S(codes) }, { k, scale: 0.37 }, 'reference');
+    for (const r of [registry, plain]) {
+      const out = await r.run('TernaryMatMulA8', { x, w: packI2S(codes) }, { k, scale: 0.37 }, 'wasm-packed');
+      expect(Array.from(out.data)).toEqual(Array.from(want.data));
+    }
+  });
+
   it('declares the two-plane layout a gap (KERNEL_NOT_FOUND), not a silent fallback', async () => {
     const codes = randomCodes([2, 40], [-1, 0, 1], { seed: 1 });
     await expect(registry.run('TernaryMatMul', { x: randomTensor([1, 40], { seed: 2 }), w: packTernaryPlanes(codes) }, { k: 40, format: 'planes', scale: 1 }, 'wasm-packed'))

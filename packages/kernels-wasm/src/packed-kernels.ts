@@ -66,6 +66,30 @@ function prepareTernaryI8(mod: PackedExports, x: HostTensor<'int8'>, w: HostTens
   };
 }
 
+/**
+ * Places float32 activations and I2_S weights in wasm memory for `TernaryMatMulA8`: `run()` quantizes the rows to
+ * int8 (SIMD, `quantizeRowsI8`), decodes the weights, runs the exact int8 GEMM and dequantizes (`dequantRows`).
+ */
+export function prepareTernaryMatMulA8(mod: PackedExports, x: HostTensor<'float32'>, w: HostTensor<'uint8'>, k: number, scale: number): PreparedOp<HostTensor<'float32'>> {
+  const m = x.shape[0] ?? 0, n = w.shape[0] ?? 0, bytes = i2sBytes(k), kq = Math.ceil(k / 16) * 16;
+  const arena = new Arena(mod);
+  const pf = arena.alloc(m * k * 4), pw = arena.alloc(n * bytes), pu = arena.alloc(n * kq), px = arena.alloc(m * kq), ps = arena.alloc(m * 4);
+  const pfac = arena.alloc(m * 4), scratch = arena.alloc(128), pacc = arena.alloc(m * n * 4), po = arena.alloc(m * n * 4);
+  new Float32Array(mod.memory.buffer, pf, m * k).set(x.data);
+  new Uint8Array(mod.memory.buffer, pw, n * bytes).set(w.data);
+  const relaxed = mod.relaxedSimd();
+  return {
+    run: () => {
+      mod.quantizeRowsI8(pf, m, k, px, kq, scale, pfac);
+      mod.decodeI2S(pw, bytes, n, pu, kq, relaxed);
+      if (relaxed === 1) mod.rowSumsI8(px, kq, k, m, ps);
+      mod.ternaryGemmI8(px, pu, ps, pacc, scratch, m, n, kq, TERNARY_BLOCK_ROWS);
+      mod.dequantRows(pacc, m, n, pfac, po);
+    },
+    read: () => tensor('float32', [m, n], new Float32Array(mod.memory.buffer, po, m * n).slice()),
+  };
+}
+
 function prepareTernaryF32(mod: PackedExports, x: HostTensor<'float32'>, w: HostTensor<'uint8'>, k: number, scale: number): PreparedOp<HostTensor<'float32'>> {
   const m = x.shape[0] ?? 0, n = w.shape[0] ?? 0, bytes = i2sBytes(k), kp = bytes * 4;
   const arena = new Arena(mod);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  binaryScaledHost, binarySignHost, binaryUncentredHost, dequantizeHost, HOST_QUANTIZERS, isHostQuantizerName, roundHalfEven,
+  activationInt8Host, binaryScaledHost, binarySignHost, binaryUncentredHost, dequantizeHost, HOST_QUANTIZERS, isHostQuantizerName, roundHalfEven,
   ternaryAbsmeanHost, ternaryCentredHost,
 } from './quantizers.js';
 import { randomTensor } from './tensor.js';
@@ -66,6 +66,11 @@ describe('one arithmetic contract: float32 elementwise steps, float64-accumulate
       expect(Math.fround(q.scale), name).toBe(q.scale);
       dequantizeHost(q).forEach((v, i) => expect(v).toBe(Math.fround((q.codes[i] ?? 0) * q.scale)));
     }
+  });
+  it('int8 activations: per-row absmax, 127 / max, round half to even, clamp; an all-zero row stays 0', () => {
+    const q = activationInt8Host(f32([0.5, -1, 0.25, 0, 0, 0, 0, 0]), 2, 4);
+    expect(Array.from(q.codes)).toEqual([64, -127, 32, 0, 0, 0, 0, 0]);
+    expect(Array.from(q.scales)).toEqual([127, Math.fround(127 / Math.fround(1e-5))]);
   });
   it('knows its names', () => {
     expect(Object.keys(HOST_QUANTIZERS)).toEqual(['ternary-absmean', 'ternary-centred', 'binary-scaled', 'binary-sign']);

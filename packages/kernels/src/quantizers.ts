@@ -109,6 +109,34 @@ export function isHostQuantizerName(name: string): name is HostQuantizerName {
   return Object.hasOwn(HOST_QUANTIZERS, name);
 }
 
+/** Floor on max|x_row| in the int8 activation quantizer, so that an all-zero row does not divide by zero (BitNet's eps). */
+export const ACTIVATION_EPS = 1e-5;
+
+/** Per-row int8 codes of an activation matrix and each row's scale s (value = code / s). */
+export interface HostActivationCodes {
+  readonly codes: Int8Array;
+  /** Per row: s = 127 / max(max|x_row|, 1e-5), a float32 value. */
+  readonly scales: Float32Array;
+}
+
+/**
+ * int8 per-token absmax activation quantization, BitNet b1.58 (the non-autodiff formula of @bitlens/quantization's
+ * `quantizeActivationsInt8`): per row of x [rows, k], s = 127 / max(max|x_row|, 1e-5), codes = clamp(round(x * s),
+ * -128, 127), in float32 with round half to even; value = code / s.
+ * @example activationInt8Host(new Float32Array([0.5, -1, 0.25, 0]), 1, 4).codes // [64, -127, 32, 0]
+ */
+export function activationInt8Host(x: Float32Array, rows: number, k: number): HostActivationCodes {
+  const codes = new Int8Array(rows * k), scales = new Float32Array(rows), floor = f32(ACTIVATION_EPS);
+  for (let r = 0; r < rows; r++) {
+    let m = 0;
+    for (let p = 0; p < k; p++) m = Math.max(m, Math.abs(x[r * k + p] ?? 0));
+    const s = f32(127 / Math.max(m, floor));
+    for (let p = 0; p < k; p++) codes[r * k + p] = Math.max(-128, Math.min(127, roundHalfEven(f32((x[r * k + p] ?? 0) * s))));
+    scales[r] = s;
+  }
+  return { codes, scales };
+}
+
 /** Q(w) = scale * codes as float32 values (each one float32 product, as an fp32 backend computes it). */
 export function dequantizeHost(q: HostCodes): Float32Array {
   const out = new Float32Array(q.codes.length);

@@ -1,7 +1,7 @@
 import type { Backend, HostTensor, Kernel } from './ops.js';
 import { fourierBasis } from './fourier.js';
 import { binaryWords, i2sBytes } from './packing.js';
-import { binaryScaledHost, binaryUncentredHost, ternaryAbsmeanHost } from './quantizers.js';
+import { activationInt8Host, binaryScaledHost, binaryUncentredHost, ternaryAbsmeanHost } from './quantizers.js';
 import { sizeOf, tensor } from './tensor.js';
 
 /** Population count of a 32-bit word (SWAR). */
@@ -123,6 +123,21 @@ const ternaryMatMul: Kernel<'TernaryMatMul'> = async ({ x, w }, { k, format, sca
   return x.dtype === 'int8' ? tensor('int32', [m, n], out as Int32Array) : tensor('float32', [m, n], out as Float32Array);
 };
 
+const ternaryMatMulA8: Kernel<'TernaryMatMulA8'> = async ({ x, w }, { k, scale }) => {
+  const m = x.shape[0] ?? 0, n = w.shape[0] ?? 0, code = new Int8Array(k), out = new Float32Array(m * n);
+  const { codes, scales } = activationInt8Host(x.data, m, k);
+  const factor = Float32Array.from(scales, (s) => scale / s); // one float32 rounding of scale / s_i per row
+  for (let j = 0; j < n; j++) {
+    decodeRow(w, 'i2s', k, j, code);
+    for (let i = 0; i < m; i++) {
+      let acc = 0;
+      for (let p = 0; p < k; p++) acc += (codes[i * k + p] ?? 0) * (code[p] ?? 0);
+      out[i * n + j] = acc * (factor[i] ?? 0);
+    }
+  }
+  return tensor('float32', [m, n], out);
+};
+
 /**
  * The plain-TypeScript backend: implements every op, accumulating in float64, and is the oracle the conformance
  * suite compares every other backend against. Holds no state; always available.
@@ -132,7 +147,7 @@ export const reference: Backend = {
   kernels: {
     MatMul: matMul, Softmax: softmax, ClippedSoftmax: clippedSoftmax, FourierProjection: fourierProjection,
     QuantizeTernary: quantizeTernary, QuantizeBinary: quantizeBinary, Dequantize: dequantize,
-    Int8MatMul: int8MatMul, BinaryMatMul: binaryMatMul, TernaryMatMul: ternaryMatMul,
+    Int8MatMul: int8MatMul, BinaryMatMul: binaryMatMul, TernaryMatMul: ternaryMatMul, TernaryMatMulA8: ternaryMatMulA8,
   },
   isAvailable: async () => true,
   setup: async () => {},

@@ -48,6 +48,8 @@ export function buildCases(): Case[] {
       out.push(c({ name: `TernaryMatMul ${format} fp32 ${m}x${n} k=${k} scale 0.75`, op: 'TernaryMatMul', gap: `TernaryMatMul:${format}`, inputs: { x, w: packed }, attrs: { k, format, scale: 0.75 },
         expect: { floatOf: { a: x, b: toFloat32(w), scale: 0.75 } } }));
     }
+    // W1.58A8: the int8 codes of x must match the reference's exactly (the dequantized output then agrees to fp32 rounding)
+    out.push(c({ name: `TernaryMatMulA8 ${m}x${n} k=${k} scale 0.75`, op: 'TernaryMatMulA8', gap: 'TernaryMatMulA8', inputs: { x, w: packI2S(w) }, attrs: { k, scale: 0.75 }, expect: 'reference' }));
   }
   return out;
 }

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initTfjsBackend, probeTfjsBackend } from '@bitlens/engine';
 import type { Tf } from '@bitlens/engine';
-import { HOST_QUANTIZERS, isHostQuantizerName, randomTensor } from '@bitlens/kernels';
+import { HOST_QUANTIZERS, activationInt8Host, isHostQuantizerName, randomTensor } from '@bitlens/kernels';
 import type { HostQuantizerName } from '@bitlens/kernels';
-import { BUILTIN_QUANTIZERS, steQuantize } from '@bitlens/quantization';
+import { BUILTIN_QUANTIZERS, activationInt8Codes, quantizeActivationsInt8, steQuantize } from '@bitlens/quantization';
 import type { WeightQuantizer } from '@bitlens/quantization';
 import { IN_CI } from './suite.js';
 
@@ -66,6 +66,31 @@ for (const engine of ENGINES) {
           expect(Array.from(v), 'values').toEqual(Array.from(want.codes, (k) => Math.fround(k * scale)));
         });
       }
+    }
+    // int8 activations: max is exact and every step is one float32 operation, so codes and scales must be equal
+    const acts: readonly QCase[] = [
+      { name: 'uniform 37x24', shape: [37, 24], data: randomTensor([37, 24], { seed: 21 }).data },
+      { name: 'rows of very different size, a zero row, an exact tie (0.5 * 127 = 63.5)', shape: [3, 4], data: Float32Array.from([1e3, -2e3, 7, 0, 0, 0, 0, 0, 1, 0.5, -0.5, 0.25]) },
+    ];
+    for (const cs of acts) {
+      it(`int8 activations (absmax per row), ${cs.name}`, async (ctx) => {
+        if (tf === undefined) {
+          if (IN_CI) expect.fail(`tfjs-${engine} is claimed but unavailable in CI: ${why ?? 'no reason given'}`);
+          ctx.skip();
+          return;
+        }
+        const t = tf;
+        await t.setBackend(engine);
+        const x = t.tensor(cs.data, [...cs.shape], 'float32');
+        const q = activationInt8Codes(t, x), fake = quantizeActivationsInt8(t, x);
+        const [c, s, f] = await Promise.all([q.codes.data(), q.scale.data(), fake.data()]);
+        t.dispose([x, q.codes, q.scale, fake]);
+        const rows = cs.shape[0] ?? 0, k = cs.shape[1] ?? 0, want = activationInt8Host(cs.data, rows, k);
+        expect(Array.from(c), 'codes').toEqual(Array.from(want.codes));
+        expect(Array.from(s), 'scales').toEqual(Array.from(want.scales));
+        // the STE forward value is code / s, one float32 division per element
+        expect(Array.from(f), 'values').toEqual(Array.from(want.codes, (v, i) => Math.fround(v / (want.scales[Math.floor(i / k)] ?? 1))));
+      });
     }
   });
 }
