@@ -3,7 +3,7 @@ import { tensor } from '@bitlens/kernels';
 import type { BackendName, KernelRegistry } from '@bitlens/kernels';
 import type { ModelConfig } from '@bitlens/model';
 import { attend } from './internal/attention.js';
-import { add, addBias, finalNorm, relu } from './internal/host-ops.js';
+import { addBias, addInto, finalNorm, relu } from './internal/host-ops.js';
 import { linearMatrix } from './internal/layout.js';
 import type { PackedModel } from './pack.js';
 
@@ -73,7 +73,7 @@ async function linear(ctx: Ctx, name: string, x: Float32Array, rows: number, b?:
   ctx.packedMacs += rows * k * n;
   if (ctx.mode === 'fp32') {
     const y = await registry.run('TernaryMatMul', { x: tensor('float32', [rows, k], x), w: packed }, { k, format: 'i2s', scale }, backend);
-    return addBias(Float32Array.from(y.data), n, b);
+    return addBias(y.data instanceof Float32Array ? y.data : Float32Array.from(y.data), n, b);
   }
   const y = await registry.run('TernaryMatMulA8', { x: tensor('float32', [rows, k], x), w: packed }, { k, scale }, backend);
   return addBias(y.data, n, b);
@@ -132,9 +132,10 @@ async function block(ctx: Ctx, l: number, x: Float32Array | undefined, emb: { re
   }
   const gates = c.gatedAttention ? { gateW: param(m, `${b}.attn.gate.W`), gateB: param(m, `${b}.attn.gate.b`) } : {};
   const z = attend(c, { q, k, v, xq, batch, qpos, ...gates, ...(kvRows === undefined || qRows === undefined ? {} : { kvRows, qRows }) });
-  const mid = add(xq, await linear(ctx, `${b}.attn.W_O`, z, batch * nq, bias(m, `${b}.attn.b_O`)));
+  // the residual adds go into the ops' fresh outputs (no further arrays): mid = attn_out + x, resid = mlp_out + mid
+  const mid = addInto(await linear(ctx, `${b}.attn.W_O`, z, batch * nq, bias(m, `${b}.attn.b_O`)), xq);
   const post = relu(await linear(ctx, `${b}.mlp.W_in`, mid, batch * nq, bias(m, `${b}.mlp.b_in`)));
-  return add(mid, await linear(ctx, `${b}.mlp.W_out`, post, batch * nq, bias(m, `${b}.mlp.b_out`)));
+  return addInto(await linear(ctx, `${b}.mlp.W_out`, post, batch * nq, bias(m, `${b}.mlp.b_out`)), mid);
 }
 
 /**

@@ -2,7 +2,7 @@
 // (build/packed.wasm) and with relaxed SIMD (build/packed-relaxed.wasm, `ASC_FEATURE_RELAXED_SIMD`), from these sources.
 // Memory is laid out by the JavaScript side from heapBase(); these kernels allocate nothing.
 export { popcountTables, nibbleOffsets, nibbleBlocks, binaryGemmLut } from "./binary";
-export { decodeI2S, rowSumsI8, ternaryGemmI8, quantizeRowsI8, dequantRows } from "./ternary";
+export { decodeI2S, rowSumsI8, ternaryGemmI8, quantizeRowsI8 } from "./ternary";
 
 /** First free byte after static data: the JS side places its buffers from here on. */
 export function heapBase(): usize {

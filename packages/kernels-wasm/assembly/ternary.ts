@@ -52,30 +52,64 @@ export function rowSumsI8(x: usize, kq: i32, k: i32, m: i32, sums: usize): void 
 // below 2^15; then they are widened into the int32 sums in `scratch`.
 const CHUNK = 63;
 
-// 4 activation rows x 2 weight rows: 8 i16 accumulators, 2 weight vectors and one activation vector live.
-function tile42(x: usize, u: usize, kq: i32, scratch: usize): void {
-  memory.fill(scratch, 0, 128);
-  const ks = <usize>kq, steps = kq >> 4;
+// Four i32x4 partial sums -> one i32x4 of their four horizontal sums (two rounds of pairwise shuffles and adds).
+@inline function reduce4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i32x4.add(v128.shuffle<i32>(a, b, 0, 4, 1, 5), v128.shuffle<i32>(a, b, 2, 6, 3, 7));
+  const cd = i32x4.add(v128.shuffle<i32>(c, d, 0, 4, 1, 5), v128.shuffle<i32>(c, d, 2, 6, 3, 7));
+  return i32x4.add(v128.shuffle<i32>(ab, cd, 0, 1, 4, 5), v128.shuffle<i32>(ab, cd, 2, 3, 6, 7));
+}
+@inline function wide(a: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_s(a);
+}
+
+// 2 activation rows x 4 weight rows: 8 i16 accumulators, 4 weight vectors and one activation vector live. Writes the
+// 2 x 4 outputs (row sums `c0`, `c1` subtracted) as two stores of 4 int32. Up to 63 steps (k <= 1008) the sums never
+// leave registers; longer rows go through i32 partial sums in `scratch` (128 bytes) every 63 steps.
+function tile24(x: usize, u: usize, kq: i32, o0: usize, o1: usize, c0: i32, c1: i32, float: bool, f0: f32, f1: f32, scratch: usize): void {
+  const ks = <usize>kq, steps = kq >> 4, chunked = steps > CHUNK;
+  if (chunked) memory.fill(scratch, 0, 128);
+  let a00 = i16x8.splat(0), a01 = i16x8.splat(0), a02 = i16x8.splat(0), a03 = i16x8.splat(0);
+  let a10 = i16x8.splat(0), a11 = i16x8.splat(0), a12 = i16x8.splat(0), a13 = i16x8.splat(0);
   for (let s0 = 0; s0 < steps; s0 += CHUNK) {
-    let a00 = i16x8.splat(0), a01 = i16x8.splat(0), a10 = i16x8.splat(0), a11 = i16x8.splat(0);
-    let a20 = i16x8.splat(0), a21 = i16x8.splat(0), a30 = i16x8.splat(0), a31 = i16x8.splat(0);
+    a00 = i16x8.splat(0); a01 = i16x8.splat(0); a02 = i16x8.splat(0); a03 = i16x8.splat(0);
+    a10 = i16x8.splat(0); a11 = i16x8.splat(0); a12 = i16x8.splat(0); a13 = i16x8.splat(0);
     let px = x + <usize>(s0 << 4), pw = u + <usize>(s0 << 4);
     const end = pw + <usize>(min(steps - s0, CHUNK) << 4);
     while (pw < end) {
-      const u0 = v128.load(pw), u1 = v128.load(pw + ks);
+      const u0 = v128.load(pw), u1 = v128.load(pw + ks), u2 = v128.load(pw + 2 * ks), u3 = v128.load(pw + 3 * ks);
       let v = v128.load(px);
-      a00 = mac(a00, v, u0); a01 = mac(a01, v, u1);
+      a00 = mac(a00, v, u0); a01 = mac(a01, v, u1); a02 = mac(a02, v, u2); a03 = mac(a03, v, u3);
       v = v128.load(px + ks);
-      a10 = mac(a10, v, u0); a11 = mac(a11, v, u1);
-      v = v128.load(px + 2 * ks);
-      a20 = mac(a20, v, u0); a21 = mac(a21, v, u1);
-      v = v128.load(px + 3 * ks);
-      a30 = mac(a30, v, u0); a31 = mac(a31, v, u1);
+      a10 = mac(a10, v, u0); a11 = mac(a11, v, u1); a12 = mac(a12, v, u2); a13 = mac(a13, v, u3);
       px += 16; pw += 16;
     }
-    widen(scratch, a00); widen(scratch + 16, a01); widen(scratch + 32, a10); widen(scratch + 48, a11);
-    widen(scratch + 64, a20); widen(scratch + 80, a21); widen(scratch + 96, a30); widen(scratch + 112, a31);
+    if (chunked) {
+      widen(scratch, a00); widen(scratch + 16, a01); widen(scratch + 32, a02); widen(scratch + 48, a03);
+      widen(scratch + 64, a10); widen(scratch + 80, a11); widen(scratch + 96, a12); widen(scratch + 112, a13);
+    }
   }
+  let r0: v128, r1: v128;
+  if (chunked) {
+    r0 = reduce4(v128.load(scratch), v128.load(scratch, 16), v128.load(scratch, 32), v128.load(scratch, 48));
+    r1 = reduce4(v128.load(scratch, 64), v128.load(scratch, 80), v128.load(scratch, 96), v128.load(scratch, 112));
+  } else {
+    r0 = reduce4(wide(a00), wide(a01), wide(a02), wide(a03));
+    r1 = reduce4(wide(a10), wide(a11), wide(a12), wide(a13));
+  }
+  emit4(o0, i32x4.sub(r0, i32x4.splat(c0)), float, f0);
+  emit4(o1, i32x4.sub(r1, i32x4.splat(c1)), float, f1);
+}
+
+// Four exact int32 sums, or (float) their float32 values times `factor`: the dequantization of TernaryMatMulA8.
+@inline function emit4(o: usize, v: v128, float: bool, factor: f32): void {
+  v128.store(o, float ? f32x4.mul(f32x4.convert_i32x4_s(v), f32x4.splat(factor)) : v);
+}
+@inline function factorOf(factors: usize, r: i32): f32 {
+  return factors === 0 ? <f32>0 : load<f32>(factors + <usize>(r << 2));
+}
+@inline function emit1(o: usize, v: i32, float: bool, factor: f32): void {
+  if (float) store<f32>(o, <f32>v * factor);
+  else store<i32>(o, v);
 }
 
 // 1 x 1 (the edges).
@@ -94,35 +128,30 @@ function dot11(x: usize, u: usize, kq: i32): i32 {
 /**
  * out[i, j] = sum_p x[i, p] * c[j, p] (exact int32, `out` [m, n]) for `m` int8 activation rows and `n` rows of
  * `decodeI2S` codes, both of row stride `kq` (a multiple of 16, zero / code-0 padded). `rowSums` holds `rowSumsI8`
- * in the relaxed build (ignored in the plain one); `scratch` 128 bytes. Weight rows are taken in blocks of
- * `blockRows` (outer loop), so a block stays in cache while every activation row passes.
+ * in the relaxed build (ignored in the plain one); `scratch` 128 bytes. With `factors` (0 = none: int32 output) the
+ * output is float32: float32(sum) * factors[i], one rounding (the sum is exact in float32 below 2^24), the dequantization
+ * of TernaryMatMulA8. Tile: 2 activation rows x 4 weight rows.
+ * Weight rows are taken in blocks of `blockRows` (outer loop), so a block stays in cache while every activation row
+ * passes.
  */
-export function ternaryGemmI8(x: usize, u: usize, rowSums: usize, out: usize, scratch: usize, m: i32, n: i32, kq: i32, blockRows: i32): void {
-  const corr = ASC_FEATURE_RELAXED_SIMD ? 1 : 0, rs = <usize>(n << 2);
+export function ternaryGemmI8(x: usize, u: usize, rowSums: usize, out: usize, scratch: usize, m: i32, n: i32, kq: i32, blockRows: i32, factors: usize): void {
+  const corr = ASC_FEATURE_RELAXED_SIMD ? 1 : 0, rs = <usize>(n << 2), float = factors !== 0;
   for (let jb = 0; jb < n; jb += blockRows) {
     const jend = min(n, jb + blockRows);
     let i = 0;
-    for (; i + 4 <= m; i += 4) {
-      const o = out + <usize>(i * n << 2), xi = x + <usize>(i * kq);
+    for (; i + 2 <= m; i += 2) {
+      const o = out + <usize>(i * n << 2), xi = x + <usize>(i * kq), f0 = factorOf(factors, i), f1 = factorOf(factors, i + 1);
+      const c0 = corr * load<i32>(rowSums + <usize>(i << 2)), c1 = corr * load<i32>(rowSums + <usize>(i << 2), 4);
       let j = jb;
-      for (; j + 2 <= jend; j += 2) {
-        tile42(xi, u + <usize>(j * kq), kq, scratch);
-        for (let r = 0; r < 4; r++) {
-          const c = corr * load<i32>(rowSums + <usize>((i + r) << 2)), oo = o + <usize>r * rs + <usize>(j << 2);
-          store<i32>(oo, hsum(v128.load(scratch + <usize>(r << 5))) - c);
-          store<i32>(oo, hsum(v128.load(scratch + <usize>((r << 5) + 16))) - c, 4);
-        }
-      }
+      for (; j + 4 <= jend; j += 4) tile24(xi, u + <usize>(j * kq), kq, o + <usize>(j << 2), o + rs + <usize>(j << 2), c0, c1, float, f0, f1, scratch);
       for (; j < jend; j++) {
-        for (let r = 0; r < 4; r++) {
-          const c = corr * load<i32>(rowSums + <usize>((i + r) << 2));
-          store<i32>(o + <usize>r * rs + <usize>(j << 2), dot11(xi + <usize>(r * kq), u + <usize>(j * kq), kq) - c);
-        }
+        emit1(o + <usize>(j << 2), dot11(xi, u + <usize>(j * kq), kq) - c0, float, f0);
+        emit1(o + rs + <usize>(j << 2), dot11(xi + <usize>kq, u + <usize>(j * kq), kq) - c1, float, f1);
       }
     }
     for (; i < m; i++) {
-      const c = corr * load<i32>(rowSums + <usize>(i << 2));
-      for (let j = jb; j < jend; j++) store<i32>(out + <usize>((i * n + j) << 2), dot11(x + <usize>(i * kq), u + <usize>(j * kq), kq) - c);
+      const c = corr * load<i32>(rowSums + <usize>(i << 2)), f = factorOf(factors, i);
+      for (let j = jb; j < jend; j++) emit1(out + <usize>((i * n + j) << 2), dot11(x + <usize>(i * kq), u + <usize>(j * kq), kq) - c, float, f);
     }
   }
 }
@@ -154,15 +183,5 @@ export function quantizeRowsI8(x: usize, m: i32, k: i32, dst: usize, kq: i32, sc
     for (; p < k; p++) store<i8>(out + <usize>p, <i8>min(127, max(-128, <i32>nearest(load<f32>(row + <usize>(p << 2)) * s))));
     for (; p < kq; p++) store<i8>(out + <usize>p, 0);
     store<f32>(factors + <usize>(r << 2), <f32>(scale / <f64>s));
-  }
-}
-
-/** out[r, j] = float32(acc[r, j]) * factors[r] for `m` rows of `n` int32 (exact conversion for |acc| < 2^24). */
-export function dequantRows(acc: usize, m: i32, n: i32, factors: usize, out: usize): void {
-  const n4 = n & ~3;
-  for (let r = 0; r < m; r++) {
-    const f = load<f32>(factors + <usize>(r << 2)), fv = f32x4.splat(f), a = acc + <usize>(r * n) * 4, o = out + <usize>(r * n) * 4;
-    for (let j = 0; j < n4; j += 4) v128.store(o + <usize>(j << 2), f32x4.mul(f32x4.convert_i32x4_s(v128.load(a + <usize>(j << 2))), fv));
-    for (let j = n4; j < n; j++) store<f32>(o + <usize>(j << 2), <f32>load<i32>(a + <usize>(j << 2)) * f);
   }
 }

@@ -49,6 +49,8 @@ describe('wasm-packed', () => {
     for (const r of [registry, plain]) {
       const out = await r.run('TernaryMatMulA8', { x, w: packI2S(codes) }, { k, scale: 0.37 }, 'wasm-packed');
       expect(Array.from(out.data)).toEqual(Array.from(want.data));
+      const neg = await r.run('TernaryMatMulA8', { x, w: packI2S(codes) }, { k, scale: -0.37 }, 'wasm-packed'); // any finite scale
+      expect(Array.from(neg.data)).toEqual(Array.from(want.data, (v) => -v));
     }
   });
 

@@ -24,9 +24,8 @@ export interface PackedExports {
   binaryGemmLut(ao: number, bn: number, lut: number, out: number, scratch: number, m: number, nb: number, nq: number, k: number): void;
   decodeI2S(w: number, bytes: number, n: number, dst: number, kq: number, offset: number): void;
   rowSumsI8(x: number, kq: number, k: number, m: number, sums: number): void;
-  ternaryGemmI8(x: number, u: number, rowSums: number, out: number, scratch: number, m: number, n: number, kq: number, blockRows: number): void;
+  ternaryGemmI8(x: number, u: number, rowSums: number, out: number, scratch: number, m: number, n: number, kq: number, blockRows: number, factors: number): void;
   quantizeRowsI8(x: number, m: number, k: number, dst: number, kq: number, scale: number, factors: number): void;
-  dequantRows(acc: number, m: number, n: number, factors: number, out: number): void;
   ternaryGemmF32(x: number, w: number, out: number, tmp: number, m: number, n: number, bytes: number, scale: number): void;
   peakF32(iters: number, seed: number): number;
 }

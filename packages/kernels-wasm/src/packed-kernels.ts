@@ -40,8 +40,12 @@ export function prepareBinaryMatMul(mod: PackedExports, a: HostTensor<'uint32'>,
   };
 }
 
-/** Weight rows per block of the ternary int8 GEMM (outer loop): 128 rows of k = 1024 codes are 128 KB, in L2. */
-const TERNARY_BLOCK_ROWS = 128;
+/**
+ * Weight rows per block of the ternary int8 GEMM (outer loop; every activation row passes each block once): as many as
+ * fit in 128 KB of decoded codes (128 rows at k = 1024, all 512 at k = 128), so a block stays in L2 and short rows
+ * do not stream the activations once per 128 weight rows.
+ */
+const ternaryBlockRows = (kq: number): number => Math.max(4, Math.floor(131072 / kq / 4) * 4);
 
 function prepareTernaryI8(mod: PackedExports, x: HostTensor<'int8'>, w: HostTensor<'uint8'>, k: number): PreparedOp<HostTensor<'int32'>> {
   const m = x.shape[0] ?? 0, n = w.shape[0] ?? 0, bytes = i2sBytes(k), kq = Math.ceil(k / 16) * 16;
@@ -60,7 +64,7 @@ function prepareTernaryI8(mod: PackedExports, x: HostTensor<'int8'>, w: HostTens
     run: () => {
       mod.decodeI2S(pw, bytes, n, pu, kq, relaxed);
       if (relaxed === 1) mod.rowSumsI8(px, kq, k, m, ps);
-      mod.ternaryGemmI8(px, pu, ps, po, scratch, m, n, kq, TERNARY_BLOCK_ROWS);
+      mod.ternaryGemmI8(px, pu, ps, po, scratch, m, n, kq, ternaryBlockRows(kq), 0);
     },
     read: () => tensor('int32', [m, n], new Int32Array(mod.memory.buffer, po, m * n).slice()),
   };
@@ -68,13 +72,13 @@ function prepareTernaryI8(mod: PackedExports, x: HostTensor<'int8'>, w: HostTens
 
 /**
  * Places float32 activations and I2_S weights in wasm memory for `TernaryMatMulA8`: `run()` quantizes the rows to
- * int8 (SIMD, `quantizeRowsI8`), decodes the weights, runs the exact int8 GEMM and dequantizes (`dequantRows`).
+ * int8 (SIMD, `quantizeRowsI8`), decodes the weights and runs the exact int8 GEMM, whose epilogue dequantizes.
  */
 export function prepareTernaryMatMulA8(mod: PackedExports, x: HostTensor<'float32'>, w: HostTensor<'uint8'>, k: number, scale: number): PreparedOp<HostTensor<'float32'>> {
   const m = x.shape[0] ?? 0, n = w.shape[0] ?? 0, bytes = i2sBytes(k), kq = Math.ceil(k / 16) * 16;
   const arena = new Arena(mod);
   const pf = arena.alloc(m * k * 4), pw = arena.alloc(n * bytes), pu = arena.alloc(n * kq), px = arena.alloc(m * kq), ps = arena.alloc(m * 4);
-  const pfac = arena.alloc(m * 4), scratch = arena.alloc(128), pacc = arena.alloc(m * n * 4), po = arena.alloc(m * n * 4);
+  const pfac = arena.alloc(m * 4), scratch = arena.alloc(128), po = arena.alloc(m * n * 4);
   new Float32Array(mod.memory.buffer, pf, m * k).set(x.data);
   new Uint8Array(mod.memory.buffer, pw, n * bytes).set(w.data);
   const relaxed = mod.relaxedSimd();
@@ -83,8 +87,7 @@ export function prepareTernaryMatMulA8(mod: PackedExports, x: HostTensor<'float3
       mod.quantizeRowsI8(pf, m, k, px, kq, scale, pfac);
       mod.decodeI2S(pw, bytes, n, pu, kq, relaxed);
       if (relaxed === 1) mod.rowSumsI8(px, kq, k, m, ps);
-      mod.ternaryGemmI8(px, pu, ps, pacc, scratch, m, n, kq, TERNARY_BLOCK_ROWS);
-      mod.dequantRows(pacc, m, n, pfac, po);
+      mod.ternaryGemmI8(px, pu, ps, po, scratch, m, n, kq, ternaryBlockRows(kq), pfac); // dequantized in its epilogue
     },
     read: () => tensor('float32', [m, n], new Float32Array(mod.memory.buffer, po, m * n).slice()),
   };

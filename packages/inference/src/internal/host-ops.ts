@@ -7,11 +7,10 @@ export function addBias(y: Float32Array, n: number, bias: Float32Array | undefin
   return y;
 }
 
-/** a + b elementwise (float32), into a new array. */
-export function add(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = (a[i] ?? 0) + (b[i] ?? 0);
-  return out;
+/** into += b elementwise (float32), in place; returns `into`. */
+export function addInto(into: Float32Array, b: Float32Array): Float32Array {
+  for (let i = 0; i < into.length; i++) into[i] = (into[i] ?? 0) + (b[i] ?? 0);
+  return into;
 }
 
 /** max(0, x) elementwise, in place. */
