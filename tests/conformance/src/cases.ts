@@ -30,6 +30,8 @@ export function buildCases(): Case[] {
     c({ name: 'ClippedSoftmax 6x50 zeta 1.1 gamma -0.03', op: 'ClippedSoftmax', gap: 'ClippedSoftmax', inputs: { x: randomTensor([6, 50], { seed: 6 }) }, attrs: { zeta: 1.1, gamma: -0.03 }, expect: 'reference' }),
     c({ name: 'FourierProjection p=13 d=5', op: 'FourierProjection', gap: 'FourierProjection', inputs: { x: randomTensor([13, 5], { seed: 7 }) }, attrs: { p: 13 }, expect: 'reference' }),
     c({ name: 'QuantizeTernary 24x40', op: 'QuantizeTernary', gap: 'QuantizeTernary', inputs: { w: randomTensor([24, 40], { seed: 8 }) }, attrs: { eps: 1e-5 }, expect: 'reference' }),
+    // eps 0 and gamma 1: w / gamma = ±0.5 and ±1.5 exactly, so the codes test round half to even (0, 0, 1, -1 after clip)
+    c({ name: 'QuantizeTernary exact ties, eps 0', op: 'QuantizeTernary', gap: 'QuantizeTernary', inputs: { w: tensor('float32', [2, 2], [0.5, -0.5, 1.5, -1.5]) }, attrs: { eps: 0 }, expect: 'reference' }),
     c({ name: 'QuantizeBinary 24x40 centred', op: 'QuantizeBinary', gap: 'QuantizeBinary', inputs: { w: randomTensor([24, 40], { seed: 9 }) }, attrs: { center: true }, expect: 'reference' }),
     c({ name: 'Dequantize per-row scales', op: 'Dequantize', gap: 'Dequantize', inputs: { codes: randomCodes([5, 9], [-1, 0, 1], { seed: 10 }), scale: tensor('float32', [5], [0.5, 1, 1.5, 2, 2.5]) }, attrs: {}, expect: 'reference' }),
     c({ name: 'Int8MatMul 9x1500 · (7x1500)ᵀ (k past one exact fp32 chunk)', op: 'Int8MatMul', gap: 'Int8MatMul', inputs: { a: randomInt8([9, 1500], { seed: 11, lo: -128 }), b: randomInt8([7, 1500], { seed: 12, lo: -128 }) }, attrs: { transposeB: true }, expect: 'reference' }),
