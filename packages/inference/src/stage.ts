@@ -24,7 +24,8 @@ export function packedParityStage(options: PackedParityOptions): Stage<Weights, 
   return defineStage({
     name: 'inference/packed-parity',
     version: '1',
-    options: { backend, denseBackend, precision: precision ?? null, task: task ?? 'add', label: label ?? null },
+    // the reference forward's engine is part of the key too: its float32 logits (and so the fp32 deltas) depend on it
+    options: { backend, denseBackend, engine: options.tf.getBackend(), precision: precision ?? null, task: task ?? 'add', label: label ?? null },
     input: WeightsSchema,
     output: PackedParitySchema,
     apply: concatMap(async (t: Table<Weights>) => {
