@@ -64,8 +64,8 @@ export type PackedSpeedColumns = {
 /**
  * Packed-inference speed, one row per model, measured (not a stage output: it reads the clock): `model`, `batch`,
  * `rounds`; best-of-rounds wall milliseconds of one forward over the batch, output read back, for the packed forward
- * with int8 and with fp32 activations and for the fp32 tfjs forward; their MAC rates (`forward_macs` / time, in
- * GMAC/s) and the speed-ups tfjs ms / packed ms; `timing`: how it was measured.
+ * with int8 and with fp32 activations and for the fp32 tfjs forward; their MAC rates (`forward_macs` / best time, in
+ * GMAC/s); the speed-ups: median over rounds of tfjs ms / packed ms within a round; `timing`: how it was measured.
  */
 export const PackedSpeedSchema = new Schema<PackedSpeedColumns>([
   field('model', new Utf8()), field('batch', new Int32()), field('rounds', new Int32()),

@@ -21,7 +21,12 @@ const SPEED_ONLY = [
   'rounds', 'packed_int8_ms', 'packed_fp32act_ms', 'tfjs_fp32_ms', 'packed_int8_gmacs', 'packed_fp32act_gmacs', 'tfjs_fp32_gmacs', 'speedup_int8', 'speedup_fp32act', 'timing',
 ] as const satisfies readonly (keyof PackedSpeedColumns)[];
 
-const TIMING = 'best of interleaved rounds (tfjs, packed int8, packed fp32 activations in turn), after one warm-up round; wall ms of one forward over all p^2 inputs, logits read back; weights resident (tfjs tensors uploaded, model packed, outside the timing)';
+const TIMING = 'interleaved rounds (tfjs, packed int8, packed fp32 activations in turn) after one warm-up round; ms = best round, speed-up = median over rounds of tfjs ms / packed ms of the same round (adjacent in time, so under the same load); one forward over all p^2 inputs, logits read back; weights resident (tfjs tensors uploaded, model packed, outside the timing)';
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : ((s[(s.length - 1) >> 1] ?? NaN) + (s[s.length >> 1] ?? NaN)) / 2;
+}
 
 /**
  * Measures the forward over all p^2 inputs (the batch of {@link packedParity}) on the packed kernels, with int8 and
@@ -45,12 +50,14 @@ export async function measurePackedSpeed(weights: Table<Weights>, options: Packe
     y.dispose();
   };
   const packed = (activations: ActivationMode) => () => packedForwardLast(model, tokens, { registry: options.registry, backend: options.backend, denseBackend: options.denseBackend, activations });
-  const best = { tfjs: Infinity, int8: Infinity, fp32: Infinity };
+  const best = { tfjs: Infinity, int8: Infinity, fp32: Infinity }, ratios = { int8: [] as number[], fp32: [] as number[] };
   try {
     for (let r = 0; r <= rounds; r++) {
       const t = { tfjs: await timed(tfjs), int8: await timed(packed('int8')), fp32: await timed(packed('fp32')) };
       if (r === 0) continue; // warm-up: kernel compilation, engine switches, first allocations
       for (const k of ['tfjs', 'int8', 'fp32'] as const) best[k] = Math.min(best[k], t[k]);
+      ratios.int8.push(t.tfjs / t.int8);
+      ratios.fp32.push(t.tfjs / t.fp32);
     }
   } finally {
     tf.dispose([...params.values(), tt]);
@@ -61,7 +68,7 @@ export async function measurePackedSpeed(weights: Table<Weights>, options: Packe
     utf8([options.label ?? model.quantizer]), int32([batch]), int32([rounds]),
     float64([best.int8]), float64([best.fp32]), float64([best.tfjs]),
     float64([g(best.int8)]), float64([g(best.fp32)]), float64([g(best.tfjs)]),
-    float64([best.tfjs / best.int8]), float64([best.tfjs / best.fp32]),
+    float64([median(ratios.int8)]), float64([median(ratios.fp32)]),
     utf8([TIMING]),
   ]);
 }
