@@ -86,3 +86,29 @@ export function peakF32(iters: i32, seed: f32): f32 {
   const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
   return hsumF(f32x4.add(s, f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11))));
 }
+
+/**
+ * The int8 multiply-add ceiling of this core, as the ternary kernel issues it: `iters` rounds of 8 independent
+ * accumulators each taking one i8 x u7 dot of 16 products (relaxed build: `i16x8.relaxed_dot_i8x16_i7x16_s`, one
+ * pmaddubsw; plain build: two extmuls) and one i16 add, all in registers; 128 MACs per round, 8 distinct products
+ * (2 activation vectors x 4 weight vectors, as the 2 x 4 tile) so none is computed once for two. The two activation
+ * vectors change every round (2 adds) so that nothing is loop-invariant. Returns a checksum.
+ */
+export function peakI8(iters: i32, seed: i32): i32 {
+  let x = i8x16.splat(<i8>seed), y = i8x16.splat(<i8>(seed + 3));
+  const u0 = i8x16.splat(0), u1 = i8x16.splat(1), u2 = i8x16.splat(2), u3 = i8x16.splat(3);
+  let a0 = i16x8.splat(0), a1 = i16x8.splat(1), a2 = i16x8.splat(2), a3 = i16x8.splat(3);
+  let a4 = i16x8.splat(4), a5 = i16x8.splat(5), a6 = i16x8.splat(6), a7 = i16x8.splat(7);
+  for (let t = 0; t < iters; t++) {
+    a0 = mac8(a0, x, u0); a1 = mac8(a1, x, u1); a2 = mac8(a2, x, u2); a3 = mac8(a3, x, u3);
+    a4 = mac8(a4, y, u0); a5 = mac8(a5, y, u1); a6 = mac8(a6, y, u2); a7 = mac8(a7, y, u3);
+    x = i8x16.add(x, y); y = i8x16.add(y, x);
+  }
+  const s = i16x8.add(i16x8.add(i16x8.add(a0, a1), i16x8.add(a2, a3)), i16x8.add(i16x8.add(a4, a5), i16x8.add(a6, a7)));
+  return i16x8.extract_lane_s(s, 0) + i16x8.extract_lane_s(s, 7);
+}
+
+@inline function mac8(acc: v128, x: v128, u: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.add(acc, i16x8.relaxed_dot_i8x16_i7x16_s(x, u));
+  return i16x8.add(i16x8.add(acc, i16x8.extmul_low_i8x16_s(x, u)), i16x8.extmul_high_i8x16_s(x, u));
+}

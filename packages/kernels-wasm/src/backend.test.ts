@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createKernelRegistry, packBinary, packI2S, packTernaryPlanes, randomCodes, randomInt8, randomTensor, reference, toFloat32 } from '@bitlens/kernels';
 import { createWasmPackedBackend, wasmPacked } from './backend.js';
-import { measurePeakF32 } from './peak.js';
+import { measurePeakF32, measurePeakI8 } from './peak.js';
 
 const registry = createKernelRegistry([reference, wasmPacked]);
 const plain = createKernelRegistry([createWasmPackedBackend({ simd: 'simd' })]);
@@ -66,7 +66,8 @@ describe('wasm-packed', () => {
     expect(wasmPacked.info().description).toMatch(/WebAssembly SIMD/);
   });
 
-  it('measures a positive fp32 SIMD ceiling', async () => {
+  it('measures positive fp32 and int8 SIMD ceilings', async () => {
     expect(await measurePeakF32({ iters: 10_000, repeats: 1 })).toBeGreaterThan(0);
+    expect(await measurePeakI8({ iters: 10_000, repeats: 1 })).toBeGreaterThan(0);
   });
 });

@@ -28,6 +28,7 @@ export interface PackedExports {
   quantizeRowsI8(x: number, m: number, k: number, dst: number, kq: number, scale: number, factors: number): void;
   ternaryGemmF32(x: number, w: number, out: number, tmp: number, m: number, n: number, bytes: number, scale: number): void;
   peakF32(iters: number, seed: number): number;
+  peakI8(iters: number, seed: number): number;
 }
 
 /** Where the build puts the module: `build/packed.wasm` beside both `src/` and `dist/`. */
