@@ -15,10 +15,17 @@ export function popcountTables(lut: usize): void {
  * at `dst` (row stride 2 * bytes): byte 2t is 16 * (low nibble of byte t), byte 2t + 1 is 16 * (its high nibble).
  */
 export function nibbleOffsets(src: usize, stride: i32, bytes: i32, m: i32, dst: usize): void {
-  const nq = bytes << 1;
+  const nq = bytes << 1, lo = i8x16.splat(15);
   for (let i = 0; i < m; i++) {
     const s = src + <usize>(i * stride), d = dst + <usize>(i * nq);
-    for (let t = 0; t < bytes; t++) {
+    let t = 0;
+    for (; t + 16 <= bytes; t += 16) { // 16 bytes -> 32 offsets: 16 * low nibble and 16 * high nibble, interleaved
+      const v = v128.load(s + <usize>t);
+      const l = i16x8.shl(v128.and(v, lo), 4), h = v128.andnot(v, lo); // shl by 4 of a nibble cannot carry into the next byte
+      v128.store(d + <usize>(t << 1), i8x16.shuffle(l, h, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+      v128.store(d + <usize>(t << 1), i8x16.shuffle(l, h, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), 16);
+    }
+    for (; t < bytes; t++) {
       const v = <u32>load<u8>(s + <usize>t);
       store<u8>(d + <usize>(t << 1), <u8>((v & 15) << 4));
       store<u8>(d + <usize>(t << 1), <u8>(v & 0xf0), 1);
