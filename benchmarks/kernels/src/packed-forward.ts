@@ -1,10 +1,11 @@
-import { ArtifactStore, BitlensError } from '@bitlens/core';
+import { ArtifactStore, BitlensError, assertSchema } from '@bitlens/core';
 import { initTfjsBackend } from '@bitlens/engine';
 import { packedInferenceRecord, packedParity, packModel, parityTable, measurePackedSpeed, tableRows, TOLERANCE_BASIS } from '@bitlens/inference';
 import { createKernelRegistry, reference } from '@bitlens/kernels';
 import type { BackendName } from '@bitlens/kernels';
 import { createTfjsKernelBackend } from '@bitlens/kernels-tfjs';
 import { wasmPacked } from '@bitlens/kernels-wasm';
+import { WeightsSchema } from '@bitlens/model';
 import type { Weights } from '@bitlens/model';
 import { PrecisionComparisonConfig, comparisonGraph, resolveComparison } from '@bitlens/pipeline-precision-comparison';
 import type { Table } from 'apache-arrow';
@@ -26,7 +27,7 @@ const finalOf = (run: string): Table<Weights> => {
     throw new BitlensError('NOT_FOUND', { stage: 'bench-kernels/packed-forward', field: `${run}-final`, expected: `the trained ${run} model in the store at ${store.root} (key ${key})`, found: 'nothing' },
       'run `npx bitlens run precision-comparison` first (default config)');
   }
-  return tables[0] as Table<Weights>;
+  return assertSchema(WeightsSchema, tables[0], { stage: 'bench-kernels/packed-forward', side: 'input', exact: false });
 };
 const dense: BackendName = backend === 'tfjs-webgpu' ? 'tfjs-webgpu' : 'tfjs-wasm';
 const registry = createKernelRegistry([reference, wasmPacked, createTfjsKernelBackend('wasm'), createTfjsKernelBackend('webgpu')]);
