@@ -21,10 +21,10 @@ const r = resolveComparison(PrecisionComparisonConfig.parse({}));
 const { tf, info } = await initTfjsBackend(r.backend);
 const keys = comparisonGraph(r, tf).keys();
 const store = new ArtifactStore(flag('store') === undefined ? {} : { root: flag('store') ?? '' });
-const finalOf = (run: string): Table<Weights> => {
-  const key = keys[`${run}-final`] ?? '', tables = store.read(key);
+const finalOf = (run: 'fp32' | 'ternary' | 'binary'): Table<Weights> => {
+  const key = keys[`${run}/final` as const] ?? '', tables = store.read(key);
   if (tables === undefined || tables[0] === undefined) {
-    throw new BitlensError('NOT_FOUND', { stage: 'bench-kernels/packed-forward', field: `${run}-final`, expected: `the trained ${run} model in the store at ${store.root} (key ${key})`, found: 'nothing' },
+    throw new BitlensError('NOT_FOUND', { stage: 'bench-kernels/packed-forward', field: `${run}/final`, expected: `the trained ${run} model in the store at ${store.root} (key ${key})`, found: 'nothing' },
       'run `npx bitlens run precision-comparison` first (default config)');
   }
   return assertSchema(WeightsSchema, tables[0], { stage: 'bench-kernels/packed-forward', side: 'input', exact: false });

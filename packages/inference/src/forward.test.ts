@@ -23,8 +23,8 @@ const maxDelta = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i
 const VARIANTS: readonly [string, ModelPreset, ModelConfigOverrides][] = [
   ['li ternary-absmean', 'li', { quantizer: 'ternary-absmean' }],
   ['nanda binary-scaled', 'nanda', { quantizer: 'binary-scaled', dModel: 32, nHeads: 4 }],
-  ['li clipped softmax, ternary-centred', 'li', { quantizer: 'ternary-centred', dModel: 32, clippedSoftmax: { zeta: 1.1, gamma: -0.05 } }],
-  ['nanda gated attention, alpha 0.7, binary-sign', 'nanda', { quantizer: 'binary-sign', dModel: 32, gatedAttention: true, alpha: 0.7 }],
+  ['li clipped softmax, ternary-centred', 'li', { quantizer: 'ternary-centred', dModel: 32, attention: { kind: 'clipped', zeta: 1.1, gamma: -0.05 } }],
+  ['nanda gated attention, alpha 0.7, binary-sign', 'nanda', { quantizer: 'binary-sign', dModel: 32, attention: 'gated', alpha: 0.7 }],
   ['nanda two layers', 'nanda', { quantizer: 'ternary-absmean', dModel: 32, nLayers: 2 }],
   ['li MLP-only quantized', 'li', { quantizer: 'ternary-absmean', dModel: 32, quantizedLayers: ['mlp.W_in', 'mlp.W_out'] }],
 ];

@@ -130,7 +130,7 @@ async function block(ctx: Ctx, l: number, x: Float32Array | undefined, emb: { re
     xq = gather(x, d, qrows);
     q = await linear(ctx, `${b}.attn.W_Q`, xq, batch * nq, bias(m, `${b}.attn.b_Q`));
   }
-  const gates = c.gatedAttention ? { gateW: param(m, `${b}.attn.gate.W`), gateB: param(m, `${b}.attn.gate.b`) } : {};
+  const gates = c.attention.kind === 'gated' ? { gateW: param(m, `${b}.attn.gate.W`), gateB: param(m, `${b}.attn.gate.b`) } : {};
   const z = attend(c, { q, k, v, xq, batch, qpos, ...gates, ...(kvRows === undefined || qRows === undefined ? {} : { kvRows, qRows }) });
   // the residual adds go into the ops' fresh outputs (no further arrays): mid = attn_out + x, resid = mlp_out + mid
   const mid = addInto(await linear(ctx, `${b}.attn.W_O`, z, batch * nq, bias(m, `${b}.attn.b_O`)), xq);

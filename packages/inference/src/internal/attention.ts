@@ -85,8 +85,8 @@ function scoreTable(c: ModelConfig, q: Float32Array, k: Float32Array): Float32Ar
 /** Clipped softmax (Bondarenko) and alpha mixing (Zhong) of one softmax probability. */
 function pattern(c: ModelConfig, prob: number, visible: boolean): number {
   let v = prob;
-  if (c.clippedSoftmax !== undefined && c.clippedSoftmax !== null) {
-    const { zeta, gamma } = c.clippedSoftmax;
+  if (c.attention.kind === 'clipped') {
+    const { zeta, gamma } = c.attention;
     v = Math.min(1, Math.max(0, f32(f32(v * (zeta - gamma)) + gamma)));
   }
   if (c.alpha !== 1) v = f32(f32(v * c.alpha) + (visible ? f32(1 - c.alpha) : 0));
@@ -95,7 +95,7 @@ function pattern(c: ModelConfig, prob: number, visible: boolean): number {
 
 /** sigmoid(x_head · gate.W[h] + gate.b[h]) for gated attention, 1 otherwise. */
 function gateOf(c: ModelConfig, a: AttentionInputs, row: number, hd: number, d: number): number {
-  if (!c.gatedAttention || a.gateW === undefined || a.gateB === undefined) return 1;
+  if (c.attention.kind !== 'gated' || a.gateW === undefined || a.gateB === undefined) return 1;
   let dot = 0;
   for (let e = 0; e < c.dHead; e++) dot += (a.xq[row * d + hd * c.dHead + e] ?? 0) * (a.gateW[hd * c.dHead + e] ?? 0);
   return f32(1 / (1 + Math.exp(-f32(f32(dot) + (a.gateB[hd] ?? 0)))));
