@@ -49,6 +49,8 @@ export interface SweepReportData {
   /** Axis names in order (the heat-map's leading columns). */
   readonly axes: readonly string[];
   readonly cells: readonly SweepCellReport[];
+  /** Plain tables after the heat map (e.g. a paper's table on our runs, the joined record). */
+  readonly tables?: readonly { readonly id: string; readonly title: string; readonly note?: string; readonly header: readonly string[]; readonly rows: readonly (readonly string[])[] }[];
   /** Claims checked on this sweep (e.g. Furuta's), each true, false or not decidable, with what was measured. */
   readonly claims?: readonly { readonly claim: string; readonly holds: boolean | null; readonly measured: string }[];
   /** Provenance lines (name → value) and the config. */
@@ -80,6 +82,17 @@ function heatmapTable(data: SweepReportData): string {
     return `<tr${cls} id="cell-${esc(c.id)}">${data.axes.map((a) => `<td>${esc(String(c.axes[a] ?? ''))}</td>`).join('')}<td class="num">${fmtEpoch(c.grokEpoch)}</td><td class="num">${fmt(c.testAcc)}</td><td>${fmtSet(c.embedKeys)}</td><td>${fmtSet(c.neuronKeys)}</td>${cells}<td>${c.checksPassed ? 'pass' : '<span class="fail">fail</span>'}</td>${verdict}</tr>`;
   });
   return `<table id="sweep-cells"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function tablesSection(data: SweepReportData): string {
+  return (data.tables ?? [])
+    .map(
+      (t) =>
+        `<section id="${esc(t.id)}"><h2>${esc(t.title)}</h2><table id="table-${esc(t.id)}"><thead><tr>${t.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${t.rows
+          .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
+          .join('')}</tbody></table>${t.note === undefined ? '' : `<p class="note">${esc(t.note)}</p>`}</section>`,
+    )
+    .join('\n');
 }
 
 function claimsSection(data: SweepReportData): string {
@@ -152,6 +165,7 @@ export async function renderSweepReport(data: SweepReportData): Promise<string> 
     data.title,
     data.subtitle,
     `<section id="cells"><h2>Cells</h2>${heatmapTable(data)}<p class="note">Hover a verdict for its reason. Colour: each column from its lowest (white) to its highest value (blue). — = not applicable or not computed.</p></section>
+${tablesSection(data)}
 ${claimsSection(data)}
 <section id="spectra"><h2>Spectra by task</h2>
 ${await spectraFigures(data)}

@@ -1,6 +1,9 @@
 import {
   DEFAULT_ANALYSIS,
   type FourierNorms,
+  GridSchema,
+  KeyFreqsSchema,
+  LossesSchema,
   isTask,
   FourierNormsSchema,
   type Mechanism,
@@ -13,12 +16,15 @@ import {
 import { BitlensError, type JoinStage, PipelineGraph, bool, columnData, defineJoin, defineSubgraph, field, float64, float64List, int32, int32List, int32OrNull, listOf, nullable, numbers, strings, tableOf, utf8 } from '@bitlens/core';
 import { datasetStage } from '@bitlens/data';
 import type { Tf } from '@bitlens/engine';
-import { modelConfig } from '@bitlens/model';
+import { activationOutliers } from '@bitlens/metrics';
+import { WeightsSchema, modelConfig } from '@bitlens/model';
+import { w8a8Quantize, w8a8Report } from '@bitlens/ptq';
 import type { QuantizerRegistry } from '@bitlens/quantization';
 import { type Metrics, MetricsSchema, type TrainOptions, finalCheckpoint, selectCheckpoints, selectMetrics, trainStage } from '@bitlens/training';
 import { Bool, Float64, Int32, List, Schema, type Table, Utf8 } from 'apache-arrow';
 import { forkJoin, map, toArray } from 'rxjs';
 import type { Cell, CellSettings } from './config.js';
+import { type CellRecord, CellRecordSchema } from './record.js';
 
 /** Grokking threshold on test accuracy: the first logged epoch with test accuracy >= this. */
 export const GROK_THRESHOLD = 0.99;
@@ -98,6 +104,11 @@ export const CellRowSchema = new Schema<CellRow>([
   ...['train_loss', 'test_loss', 'train_acc', 'test_acc'].map((x) => f(`curve_${x}`, listOf(new Float64()))),
   f('embed_norms', listOf(new Float64())),
 ]);
+
+/** A cell's result as the sweep stores and merges it: its row and its joined record (nulls when not computed). */
+export type CellResultRow = CellRow & CellRecord;
+/** Schema of {@link CellResultRow}. */
+export const CellResultSchema = new Schema<CellResultRow>([...CellRowSchema.fields, ...CellRecordSchema.fields]);
 
 /** The training run of a cell (the stage options: its cache key). */
 export function cellTrainOptions(s: CellSettings): TrainOptions {
@@ -224,4 +235,34 @@ export function cellSubgraph(cell: Cell, tf: Tf, registry: QuantizerRegistry) {
 /** The graph of one cell, its nodes named `<cell id>/<node>` (`…/train`, `…/mechanism`, `…/row`). */
 export function cellGraph(cell: Cell, tf: Tf, registry: QuantizerRegistry) {
   return PipelineGraph.create().use(cell.id, cellSubgraph(cell, tf, registry), {});
+}
+
+/**
+ * The joined record's analyses of a trained model as a subgraph (inputs: its final weights, the grid, and its own
+ * analysis's losses and keys): `outliers` (Bondarenko et al.'s infinity norms and kurtosis of every tracked
+ * activation over all p² inputs), `w8a8` (the W8A8 post-training-quantized model, calibrated on the training split),
+ * the mechanism analysis of that model (`w8a8/…`), and `w8a8-report` (accuracy, SQNR and circuit fidelity of the
+ * quantized model against the trained one).
+ */
+export function recordSubgraph(cell: Cell, tf: Tf) {
+  const task = cell.settings.task;
+  if (!isTask(task)) throw new BitlensError('INVALID_CONFIG', { stage: 'pipeline sweep', field: 'task', expected: 'a task the circuit analyses support', found: JSON.stringify(task) });
+  return defineSubgraph({ final: WeightsSchema, grid: GridSchema, keys: KeyFreqsSchema, losses: LossesSchema }, (g) =>
+    g
+      .then('outliers', activationOutliers(tf), 'final')
+      .join('w8a8', w8a8Quantize(tf), { weights: 'final', dataset: 'grid' })
+      .use('w8a8', mechanismSubgraph(tf, { model: `${task}/${cell.settings.quantizer}/w8a8`, task }), { weights: 'w8a8', grid: 'grid' })
+      .join('w8a8-report', w8a8Report(tf), { reference: 'final', quantized: 'w8a8', dataset: 'grid', referenceLosses: 'losses', quantizedLosses: 'w8a8/losses', referenceKeys: 'keys', quantizedKeys: 'w8a8/keys' }),
+  );
+}
+
+/** A cell's graph with its joined record's analyses (nodes `<cell id>/record/…`). */
+export function recordGraph(cell: Cell, tf: Tf, registry: QuantizerRegistry) {
+  const id = cell.id;
+  return cellGraph(cell, tf, registry).use(`${id}/record`, recordSubgraph(cell, tf), {
+    final: `${id}/final` as const,
+    grid: `${id}/grid` as const,
+    keys: `${id}/keys` as const,
+    losses: `${id}/losses` as const,
+  });
 }

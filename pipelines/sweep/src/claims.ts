@@ -72,3 +72,83 @@ export function furutaClaims(cells: readonly CellSummary[]): Claim[] {
     { claim: 'what the polynomials look like (description)', holds: null, measured: look.length === 0 ? 'no polynomial cell in the sweep' : look },
   ];
 }
+
+/** A plain table for the terminal and the report (e.g. Bondarenko's Table 2 on our runs, the joined record). */
+export interface TextTable {
+  readonly id: string;
+  readonly title: string;
+  readonly note?: string;
+  readonly header: readonly string[];
+  readonly rows: readonly (readonly string[])[];
+}
+
+const g3 = (x: number | null | undefined): string => (x === null || x === undefined ? '—' : Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(3));
+
+/** Bondarenko et al.'s Table 2 in its shape — FP accuracy / max inf-norm / mean kurtosis / W8A8 accuracy — one row per cell. */
+export function bondarenkoTable(cells: readonly CellSummary[]): TextTable {
+  return {
+    id: 'table-2',
+    title: "Bondarenko et al.'s Table 2 on our runs",
+    note: 'accuracy over all p² inputs; max inf-norm and mean kurtosis over the tracked activations (all inputs); W8A8: int8 weights and static int8 activation ranges calibrated on the training split',
+    header: ['attention', 'quantizer', 'FP acc', 'max inf-norm', 'mean kurtosis', 'W8A8 acc', 'W8A8 test acc', 'W8A8 vs FP'],
+    rows: cells.map((c) => [c.attention, c.quantizer, g3(c.record?.w8a8AccuracyBefore ?? c.testAcc), g3(c.record?.maxInfNorm), g3(c.record?.meanKurtosis), g3(c.record?.w8a8AccuracyAfter), g3(c.record?.w8a8TestAccuracyAfter), c.record?.w8a8Verdict ?? '—']),
+  };
+}
+
+/** The joined record of every cell: outliers, W8A8 and its circuit fidelity, packed inference (parity and speed). */
+export function joinedRecordTable(cells: readonly CellSummary[]): TextTable {
+  return {
+    id: 'joined-record',
+    title: 'Joined record: kernels, accuracy, circuit fidelity, outliers',
+    note: 'packed = the ternary/binary layers on the WebAssembly packed kernels (I2_S weights, int8 activations); speed measured when the cell ran, median over interleaved rounds of (tfjs fp32 forward ms / packed forward ms), one forward over all p² inputs',
+    header: ['cell', 'acc FP', 'acc W8A8', 'acc packed', 'max |Δlogit| packed (tol)', 'restricted loss FP → W8A8', 'key Jaccard W8A8', 'W8A8 verdict', 'packed ms / tfjs ms', 'speed-up', 'packed GMAC/s', 'max inf-norm', 'mean / max kurtosis'],
+    rows: cells.map((c) => {
+      const r = c.record;
+      return [
+        c.cell,
+        g3(r?.w8a8AccuracyBefore),
+        g3(r?.w8a8AccuracyAfter),
+        g3(r?.packedInt8Accuracy),
+        r?.packedInt8MaxAbsDelta === null || r === null ? '—' : `${g3(r.packedInt8MaxAbsDelta)} (${g3(r.packedInt8Tolerance)})`,
+        `${g3(r?.w8a8RestrictedLossBefore)} → ${g3(r?.w8a8RestrictedLossAfter)}`,
+        g3(r?.w8a8KeyJaccard),
+        r?.w8a8Verdict ?? '—',
+        r?.packedInt8Ms === null || r === null ? '—' : `${r.packedInt8Ms.toFixed(1)} / ${g3(r.tfjsFp32Ms)}`,
+        r?.speedupInt8 === null || r === null ? '—' : `${r.speedupInt8.toFixed(2)}x`,
+        g3(r?.packedInt8Gmacs),
+        g3(r?.maxInfNorm),
+        `${g3(r?.meanKurtosis)} / ${g3(r?.maxKurtosis)}`,
+      ];
+    }),
+  };
+}
+
+/**
+ * Bondarenko et al. 2023's claims, checked per precision against the vanilla-attention cell of the same settings:
+ * clipped softmax and gated attention reduce activation outliers (max infinity norm, mean kurtosis) and the accuracy
+ * lost to W8A8 quantization. At this toy scale "no" is a finding, not a failure.
+ */
+export function bondarenkoClaims(cells: readonly CellSummary[]): Claim[] {
+  const same = (a: CellSummary, b: CellSummary): boolean => a.quantizer === b.quantizer && a.task === b.task && a.seed === b.seed && a.p === b.p && a.model === b.model && a.weightDecay === b.weightDecay;
+  const vanillaOf = (c: CellSummary): CellSummary | undefined => cells.find((o) => o.attention === 'vanilla' && same(o, c));
+  const drop = (c: CellSummary): number | null => (c.record?.w8a8AccuracyBefore === null || c.record?.w8a8AccuracyAfter === null || c.record === null ? null : c.record.w8a8AccuracyBefore - c.record.w8a8AccuracyAfter);
+  const claims: Claim[] = [];
+  for (const variant of ['clipped', 'gated'] as const) {
+    const vs = cells.filter((c) => c.attention === variant);
+    const pair = (metric: (c: CellSummary) => number | null, label: string) =>
+      check(
+        vs,
+        (c) => {
+          const v = vanillaOf(c);
+          const a = metric(c);
+          const b = v === undefined ? null : metric(v);
+          return a === null || b === null ? null : a < b;
+        },
+        (c) => `${label} ${g3(metric(c))} vs vanilla ${g3(vanillaOf(c) === undefined ? null : metric(vanillaOf(c) as CellSummary))}`,
+      );
+    claims.push({ claim: `${variant === 'clipped' ? 'clipped softmax' : 'gated attention'} reduces the max infinity norm of activations (vs vanilla, same precision)`, ...pair((c) => c.record?.maxInfNorm ?? null, 'max inf-norm') });
+    claims.push({ claim: `${variant === 'clipped' ? 'clipped softmax' : 'gated attention'} reduces the mean kurtosis of activations`, ...pair((c) => c.record?.meanKurtosis ?? null, 'mean kurtosis') });
+    claims.push({ claim: `${variant === 'clipped' ? 'clipped softmax' : 'gated attention'} reduces the accuracy lost to W8A8`, ...pair(drop, 'accuracy lost') });
+  }
+  return claims;
+}

@@ -59,7 +59,8 @@ export const DEFAULT_SETTINGS: Omit<CellSettings, 'dataSeed'> = {
 /**
  * Named sweeps. `furuta`: Furuta et al. 2024's operations (add, sub, mul, div, a²+b², a²+ab+b²), each in fp32, ternary
  * and binary, on the `nanda` architecture (positional embedding, causal attention: a `li` model is symmetric in a and
- * b by construction and cannot learn a − b).
+ * b by construction and cannot learn a − b). `bondarenko`: Bondarenko et al. 2023's attention variants (vanilla,
+ * clipped softmax, gated) x fp32/ternary/binary on addition, each with its joined record (outliers, W8A8, packed).
  */
 export const SWEEP_PRESETS = {
   none: { axes: {}, fixed: {} },
@@ -67,7 +68,12 @@ export const SWEEP_PRESETS = {
     axes: { task: ['add', 'sub', 'mul', 'div', 'x2_y2', 'x2_xy_y2'], quantizer: [FULL_PRECISION, 'ternary-absmean', 'binary-scaled'] },
     fixed: { model: 'nanda', p: 59, trainFraction: 0.6, lr: 3e-3, epochs: 3000, afterGrok: 300 },
   },
-} as const satisfies Record<string, { readonly axes: Axes; readonly fixed: Partial<CellSettings> }>;
+  bondarenko: {
+    axes: { attention: ['vanilla', 'clipped', 'gated'], quantizer: [FULL_PRECISION, 'ternary-absmean', 'binary-scaled'] },
+    fixed: { task: 'add' },
+    record: true,
+  },
+} as const satisfies Record<string, { readonly axes: Axes; readonly fixed: Partial<CellSettings>; readonly record?: boolean }>;
 
 /** A preset name. */
 export type SweepPresetName = keyof typeof SWEEP_PRESETS;
@@ -81,6 +87,7 @@ const SweepConfigShape = z.strictObject({
   fixed: fixedSchema.default({}).describe('settings shared by every cell (defaults: the main job\'s small preset)'),
   workers: z.number().int().min(0).max(256).optional().describe('worker threads that run cells at once (default: the number of cores; 0 = in this process)'),
   maxCells: z.number().int().min(1).default(200).describe('refuse a sweep with more cells than this'),
+  record: z.boolean().optional().describe('also compute each model\'s joined record: outliers, W8A8 post-training quantization and its circuit fidelity, packed inference of ternary/binary models (parity, speed); default: the preset\'s (bondarenko: on), else off'),
   backend: z.string().default('wasm').describe('tfjs backend of the workers: wasm, cpu, webgpu, tensorflow'),
   out: z.string().min(1).default('sweep-report.html').describe('path of the HTML sweep report'),
 });
@@ -120,6 +127,8 @@ export interface ResolvedSweep {
   readonly backend: string;
   readonly out: string;
   readonly workers: number | undefined;
+  /** Whether each cell computes its joined record (see `CellRecord`). */
+  readonly record: boolean;
 }
 
 function fail(field: string, expected: string, found: string, detail?: string): never {
@@ -182,5 +191,7 @@ export function resolveSweep(c: SweepConfigOutput): ResolvedSweep {
     const sib = cells.find((o) => o.settings.quantizer === FULL_PRECISION && names.every((k) => k === 'quantizer' || o.axes[k] === cell.axes[k]));
     return sib === undefined ? cell : { ...cell, sibling: sib.id };
   });
-  return { preset: c.preset, axes, cells: withSiblings, backend: c.backend, out: c.out, workers: c.workers };
+  const p = SWEEP_PRESETS[c.preset];
+  const presetRecord = 'record' in p ? p.record : undefined;
+  return { preset: c.preset, axes, cells: withSiblings, backend: c.backend, out: c.out, workers: c.workers, record: c.record ?? presetRecord ?? false };
 }

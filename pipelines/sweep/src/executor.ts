@@ -4,9 +4,10 @@ import type { QuantizerRegistry } from '@bitlens/quantization';
 import { type Table, tableFromIPC } from 'apache-arrow';
 import type { Worker } from 'node:worker_threads';
 import { Observable, type Subscriber } from 'rxjs';
-import { type CellRow, CellRowSchema } from './cell.js';
+import { type CellResultRow, CellResultSchema } from './cell.js';
 import type { Cell } from './config.js';
 import type { CellWorkerData, FromCellWorker, ToCellWorker } from './internal/protocol.js';
+import type { CellKernels } from './record.js';
 import { type CellJob, type CellRunStats, runCell } from './run-cell.js';
 
 /**
@@ -15,7 +16,7 @@ import { type CellJob, type CellRunStats, runCell } from './run-cell.js';
  */
 export interface CellExecutor {
   /** The cell's summary row (one table); cold: the cell is scheduled on subscribe. */
-  run(cell: Cell): Observable<Table<CellRow>>;
+  run(cell: Cell): Observable<Table<CellResultRow>>;
   /** What ran inside each executed cell (its graph's node statuses), by cell id. */
   readonly stats: ReadonlyMap<string, CellRunStats>;
   /** Stops the executor's workers (idempotent). */
@@ -29,12 +30,14 @@ export interface ExecutorContext {
   readonly backend: string;
   readonly provenance: RunProvenance;
   readonly parentRun?: string;
+  /** Compute every cell's joined record. */
+  readonly record?: boolean;
   /** Events of the cells' graphs (node names are `<cell id>/<node>`). */
   readonly onEvent?: (event: GraphEvent) => void;
 }
 
 function jobOf(cell: Cell, ctx: ExecutorContext): CellJob {
-  return { cell, store: ctx.store, backend: ctx.backend, provenance: ctx.provenance, ...(ctx.parentRun === undefined ? {} : { parentRun: ctx.parentRun }) };
+  return { cell, store: ctx.store, backend: ctx.backend, provenance: ctx.provenance, record: ctx.record === true, ...(ctx.parentRun === undefined ? {} : { parentRun: ctx.parentRun }) };
 }
 
 /** The error a cell failed with, as a BitlensError of the same code (a worker thread sends it as data). */
@@ -43,16 +46,16 @@ function cellError(cell: string | undefined, message: string, code: string | und
 }
 
 /** Runs cells one at a time in this process, on the given engine (tests; a machine with one core). */
-export function inProcessExecutor(ctx: ExecutorContext & { readonly tf: Tf; readonly registry: QuantizerRegistry }): CellExecutor {
+export function inProcessExecutor(ctx: ExecutorContext & { readonly tf: Tf; readonly registry: QuantizerRegistry; readonly kernels?: CellKernels }): CellExecutor {
   const stats = new Map<string, CellRunStats>();
   let queue: Promise<unknown> = Promise.resolve();
   return {
     stats,
     run: (cell) =>
-      new Observable<Table<CellRow>>((subscriber) => {
+      new Observable<Table<CellResultRow>>((subscriber) => {
         queue = queue.then(async () => {
           try {
-            const result = await runCell(jobOf(cell, ctx), ctx.tf, ctx.registry, ctx.onEvent);
+            const result = await runCell(jobOf(cell, ctx), ctx.tf, ctx.registry, ctx.onEvent, ctx.kernels);
             stats.set(cell.id, result.stats);
             subscriber.next(result.row);
             subscriber.complete();
@@ -67,7 +70,7 @@ export function inProcessExecutor(ctx: ExecutorContext & { readonly tf: Tf; read
 
 interface Pending {
   readonly cell: Cell;
-  readonly subscriber: Subscriber<Table<CellRow>>;
+  readonly subscriber: Subscriber<Table<CellResultRow>>;
 }
 
 interface Slot {
@@ -97,7 +100,7 @@ export function localPool(ctx: ExecutorContext & { readonly workers: number }): 
     else if (m.type === 'row' && cur !== undefined) {
       stats.set(cur.cell.id, m.stats);
       finish(slot);
-      cur.subscriber.next(assertSchema(CellRowSchema, tableFromIPC(m.bytes), { stage: 'pipeline-sweep/local-pool', side: 'output', exact: true }));
+      cur.subscriber.next(assertSchema(CellResultSchema, tableFromIPC(m.bytes), { stage: 'pipeline-sweep/local-pool', side: 'output', exact: true }));
       cur.subscriber.complete();
     } else if (m.type === 'error') {
       const err = cellError(m.cell ?? cur?.cell.id, m.message, m.code);
@@ -138,7 +141,7 @@ export function localPool(ctx: ExecutorContext & { readonly workers: number }): 
   return {
     stats,
     run: (cell) =>
-      new Observable<Table<CellRow>>((subscriber) => {
+      new Observable<Table<CellResultRow>>((subscriber) => {
         const pending: Pending = { cell, subscriber };
         waiting.push(pending);
         dispatch();

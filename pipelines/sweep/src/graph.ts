@@ -2,18 +2,18 @@ import { DEFAULT_ANALYSIS, type MechanismNumbers, jaccard, sameAlgorithmVerdict 
 import { BitlensError, type JoinStage, PipelineGraph, type SourceStage, defineJoin, defineSource, defineSubgraph, field, float64OrNull, int32, listRow, nullable, numbers, utf8, utf8OrNull } from '@bitlens/core';
 import { Float64, Int32, Schema, Table, type TypeMap, Utf8, makeVector } from 'apache-arrow';
 import { forkJoin, map, toArray } from 'rxjs';
-import { type CellRow, CellRowSchema } from './cell.js';
+import { type CellResultRow, CellResultSchema } from './cell.js';
 import type { Cell, ResolvedSweep } from './config.js';
 import type { CellExecutor } from './executor.js';
 
 /** The merged table of a sweep: every cell's id and row, plus its same-algorithm verdict against its fp32 sibling. */
-export type SweepTable = { cell: Utf8; index: Int32 } & CellRow & { reference: Utf8; verdict: Utf8; verdict_reason: Utf8; key_jaccard: Float64 };
+export type SweepTable = { cell: Utf8; index: Int32 } & CellResultRow & { reference: Utf8; verdict: Utf8; verdict_reason: Utf8; key_jaccard: Float64 };
 
 /** Schema of {@link SweepTable} (`reference`, `verdict`, `verdict_reason`, `key_jaccard`: null for cells without an fp32 sibling). */
 export const SweepTableSchema = new Schema<SweepTable>([
   field('cell', new Utf8()),
   field('index', new Int32()),
-  ...CellRowSchema.fields,
+  ...CellResultSchema.fields,
   nullable(field('reference', new Utf8())),
   nullable(field('verdict', new Utf8())),
   nullable(field('verdict_reason', new Utf8())),
@@ -25,12 +25,12 @@ export const SweepTableSchema = new Schema<SweepTable>([
  * (a worker thread of the local pool, this process, or a queue). Its options are the cell's settings and the backend,
  * so a cell already in the store is read back without asking any executor.
  */
-export function cellSource(cell: Cell, backend: string, executor: CellExecutor): SourceStage<CellRow> {
+export function cellSource(cell: Cell, backend: string, record: boolean, executor: CellExecutor): SourceStage<CellResultRow> {
   return defineSource({
     name: 'pipeline-sweep/cell',
     version: '1',
-    options: { settings: { ...cell.settings }, backend },
-    output: CellRowSchema,
+    options: { settings: { ...cell.settings }, backend, record },
+    output: CellResultSchema,
     create: () => executor.run(cell),
   });
 }
@@ -59,10 +59,10 @@ function numbersOfRow(t: Table, i: number, model: string): MechanismNumbers {
  * settings, quantizer fp32) against it with the same-algorithm rule of @bitlens/circuits. A reduction: it waits for
  * every cell.
  */
-export function mergeCells(cells: readonly Cell[]): JoinStage<Record<string, CellRow>, SweepTable> {
+export function mergeCells(cells: readonly Cell[]): JoinStage<Record<string, CellResultRow>, SweepTable> {
   const name = 'pipeline-sweep/merge';
   const ids = cells.map((c) => c.id);
-  const inputs: Record<string, Schema<CellRow>> = Object.fromEntries(ids.map((id) => [id, CellRowSchema]));
+  const inputs: Record<string, Schema<CellResultRow>> = Object.fromEntries(ids.map((id) => [id, CellResultSchema]));
   return defineJoin({
     name,
     version: '1',
@@ -118,7 +118,7 @@ function withSchema(t: unknown): unknown {
  * the executor runs it, against the same store.
  */
 export function sweepGraph(r: ResolvedSweep, executor: CellExecutor) {
-  const one = (cell: Cell) => defineSubgraph((g) => g.source('cell', cellSource(cell, r.backend, executor)));
+  const one = (cell: Cell) => defineSubgraph((g) => g.source('cell', cellSource(cell, r.backend, r.record, executor)));
   return PipelineGraph.create()
     .each(r.cells, (cell) => ({ prefix: cell.id, subgraph: one(cell), inputs: {} }))
     .join('table', mergeCells(r.cells), Object.fromEntries(r.cells.map((c) => [c.id, `${c.id}/cell` as const])));

@@ -4,10 +4,11 @@ import { BitlensError, type NodePlan, type PipelineContext, bitlensVersion, defi
 import { initTfjsBackend } from '@bitlens/engine';
 import { createQuantizerRegistry } from '@bitlens/quantization';
 import { renderSweepReport } from '@bitlens/report';
-import { type Claim, furutaClaims } from './claims.js';
+import { type Claim, type TextTable, bondarenkoClaims, bondarenkoTable, furutaClaims, joinedRecordTable } from './claims.js';
 import { SweepConfig, type ResolvedSweep, resolveSweep } from './config.js';
 import { type CellExecutor, type ExecutorContext, inProcessExecutor, localPool } from './executor.js';
-import { cellGraph } from './cell.js';
+import { cellGraph, recordGraph } from './cell.js';
+import { sweepKernels } from './kernels.js';
 import { sweepGraph } from './graph.js';
 import { type CellSummary, cellReports, cellSummaries, terminalTable } from './summary.js';
 
@@ -19,7 +20,7 @@ async function executorFor(r: ResolvedSweep, ctx: ExecutorContext): Promise<Cell
   const workers = r.workers ?? availableParallelism();
   if (workers > 0) return localPool({ ...ctx, workers });
   const { tf } = await initTfjsBackend(r.backend);
-  return inProcessExecutor({ ...ctx, tf, registry: createQuantizerRegistry() });
+  return inProcessExecutor({ ...ctx, tf, registry: createQuantizerRegistry(), kernels: sweepKernels() });
 }
 
 /** The run's counters: cells executed, read from the store, and (of the executed) resumed after an interruption. */
@@ -36,13 +37,28 @@ async function planOf(r: ResolvedSweep, context: PipelineContext): Promise<reado
   const { tf } = await initTfjsBackend(r.backend);
   const registry = createQuantizerRegistry();
   // A cell that is not stored runs its own graph: show what it would execute or read inside.
-  const inner = r.cells.flatMap((cell) => (top.find((n) => n.node === `${cell.id}/cell`)?.status === 'stored' ? [] : cellGraph(cell, tf, registry).plan(context.store)));
+  const graphOf = (cell: (typeof r.cells)[number]) => (r.record ? recordGraph(cell, tf, registry) : cellGraph(cell, tf, registry));
+  const inner = r.cells.flatMap((cell) => (top.find((n) => n.node === `${cell.id}/cell`)?.status === 'stored' ? [] : graphOf(cell).plan(context.store)));
   return [...top, ...inner];
 }
 
-function summaryLines(r: ResolvedSweep, summaries: readonly CellSummary[], claims: readonly Claim[], stats: SweepStats, out: string, seconds: number): string[] {
+/** A text table as aligned terminal lines. */
+function textLines(t: TextTable): string[] {
+  const widths = t.header.map((h, j) => Math.max(h.length, ...t.rows.map((r) => (r[j] ?? '').length)));
+  const line = (r: readonly string[]): string => `  ${r.map((x, j) => x.padEnd(widths[j] ?? 0)).join('  ').trimEnd()}`;
+  return [`${t.title}:`, line(t.header), ...t.rows.map(line)];
+}
+
+/** The tables a sweep shows beside its cells: Bondarenko's Table 2 (attention axis or preset) and the joined record. */
+function extraTables(r: ResolvedSweep, summaries: readonly CellSummary[]): TextTable[] {
+  if (!r.record) return [];
+  return [...(r.preset === 'bondarenko' || r.axes.attention !== undefined ? [bondarenkoTable(summaries)] : []), joinedRecordTable(summaries)];
+}
+
+function summaryLines(r: ResolvedSweep, summaries: readonly CellSummary[], claims: readonly Claim[], tables: readonly TextTable[], stats: SweepStats, out: string, seconds: number): string[] {
   const axes = Object.keys(r.axes);
   const lines = [`sweep${r.preset === 'none' ? '' : ` (preset ${r.preset})`}: ${r.cells.length} cells over ${axes.length === 0 ? 'no axes' : axes.join(' x ')}`, ...terminalTable(summaries, axes).map((l) => `  ${l}`)];
+  for (const t of tables) lines.push(...textLines(t));
   for (const c of claims) lines.push(`claim: ${c.claim}: ${c.holds === null ? 'n/a' : c.holds ? 'TRUE' : 'FALSE'} — ${c.measured}`);
   lines.push(`report: ${out}`);
   lines.push(`${seconds.toFixed(2)} s; cells executed: ${stats.executed}, read from store: ${stats.fromStore}${stats.resumed > 0 ? `, resumed after an interruption: ${stats.resumed}` : ''}`);
@@ -69,7 +85,7 @@ export const sweepPipeline = definePipeline({
     const out = resolve(r.out);
     const { info } = await initTfjsBackend(r.backend); // fails fast, typed, on a backend this machine cannot start
     const provenance = { configHash: context.configHash, backend: info.name, ...(context.gitRevision === undefined ? {} : { gitRevision: context.gitRevision }) };
-    const executor = await executorFor(r, { store: context.store.root, backend: r.backend, provenance, onEvent: context.onEvent, ...(context.run === undefined ? {} : { parentRun: context.run.id }) });
+    const executor = await executorFor(r, { store: context.store.root, backend: r.backend, provenance, record: r.record, onEvent: context.onEvent, ...(context.run === undefined ? {} : { parentRun: context.run.id }) });
     let result: Awaited<ReturnType<ReturnType<typeof sweepGraph>['run']>>;
     try {
       result = await sweepGraph(r, executor).run({ store: context.store, onEvent: context.onEvent, provenance, ...(context.run === undefined ? {} : { log: context.run }), collect: ['table'] });
@@ -87,7 +103,8 @@ export const sweepPipeline = definePipeline({
       resumed: [...executor.stats.values()].filter((s) => s.resumed.length > 0).length,
     };
     const summaries = cellSummaries(tables.table, r.cells);
-    const claims = r.preset === 'furuta' ? furutaClaims(summaries) : [];
+    const claims = r.preset === 'furuta' ? furutaClaims(summaries) : r.preset === 'bondarenko' ? bondarenkoClaims(summaries) : [];
+    const textTables = extraTables(r, summaries);
     const seconds = (performance.now() - start) / 1000;
     writeFileAtomic(
       out,
@@ -97,6 +114,7 @@ export const sweepPipeline = definePipeline({
         axes: Object.keys(r.axes),
         cells: cellReports(tables.table, summaries),
         claims,
+        tables: textTables,
         provenance: { 'config hash': context.configHash, backend: info.description, 'bitlens version': bitlensVersion(), ...(context.gitRevision === undefined ? {} : { 'git revision': context.gitRevision }), 'wall seconds': seconds.toFixed(1) },
         config,
       }),
@@ -105,7 +123,7 @@ export const sweepPipeline = definePipeline({
     return {
       stats: graphStats,
       summary: { cells: summaries, stats, claims, report: out, seconds: Number(seconds.toFixed(2)) },
-      lines: summaryLines(r, summaries, claims, stats, out, seconds),
+      lines: summaryLines(r, summaries, claims, textTables, stats, out, seconds),
     };
   },
 });

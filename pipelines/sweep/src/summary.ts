@@ -35,6 +35,69 @@ export interface CellSummary {
   readonly asymmetry: number | null;
   readonly checks: { readonly accurate: boolean; readonly sparse: boolean; readonly explained: boolean; readonly restricted: boolean; readonly excluded: boolean; readonly passed: boolean };
   readonly verdict: { readonly reference: string; readonly verdict: string; readonly reason: string; readonly keyJaccard: number } | null;
+  /** The joined record (null when the sweep did not compute it). */
+  readonly record: CellRecordSummary | null;
+}
+
+/** A cell's joined record (see the `CellRecord` columns): outliers, W8A8, packed inference. */
+export interface CellRecordSummary {
+  readonly maxInfNorm: number | null;
+  readonly maxInfNormHook: string | null;
+  readonly meanKurtosis: number | null;
+  readonly maxKurtosis: number | null;
+  readonly w8a8AccuracyBefore: number | null;
+  readonly w8a8AccuracyAfter: number | null;
+  readonly w8a8TestAccuracyAfter: number | null;
+  readonly w8a8Agreement: number | null;
+  readonly w8a8MinOutputSqnrDb: number | null;
+  readonly w8a8RestrictedLossBefore: number | null;
+  readonly w8a8RestrictedLossAfter: number | null;
+  readonly w8a8KeyJaccard: number | null;
+  readonly w8a8Verdict: string | null;
+  readonly packedInt8MaxAbsDelta: number | null;
+  readonly packedInt8Tolerance: number | null;
+  readonly packedInt8Accuracy: number | null;
+  readonly packedInt8ArgmaxAgreement: number | null;
+  readonly packedWeightBytes: number | null;
+  readonly fp32WeightBytes: number | null;
+  /** Measured when the cell ran (not deterministic). */
+  readonly packedInt8Ms: number | null;
+  readonly tfjsFp32Ms: number | null;
+  readonly speedupInt8: number | null;
+  readonly packedInt8Gmacs: number | null;
+  readonly tfjsFp32Gmacs: number | null;
+}
+
+function recordOf(t: Table, i: number): CellRecordSummary | null {
+  if (num(t, 'max_inf_norm', i) === null) return null; // the sweep computed no record
+  const n = (c: string): number | null => num(t, c, i);
+  const s = (c: string): string | null => str(t, c, i);
+  return {
+    maxInfNorm: n('max_inf_norm'),
+    maxInfNormHook: s('max_inf_norm_hook'),
+    meanKurtosis: n('mean_kurtosis'),
+    maxKurtosis: n('max_kurtosis'),
+    w8a8AccuracyBefore: n('w8a8_accuracy_before'),
+    w8a8AccuracyAfter: n('w8a8_accuracy_after'),
+    w8a8TestAccuracyAfter: n('w8a8_test_accuracy_after'),
+    w8a8Agreement: n('w8a8_agreement'),
+    w8a8MinOutputSqnrDb: n('w8a8_min_output_sqnr_db'),
+    w8a8RestrictedLossBefore: n('w8a8_restricted_loss_before'),
+    w8a8RestrictedLossAfter: n('w8a8_restricted_loss_after'),
+    w8a8KeyJaccard: n('w8a8_key_jaccard'),
+    w8a8Verdict: s('w8a8_verdict'),
+    packedInt8MaxAbsDelta: n('packed_int8_max_abs_delta'),
+    packedInt8Tolerance: n('packed_int8_tolerance'),
+    packedInt8Accuracy: n('packed_int8_accuracy'),
+    packedInt8ArgmaxAgreement: n('packed_int8_argmax_agreement'),
+    packedWeightBytes: n('packed_weight_bytes'),
+    fp32WeightBytes: n('fp32_weight_bytes'),
+    packedInt8Ms: n('packed_int8_ms'),
+    tfjsFp32Ms: n('tfjs_fp32_ms'),
+    speedupInt8: n('speedup_int8'),
+    packedInt8Gmacs: n('packed_int8_gmacs'),
+    tfjsFp32Gmacs: n('tfjs_fp32_gmacs'),
+  };
 }
 
 const num = (t: Table, col: string, i: number): number | null => {
@@ -99,6 +162,7 @@ export function cellSummaries(tables: readonly Table[], cells: readonly Cell[]):
           passed: flag(t, 'checks_passed', i),
         },
         verdict: reference === null ? null : { reference, verdict: str(t, 'verdict', i) ?? '', reason: str(t, 'verdict_reason', i) ?? '', keyJaccard: num(t, 'key_jaccard', i) ?? Number.NaN },
+        record: recordOf(t, i),
       });
     }
   }

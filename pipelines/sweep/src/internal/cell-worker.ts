@@ -3,6 +3,7 @@ import { initTfjsBackend } from '@bitlens/engine';
 import { createQuantizerRegistry } from '@bitlens/quantization';
 import { tableToIPC } from 'apache-arrow';
 import { parentPort, workerData } from 'node:worker_threads';
+import { sweepKernels } from '../kernels.js';
 import { runCell } from '../run-cell.js';
 import type { CellWorkerData, FromCellWorker, ToCellWorker } from './protocol.js';
 
@@ -16,6 +17,7 @@ const fail = (cell: string | undefined, e: unknown): void =>
 try {
   const { tf } = await initTfjsBackend(data.backend);
   const registry = createQuantizerRegistry();
+  const kernels = sweepKernels();
   let queue: Promise<void> = Promise.resolve();
   port?.on('message', (m: ToCellWorker) => {
     if (m.type === 'stop') {
@@ -25,7 +27,7 @@ try {
     const id = m.job.cell.id;
     queue = queue.then(async () => {
       try {
-        const { row, stats } = await runCell(m.job, tf, registry, (event) => post({ type: 'event', cell: id, event }));
+        const { row, stats } = await runCell(m.job, tf, registry, (event) => post({ type: 'event', cell: id, event }), kernels);
         const bytes = tableToIPC(row);
         post({ type: 'row', cell: id, bytes, stats }, [bytes.buffer as ArrayBuffer]);
       } catch (e) {
