@@ -8,3 +8,5 @@ export { createQuantizerRegistry } from './registry.js';
 export type { QuantizerRegistry } from './registry.js';
 export { ternaryCodes, binaryCodes } from './codes.js';
 export type { HostCodes } from './codes.js';
+export { quantizerSchema, quantizerKind } from './quantizer-schema.js';
+export type { QuantizerKind } from './quantizer-schema.js';
