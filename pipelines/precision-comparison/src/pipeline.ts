@@ -5,7 +5,7 @@ import { BitlensError, type GraphEvent, type RunStats, bitlensVersion, definePip
 import { type StageRecord, renderReport, textSummary } from '@bitlens/report';
 import type { Table } from 'apache-arrow';
 import { type Observable, forkJoin, lastValueFrom, toArray } from 'rxjs';
-import { PrecisionComparisonConfig, type ResolvedComparison, resolveComparison } from './config.js';
+import { PrecisionComparisonConfig, type ResolvedComparison, comparisonFiles, resolveComparison } from './config.js';
 import { type ComparisonGraph, GROK_THRESHOLD, comparisonGraph } from './graph.js';
 import { type RunTables, comparisonReportData } from './internal/report-data.js';
 
@@ -70,6 +70,7 @@ export const precisionComparisonPipeline = definePipeline({
   name: PIPELINE,
   description: 'fp32 vs ternary vs binary: parallel training, progress measures, circuit analysis, same-algorithm verdict, HTML report.',
   config: PrecisionComparisonConfig,
+  files: comparisonFiles,
   async run(config, context) {
     const start = performance.now();
     const r = resolveComparison(config);
