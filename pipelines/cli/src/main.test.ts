@@ -72,7 +72,11 @@ describe('bitlens run hello', () => {
     expect(first.code).toBe(0);
     const a = JSON.parse(first.stdout) as { rows: number; total: number; executed: number; cached: number };
     expect(a).toMatchObject({ rows: 1000, executed: 4, cached: 0 });
-    expect(first.stderr).toContain('[numbers] 4/4 batches'); // plain progress lines when not a TTY
+    // Under --json, stderr carries JSON lines: every event, progress included.
+    const events = first.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event: string; node: string; progress?: { done: number; total: number } });
+    expect(events.find((e) => e.event === 'stage-progress' && e.node === 'numbers' && e.progress?.done === 4)?.progress?.total).toBe(4);
+    const plain = await cli(['run', 'hello', '--store', join(dir, 'plain')]);
+    expect(plain.stderr).toContain('[numbers] 4/4 batches'); // plain progress lines when not a TTY
 
     const second = await cli(['run', 'hello', '--store', store, '--json']);
     const b = JSON.parse(second.stdout) as typeof a;
@@ -84,14 +88,14 @@ describe('bitlens run hello', () => {
     expect(changed.code).toBe(0);
     expect(changed.stdout).toContain('stages executed: 2 [combined, powered]');
     expect(changed.stdout).toContain('read from store: 2 [numbers, shifted]');
-  });
+  }, 240_000);
 });
 
 describe('bitlens list and help', () => {
   it('lists pipelines with their options and defaults', async () => {
     const r = await inProcess(['list', '--json']);
-    const list = JSON.parse(r.out) as { name: string; options: { key: string; default?: unknown }[] }[];
-    const hello = list.find((p) => p.name === 'hello');
+    const list = JSON.parse(r.out) as { pipelines: { name: string; options: { key: string; default?: unknown }[] }[] };
+    const hello = list.pipelines.find((p) => p.name === 'hello');
     expect(hello?.options.find((o) => o.key === 'n')?.default).toBe(1000);
     expect((await inProcess(['list'])).out).toMatch(/power\s+integer \[1\.\.8\]\s+default 2/);
   });

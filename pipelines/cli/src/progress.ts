@@ -1,19 +1,37 @@
 import type { GraphEvent } from '@bitlens/core';
 import cliProgress from 'cli-progress';
+import { type RateMeter, formatDuration, formatRate, rateMeter } from './rate.js';
 
-/** Shows stage events: bars on a TTY, plain lines otherwise (CI logs, pipes). */
+/** Shows graph events: bars on a TTY, plain lines otherwise (CI logs, pipes), JSON lines under `--json`. */
 export interface ProgressView {
   readonly onEvent: (event: GraphEvent) => void;
+  /** Stops bars and timers and shows the cursor again; idempotent. */
   stop(): void;
 }
 
-/** Plain lines: one per stage start/finish, progress at most every 10 % per stage. */
-export function lineProgress(write: (line: string) => void): ProgressView {
+/** The first word of a progress label as its unit (`epochs (metrics)` → `epochs`). */
+const unitOf = (label: string | undefined): string => /^[a-z]+/i.exec(label ?? '')?.[0] ?? '';
+
+/** Last progress seen per node, so that a stage that ends early can say where it stopped. */
+interface Last { done: number; total: number; label: string }
+
+function doneLine(e: Extract<GraphEvent, { type: 'stage-done' }>, last: Last | undefined, startedAt: number | undefined, now: number): string {
+  const took = startedAt === undefined ? '' : ` in ${formatDuration((now - startedAt) / 1000)}`;
+  const early = last !== undefined && last.done < last.total ? `; stopped early at ${last.done} of ${last.total} ${unitOf(last.label)}`.trimEnd() : '';
+  return `[${e.node}] done${took}: ${e.tables} table(s), ${e.rows} rows (${e.key.slice(0, 12)})${early}`;
+}
+
+/** Plain lines: one per stage start/finish, progress at most every 10 % per stage, with rate and time left. */
+export function lineProgress(write: (line: string) => void, now: () => number = () => performance.now()): ProgressView {
   const lastDecile = new Map<string, number>();
+  const meters = new Map<string, RateMeter>();
+  const last = new Map<string, Last>();
+  const started = new Map<string, number>();
   return {
     onEvent: (e) => {
       switch (e.type) {
         case 'stage-start':
+          started.set(e.node, now());
           write(`[${e.node}] ${e.stage}: running`);
           break;
         case 'stage-cached':
@@ -23,18 +41,24 @@ export function lineProgress(write: (line: string) => void): ProgressView {
           write(`[${e.node}] resuming an interrupted run: ${e.kept} stored table(s) kept`);
           break;
         case 'stage-progress': {
-          const decile = Math.floor((10 * e.progress.done) / Math.max(1, e.progress.total));
+          const { done, total, label } = e.progress;
+          last.set(e.node, { done, total, label: label ?? '' });
+          const meter = meters.get(e.node) ?? rateMeter(now);
+          meters.set(e.node, meter);
+          const { rate, etaSeconds } = meter.update(done, total);
+          const decile = Math.floor((10 * done) / Math.max(1, total));
           if (decile > (lastDecile.get(e.node) ?? -1)) {
             lastDecile.set(e.node, decile);
-            write(`[${e.node}] ${e.progress.done}/${e.progress.total} ${e.progress.label ?? ''}`.trimEnd());
+            const speed = rate === undefined ? '' : ` (${formatRate(rate, unitOf(label))}, ${formatDuration(etaSeconds)} left at most)`;
+            write(`[${e.node}] ${done}/${total} ${label ?? ''}${speed}`.replace(/\s+\(/, ' (').trimEnd());
           }
           break;
         }
         case 'stage-done':
-          if (e.executed) write(`[${e.node}] done: ${e.tables} table(s), ${e.rows} rows (${e.key.slice(0, 12)})`);
+          if (e.executed) write(doneLine(e, last.get(e.node), started.get(e.node), now()));
           break;
         case 'artifact-corrupt':
-          write(`[${e.node}] stored artifact ${e.key.slice(0, 12)} is corrupt (${e.reason}); recomputing`);
+          write(`[${e.node}] stored artifact ${e.key.slice(0, 12)} is corrupt (${e.reason}); removed, recomputing`);
           break;
       }
     },
@@ -42,31 +66,76 @@ export function lineProgress(write: (line: string) => void): ProgressView {
   };
 }
 
-/** Progress bars (cli-progress) for a TTY: one bar per running stage that reports progress. */
-export function barProgress(stream: NodeJS.WriteStream, write: (line: string) => void): ProgressView {
+/** JSON lines for `--json`: one object per event (`{"event": "stage-start", ...}`), progress at most once per percent. */
+export function jsonProgress(write: (line: string) => void): ProgressView {
+  const lastPercent = new Map<string, number>();
+  return {
+    onEvent: (e) => {
+      if (e.type === 'stage-progress') {
+        const pct = Math.floor((100 * e.progress.done) / Math.max(1, e.progress.total));
+        if (pct <= (lastPercent.get(e.node) ?? -1)) return;
+        lastPercent.set(e.node, pct);
+      }
+      const { type, ...rest } = e;
+      write(JSON.stringify({ event: type, ...rest }));
+    },
+    stop: () => undefined,
+  };
+}
+
+const SHOW_CURSOR = '\u001b[?25h';
+const BAR_FORMAT = ' {node} {bar} {percentage}% | {value}/{total} {label} | {rate} | ETA {eta_formatted}';
+const IDLE_FORMAT = ' running {elapsed} | {node} ({stage}), no progress reported';
+
+interface Row { readonly bar: cliProgress.SingleBar; readonly meter: RateMeter; readonly kind: 'progress' | 'idle'; total: number; done: number; label: string }
+
+/**
+ * Progress bars (cli-progress) for a TTY: a bar per stage that reports progress, with rate and ETA; a `running 12s`
+ * row for a running stage that reports none. A stage that ends before its total (training stops early after grokking)
+ * has its bar set to done at the real amount of work. `stop()` shows the cursor again (see `guardTerminal` for signals).
+ */
+export function barProgress(stream: NodeJS.WriteStream, now: () => number = () => performance.now()): ProgressView {
   const multi = new cliProgress.MultiBar(
-    { stream, clearOnComplete: false, hideCursor: true, format: ' {bar} {percentage}% | {value}/{total} {label} | {node}' },
+    { stream, clearOnComplete: false, hideCursor: true, gracefulExit: false, format: BAR_FORMAT, etaBuffer: 50, barsize: 24 },
     cliProgress.Presets.shades_classic,
   );
-  const bars = new Map<string, cliProgress.SingleBar>();
-  const log = (line: string): void => {
-    multi.log(`${line}\n`);
+  const rows = new Map<string, Row>();
+  const started = new Map<string, { at: number; stage: string }>();
+  let stopped = false;
+  const log = (line: string): void => multi.log(`${line}\n`);
+  const drop = (node: string): void => {
+    const row = rows.get(node);
+    if (row !== undefined) multi.remove(row.bar);
+    rows.delete(node);
+  };
+  // Idle rows tick once a second; unref'd so a finished run is never kept alive by it.
+  const timer = setInterval(() => {
+    for (const [node, row] of rows) if (row.kind === 'idle') row.bar.update(0, { elapsed: formatDuration((now() - (started.get(node)?.at ?? now())) / 1000) });
+  }, 1000);
+  timer.unref();
+  const progress = (e: Extract<GraphEvent, { type: 'stage-progress' }>): void => {
+    const { done, total, label } = e.progress;
+    let row = rows.get(e.node);
+    if (row === undefined || row.kind === 'idle') {
+      drop(e.node);
+      row = { bar: multi.create(total, done, { node: e.node, label: label ?? '', rate: '' }), meter: rateMeter(now), kind: 'progress', total, done, label: label ?? '' };
+      rows.set(e.node, row);
+    }
+    const { rate } = row.meter.update(done, total);
+    Object.assign(row, { total, done, label: label ?? '' });
+    row.bar.setTotal(total);
+    row.bar.update(done, { node: e.node, label: label ?? '', rate: formatRate(rate, unitOf(label)) });
   };
   return {
     onEvent: (e) => {
+      if (stopped) return;
       switch (e.type) {
-        case 'stage-progress': {
-          let bar = bars.get(e.node);
-          if (bar === undefined) {
-            bar = multi.create(e.progress.total, 0, { node: e.node, label: e.progress.label ?? '' });
-            bars.set(e.node, bar);
-          }
-          bar.setTotal(e.progress.total);
-          bar.update(e.progress.done, { node: e.node, label: e.progress.label ?? '' });
+        case 'stage-progress':
+          progress(e);
           break;
-        }
         case 'stage-start':
-          log(`[${e.node}] ${e.stage}: running`);
+          started.set(e.node, { at: now(), stage: e.stage });
+          rows.set(e.node, { bar: multi.create(1, 0, { node: e.node, stage: e.stage, elapsed: '0s' }, { format: IDLE_FORMAT }), meter: rateMeter(now), kind: 'idle', total: 1, done: 0, label: '' });
           break;
         case 'stage-cached':
           log(`[${e.node}] ${e.stage}: read from store`);
@@ -74,17 +143,55 @@ export function barProgress(stream: NodeJS.WriteStream, write: (line: string) =>
         case 'stage-resumed':
           log(`[${e.node}] resuming an interrupted run: ${e.kept} stored table(s) kept`);
           break;
-        case 'stage-done':
-          if (e.executed) log(`[${e.node}] done: ${e.tables} table(s), ${e.rows} rows`);
+        case 'stage-done': {
+          const row = rows.get(e.node);
+          if (row !== undefined && row.kind === 'progress' && row.done < row.total) {
+            // Early stop: the real work was `done`; show the bar full at that amount, not stuck at 20 %.
+            row.bar.setTotal(row.done);
+            row.bar.update(row.done, { label: `${row.label} (stopped early; cap ${row.total})` });
+          }
+          if (row !== undefined && row.kind === 'progress') row.bar.stop();
+          const last = row?.kind === 'progress' ? { done: row.done, total: row.total, label: row.label } : undefined;
+          if (row?.kind === 'idle') drop(e.node);
+          if (e.executed) log(doneLine(e, last, started.get(e.node)?.at, now()));
           break;
+        }
         case 'artifact-corrupt':
-          log(`[${e.node}] stored artifact is corrupt (${e.reason}); recomputing`);
+          log(`[${e.node}] stored artifact is corrupt (${e.reason}); removed, recomputing`);
           break;
       }
     },
     stop: () => {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      multi.update(); // flushes lines logged since the last redraw (stop() alone drops them)
       multi.stop();
-      void write;
+      stream.write(SHOW_CURSOR);
     },
   };
+}
+
+/**
+ * Restores the terminal if the process is interrupted: on SIGINT or SIGTERM, runs `stop` (which shows the cursor),
+ * then re-raises the signal with bitlens' handlers removed, so the process ends as it would have (status 130 / 143 in a
+ * shell; interrupted stages resume on the next run). Returns a function that removes the handlers.
+ */
+export function guardTerminal(stop: () => void): () => void {
+  const handlers = new Map<NodeJS.Signals, () => void>();
+  const dispose = (): void => {
+    for (const [signal, h] of handlers) process.removeListener(signal, h);
+    process.removeListener('exit', stop);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const h = (): void => {
+      stop();
+      dispose();
+      process.kill(process.pid, signal);
+    };
+    handlers.set(signal, h);
+    process.on(signal, h);
+  }
+  process.on('exit', stop);
+  return dispose;
 }
