@@ -89,7 +89,7 @@ function tfjsResident(engine: 'wasm' | 'webgpu', s: Shape, ops: Operands, meta: 
       if (state === undefined) return;
       const { tf } = state;
       const c = tf.matMul(state.A as Parameters<typeof tf.matMul>[0], state.B as Parameters<typeof tf.matMul>[1]);
-      await c.data(); // never inside tf.tidy (PLATFORM.md)
+      await c.data(); // never inside tf.tidy (docs/platform.md)
       c.dispose();
     },
   };

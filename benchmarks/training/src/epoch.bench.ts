@@ -9,7 +9,7 @@ import { datasetTable } from '@bitlens/data';
 import { effectiveParams, forwardLast, initParams, modelConfig, type ModelConfig } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';
 import { ADAMW_DEFAULTS, adamwState, adamwStep, safeCrossEntropy, trainDataFromTables } from '@bitlens/training';
-import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs';
+import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';

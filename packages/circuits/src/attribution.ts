@@ -1,7 +1,7 @@
 import type { Tf } from '@bitlens/engine';
 import { BitlensError, mulberry32 } from '@bitlens/core';
 import { type ModelConfig, forwardFull, toTensors } from '@bitlens/model';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { meanCosine } from './clock-pizza.js';
 import { type LoadedModel, gridOutputs, gridTokens, tensorOf } from './model.js';
 
@@ -20,7 +20,7 @@ export interface DirectLogitAttribution {
 }
 
 /**
- * Direct logit attribution (SCIENCE §8): each residual component at the last position times W_U (divided by the
+ * Direct logit attribution (docs/science.md#attribution-ablation-patching-acdc): each residual component at the last position times W_U (divided by the
  * cached norm scale and multiplied by sqrt(dModel) * ln_final.w for li, which is exact for that input since the
  * scale is fixed). The products with W_U run as tfjs matMuls (`precision: 'float32'`, default, fast over all p^2
  * inputs) or in float64 on the host (`'float64'`: then the components sum to the float64 residual's logits to ~1e-12).
@@ -160,7 +160,7 @@ export function directLogitAttributionFrom(
 }
 
 /**
- * Gradient symmetricity (Zhong et al., SCIENCE §3) of any differentiable map from the two token embeddings to output
+ * Gradient symmetricity (Zhong et al., docs/science.md#clock-vs-pizza) of any differentiable map from the two token embeddings to output
  * logits: for each triple (a, b, c), the gradients of logit c with respect to E_a and E_b, then the mean cosine.
  * `logitFn(ea, eb)` takes `[B, d]` embeddings and returns `[B, classes]` logits.
  */
@@ -193,7 +193,7 @@ export function sampleTriples(p: number, count: number, seed: number): { a: Int3
 }
 
 /**
- * Gradient symmetricity of a model (SCIENCE §3): 100 triples (seeded), gradients of logit c with respect to the token
+ * Gradient symmetricity of a model (docs/science.md#clock-vs-pizza): 100 triples (seeded), gradients of logit c with respect to the token
  * embeddings of a and b (before the positional embedding) through the full forward, mean cosine.
  */
 export function gradientSymmetricity(tf: Tf, model: LoadedModel, options: { readonly samples?: number; readonly seed?: number } = {}): number {

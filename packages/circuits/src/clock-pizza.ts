@@ -5,7 +5,7 @@ import { topEigenvectors } from './internal/eigen.js';
 const STAGE = 'circuits/clock-pizza';
 
 /**
- * Distance irrelevance (Zhong et al., SCIENCE §3): with T[s, d] the correct-class logit of the input with
+ * Distance irrelevance (Zhong et al., docs/science.md#clock-vs-pizza): with T[s, d] the correct-class logit of the input with
  * a + b = s and a - b = d (mod p), q = mean_d std_s(T[s, d]) / std(T) (population std). Clock ~ 1, pizza small.
  * `correct[r]` is the correct-class logit of grid row r = a * p + b.
  */

@@ -20,7 +20,7 @@ export interface VerdictRule {
   readonly signatureTolerance: number;
 }
 
-/** The default rule (SCIENCE §10). */
+/** The default rule (docs/science.md#same-algorithm-verdict). */
 export const DEFAULT_VERDICT_RULE: VerdictRule = { minAccuracy: 0.99, maxKeys: 15, minVarianceExplained: 0.7, restrictedSlack: 0.05, minExcludedOverLogP: 0.5, signatureTolerance: 0.2 };
 
 /** The mechanism numbers the verdict reads (one model). */
@@ -68,7 +68,7 @@ export interface Verdict {
 }
 
 /**
- * The same-algorithm rule (SCIENCE §10): both models must pass every mechanism check (solves the task, sparse key set, MLP variance
+ * The same-algorithm rule (docs/science.md#same-algorithm-verdict): both models must pass every mechanism check (solves the task, sparse key set, MLP variance
  * explained by key frequencies, restricted loss at or below the full loss, large excluded loss); then `same` when
  * their clock/pizza signatures agree within the tolerance, else `different`. A model failing a check makes the pair
  * `inconclusive` (not a Fourier-feature algorithm, or not cleaned up yet). Key-frequency overlap is NOT used.
@@ -86,7 +86,8 @@ export function sameAlgorithmVerdict(a: MechanismNumbers, b: MechanismNumbers, r
   return { verdict: 'different', reason: `both pass the mechanism checks but clock/pizza signatures differ: |Δ grad sym| ${dg.toFixed(3)}, |Δ dist irr| ${dd.toFixed(3)} (tolerance ${rule.signatureTolerance})` };
 }
 
-function numbersOf(t: Table, i: number): MechanismNumbers {
+/** The mechanism numbers of row `i` of a mechanism table (`MechanismSchema`). */
+export function mechanismNumbers(t: Table, i: number): MechanismNumbers {
   return {
     model: strings(t, 'model')[i] ?? '',
     p: numbers(t, 'p')[i] ?? 0,
@@ -123,7 +124,7 @@ export function compareMechanisms(options: { readonly rule?: Partial<VerdictRule
       src.pipe(
         toArray(),
         map((tables) => {
-          const ms = tables.flatMap((t) => Array.from({ length: t.numRows }, (_, i) => numbersOf(t, i)));
+          const ms = tables.flatMap((t) => Array.from({ length: t.numRows }, (_, i) => mechanismNumbers(t, i)));
           if (ms.length < 2) throw new BitlensError('INVALID_OPTION', { stage: name, field: 'models', expected: 'at least two analysed models', found: String(ms.length) });
           const rows: { a: MechanismNumbers; b: MechanismNumbers; v: Verdict }[] = [];
           for (let i = 0; i < ms.length; i++) for (let j = i + 1; j < ms.length; j++) {

@@ -55,8 +55,10 @@ export {
   ComparisonSchema,
 } from './schemas.js';
 export type { Activations, Grid, FourierNorms, NeuronFreqs, KeyFreqs, Losses, ClockPizza, Quadrature, Ablations, Attribution, Patching, Mechanism, Comparison } from './schemas.js';
-export { compareMechanisms, sameAlgorithmVerdict, mechanismChecks, jaccard, formatComparison, DEFAULT_VERDICT_RULE } from './compare.js';
+export { compareMechanisms, sameAlgorithmVerdict, mechanismChecks, mechanismNumbers, jaccard, formatComparison, DEFAULT_VERDICT_RULE } from './compare.js';
 export type { VerdictRule, MechanismNumbers, Verdict } from './compare.js';
 export { acdc, meanKl } from './acdc.js';
 export type { GraphEdge, AcdcResult } from './acdc.js';
 export { gridFromDataset } from './grid-from-dataset.js';
+export { mechanismSubgraph, DEFAULT_ANALYSIS } from './mechanism-subgraph.js';
+export type { AnalysisSettings, MechanismSubgraphOptions, MechanismNodes } from './mechanism-subgraph.js';

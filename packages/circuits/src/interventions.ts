@@ -1,6 +1,6 @@
 import type { Tf } from '@bitlens/engine';
 import { BitlensError, mulberry32 } from '@bitlens/core';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { sumDirections } from './fourier.js';
 import { crossEntropy } from './loss.js';
 import { type LoadedModel, gridLogits, gridOutputs, runGrid } from './model.js';
@@ -190,7 +190,7 @@ export interface PatchResult {
 }
 
 /**
- * Activation patching (SCIENCE §8): run the clean input (a, b) capturing `hook`, then the corrupted input (a', b')
+ * Activation patching (docs/science.md#attribution-ablation-patching-acdc): run the clean input (a, b) capturing `hook`, then the corrupted input (a', b')
  * with `hook` replaced by the clean value (optionally only one head / neuron slice); metric = fraction of the logit
  * difference restored. Labels come from `label(a, b)`.
  */

@@ -2,8 +2,7 @@ import { type Tf, initTfjsBackend } from '@bitlens/engine';
 import { PipelineGraph, defineSource } from '@bitlens/core';
 import { datasetStage, isPrime } from '@bitlens/data';
 import { WeightsSchema, initParams, modelConfig, weightsTable } from '@bitlens/model';
-import type { Table } from 'apache-arrow';
-import { lastValueFrom, of, toArray } from 'rxjs';
+import { of } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   GRID_MAX_P, MEMORY_BUDGET_BYTES, ONE_MODEL_FOOTPRINT, THREE_MODEL_FOOTPRINT, activations, gridFromDataset, gridModulusSchema, gridPeakBytes,
@@ -54,9 +53,9 @@ describe(`the largest accepted p (${GRID_MAX_P}) runs`, () => {
       .source('weights', weights)
       .then('activations', activations(tf, { hooks: '^(blocks\\.0\\.mlp\\.hook_post|logits)$' }), 'weights')
       .then('neurons', neuronFrequencies(tf, { threshold: 0.85, minCount: 5 }), 'activations');
-    const { streams } = graph.run({});
-    const [grid] = (await lastValueFrom(streams.grid.pipe(toArray()))) as Table[];
-    const [neurons] = (await lastValueFrom(streams.neurons.pipe(toArray()))) as Table[];
+    const { tables } = await graph.run({ collect: ['grid', 'neurons'] });
+    const [grid] = tables.grid;
+    const [neurons] = tables.neurons;
     expect(grid?.numRows).toBe(p * p);
     expect(neurons?.numRows).toBe(cfg.dMlp);
     const rss = process.memoryUsage().rss;

@@ -12,7 +12,7 @@ export interface LossAccuracy {
 }
 
 /**
- * Mean cross-entropy (float64 log-softmax, SCIENCE §0) and argmax accuracy of row-major logits `[n, classes]`.
+ * Mean cross-entropy (float64 log-softmax, docs/science.md#conventions) and argmax accuracy of row-major logits `[n, classes]`.
  * `mask` (optional, length n) selects the rows to average over. Ties in argmax count as wrong unless the label is
  * the first maximum.
  */
@@ -57,7 +57,7 @@ function checkGridLogits(logits: ArrayLike<number>, p: number): void {
 
 /**
  * Projection of grid logits `[p^2, p]` (row a * p + b) onto span{u_cos(k), u_sin(k) : k in keys} along the input
- * axis, column by column (SCIENCE §2.4). Returns `P L` in float64.
+ * axis, column by column (docs/science.md#restricted-and-excluded-loss). Returns `P L` in float64.
  */
 export function projectOntoSumFrequencies(logits: ArrayLike<number>, p: number, keys: readonly number[]): Float64Array {
   checkGridLogits(logits, p);
@@ -115,7 +115,7 @@ export interface FrequencyLosses {
 }
 
 /**
- * Restricted and excluded loss (SCIENCE §2.4-2.5) of grid logits `[p^2, p]` for the given key frequencies.
+ * Restricted and excluded loss (docs/science.md#restricted-and-excluded-loss) of grid logits `[p^2, p]` for the given key frequencies.
  * `restrictedOn` / `excludedOn` are row masks (length p^2). `perKey` (default true) also computes one key at a time.
  */
 export function frequencyLosses(

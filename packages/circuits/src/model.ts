@@ -1,7 +1,7 @@
 import type { Tf } from '@bitlens/engine';
 import { BitlensError } from '@bitlens/core';
 import { type HostTensor, type ModelConfig, type ParamTensors, forwardFull, forwardLast, readWeightsTable, toTensors } from '@bitlens/model';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Table } from 'apache-arrow';
 
 /** Which weights column an analysis reads: what the forward uses (`effective`, default) or the latent FP weights. */

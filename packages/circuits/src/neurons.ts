@@ -4,7 +4,7 @@ import { checkModulus, fourierBasis, numFrequencies } from './fourier.js';
 
 const STAGE = 'circuits/neurons';
 
-/** Per-neuron frequency structure of activations over the p^2 input grid (SCIENCE §2.2). */
+/** Per-neuron frequency structure of activations over the p^2 input grid (docs/science.md#neuron-frequencies-and-clusters). */
 export interface NeuronFrequencies {
   readonly p: number;
   readonly nNeurons: number;

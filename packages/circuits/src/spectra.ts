@@ -11,7 +11,7 @@ export interface FourierSpectrum {
   readonly constNorm: number;
   /** Per frequency k = 1..K: sqrt(n_cos^2 + n_sin^2). */
   readonly freqNorms: Float64Array;
-  /** Gini of `rowNorms` (all p Fourier components, SCIENCE §2.6). */
+  /** Gini of `rowNorms` (all p Fourier components, docs/science.md#fourier-spectra-and-gini). */
   readonly gini: number;
 }
 
@@ -26,7 +26,7 @@ export function fourierSpectrum(m: Float32Array | Float64Array, p: number, cols:
 }
 
 /**
- * Fourier norms of the token embedding (SCIENCE §2.1): `embed` is W_E in TransformerLens orientation
+ * Fourier norms of the token embedding (docs/science.md#fourier-spectra-and-gini): `embed` is W_E in TransformerLens orientation
  * `[dVocab, dModel]`; only the first p rows (the number tokens) are transformed.
  */
 export function embeddingSpectrum(embed: Float32Array | Float64Array, p: number, dModel: number): FourierSpectrum {
@@ -37,7 +37,7 @@ export function embeddingSpectrum(embed: Float32Array | Float64Array, p: number,
 }
 
 /**
- * The neuron-logit map W_L = W_U^T W_out (SCIENCE §2.3), `[dVocabOut, dMlp]` row-major, float64, from
+ * The neuron-logit map W_L = W_U^T W_out (docs/science.md#fourier-spectra-and-gini), `[dVocabOut, dMlp]` row-major, float64, from
  * TransformerLens-oriented `W_out` `[dMlp, dModel]` and `W_U` `[dModel, dVocabOut]`.
  */
 export function neuronLogitMap(wOut: Float32Array, wU: Float32Array, dMlp: number, dModel: number, dOut: number): Float64Array {
@@ -57,7 +57,7 @@ export function neuronLogitMap(wOut: Float32Array, wU: Float32Array, dMlp: numbe
 /** How the FFS significance threshold is given: absolute, or relative to the largest max(c_k, s_k). */
 export type SparsityThreshold = { readonly kind: 'absolute'; readonly eps: number } | { readonly kind: 'relative'; readonly fraction: number };
 
-/** Fourier Frequency Sparsity and Coefficient Ratio of an embedding (Furuta et al., SCIENCE §4). */
+/** Fourier Frequency Sparsity and Coefficient Ratio of an embedding (Furuta et al., docs/science.md#ffs-and-fcr-furuta). */
 export interface FourierSparsity {
   /** (1/K) #{k : max(c_k, s_k) > eps}. */
   readonly ffs: number;
@@ -72,7 +72,7 @@ export interface FourierSparsity {
  * FFS and FCR from an embedding spectrum (c_k, s_k = norms of the cos_k / sin_k rows of F W_E). Default threshold:
  * relative, 0.1 x the largest max(c_k, s_k). FCR is averaged over the significant frequencies only, so that an
  * embedding holding only one planted frequency gives FCR = 1 (the published definition over all K is undefined at
- * zero-norm frequencies). These definitions are reconstructed (SCIENCE §4) and not verified against the paper.
+ * zero-norm frequencies). These definitions are reconstructed (docs/science.md#ffs-and-fcr-furuta) and not verified against the paper.
  */
 export function fourierSparsity(spectrum: FourierSpectrum, threshold: SparsityThreshold = { kind: 'relative', fraction: 0.1 }): FourierSparsity {
   const rn = spectrum.rowNorms;

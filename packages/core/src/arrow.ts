@@ -52,6 +52,27 @@ export function utf8(values: readonly string[]): Data<Utf8> {
   return d;
 }
 
+/** A nullable Int32 column (null where a value is missing, e.g. an epoch never reached). */
+export function int32OrNull(values: readonly (number | null)[]): Data<Int32> {
+  return singleData(vectorFromArray([...values], new Int32()).data, new Int32());
+}
+
+/** A nullable Utf8 column. */
+export function utf8OrNull(values: readonly (string | null)[]): Data<Utf8> {
+  return singleData(vectorFromArray([...values], new Utf8()).data, new Utf8());
+}
+
+/** A nullable Float64 column. */
+export function float64OrNull(values: readonly (number | null)[]): Data<Float64> {
+  return singleData(vectorFromArray([...values], new Float64()).data, new Float64());
+}
+
+function singleData<T extends DataType>(chunks: readonly Data<T>[], type: T): Data<T> {
+  const d = chunks[0];
+  if (chunks.length !== 1 || d === undefined) throw new BitlensError('INTERNAL', { stage: 'core/arrow', field: String(type), expected: 'one chunk', found: String(chunks.length) });
+  return d;
+}
+
 /** An Int32 column. */
 export function int32(values: ArrayLike<number>): Data<Int32> {
   return makeData({ type: new Int32(), length: values.length, nullCount: 0, data: Int32Array.from(values) });

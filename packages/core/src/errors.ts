@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'ARTIFACT_CORRUPT'
   | 'GRAPH_INVALID'
   | 'NOT_FOUND'
+  | 'STORE_UNAVAILABLE'
   | 'INTERNAL';
 
 /** Where an error happened and what was wrong: every bitlens error can name these. */

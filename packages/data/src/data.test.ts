@@ -19,7 +19,7 @@ function errorOf(f: () => unknown): BitlensError {
 
 const tasks = createTaskRegistry();
 
-describe('tasks (SCIENCE.md §4)', () => {
+describe('tasks (docs/science.md#tasks-and-datasets)', () => {
   it('x2_xy_y2 at p = 97: label(3, 5) = (9 + 15 + 25) mod 97 = 49', () => {
     expect(labelOf(tasks.get('x2_xy_y2'), 3, 5, 97)).toBe(49);
     expect(labelOf('x2_xy_y2', 3, 5, 97)).toBe(49);

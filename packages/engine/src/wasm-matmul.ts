@@ -1,12 +1,12 @@
 import type { Tf } from './init.js';
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 
 const MARK = Symbol.for('bitlens.explicitTransposeMatMul');
 
 /**
  * On the tfjs wasm backend, replaces the `BatchMatMul` kernel by one that transposes its operands explicitly (the
  * `Transpose` kernel) and then runs the plain, untransposed product. tfjs-wasm's `matMul` with `transposeA` or
- * `transposeB` is 10-25x slower than that (PLATFORM.md), and autodiff produces exactly those products for every
+ * `transposeB` is 10-25x slower than that (docs/platform.md), and autodiff produces exactly those products for every
  * weight gradient. The values agree with the cpu backend's products to float32 rounding for every transpose
  * combination (`parity.test.ts`).
  *

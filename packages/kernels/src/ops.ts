@@ -26,7 +26,7 @@ export type TernaryFormat = 'i2s' | 'planes';
  * - `MatMul`: a [m,k] · b [k,n] (or b [n,k] with `transposeB`) -> float32 [m,n].
  * - `Softmax`: softmax along the last axis, float32, same shape.
  * - `ClippedSoftmax`: clip((zeta - gamma) * softmax(x) + gamma, 0, 1) along the last axis (Bondarenko et al. 2023).
- * - `FourierProjection`: F · x for x [p, d], F the orthonormal real Fourier basis over Z_p (SCIENCE §0) -> [p, d].
+ * - `FourierProjection`: F · x for x [p, d], F the orthonormal real Fourier basis over Z_p (docs/science.md#fourier-basis) -> [p, d].
  * - `QuantizeTernary`: BitNet b1.58 absmean: gamma = mean|w|, codes = RoundClip(w / (gamma + eps), -1, 1) (half to even).
  * - `QuantizeBinary`: BitNet: alpha = mean(w) when `center`, codes = +1 if w - alpha > 0 else -1, scale = mean|w|.
  * - `Dequantize`: codes (int8) * scale (one value, or one per row).

@@ -15,7 +15,7 @@ describe('reference backend', () => {
     expect(Array.from((await registry.run('MatMul', { a, b: bt }, { transposeB: true }, 'reference')).data)).toEqual([58, 64, 139, 154]);
   });
 
-  it('quantizes [[0.5, -0.05, 1.2, -0.9]] to b1.58 codes [1, 0, 1, -1] with gamma 0.6625 (SCIENCE §7)', async () => {
+  it('quantizes [[0.5, -0.05, 1.2, -0.9]] to b1.58 codes [1, 0, 1, -1] with gamma 0.6625 (docs/science.md#weight-quantizers)', async () => {
     const { codes, scale } = await registry.run('QuantizeTernary', { w: tensor('float32', [1, 4], [0.5, -0.05, 1.2, -0.9]) }, { eps: 1e-5 }, 'reference');
     expect(Array.from(codes.data)).toEqual([1, 0, 1, -1]);
     expect(scale.data[0]).toBeCloseTo(0.6625, 6);
@@ -36,7 +36,7 @@ describe('reference backend', () => {
     expect(Array.from(out.data)).toEqual([2, -2, 0, 3]);
   });
 
-  it('clipped softmax with zeta 1, gamma 0 equals softmax; gamma -0.1 maps small entries to exactly 0 (SCIENCE §6)', async () => {
+  it('clipped softmax with zeta 1, gamma 0 equals softmax; gamma -0.1 maps small entries to exactly 0 (docs/science.md#quantizable-attention-and-outlier-metrics)', async () => {
     const x = randomTensor([4, 7], { seed: 3 });
     const sm = await registry.run('Softmax', { x }, {}, 'reference');
     const same = await registry.run('ClippedSoftmax', { x }, { zeta: 1, gamma: 0 }, 'reference');
@@ -46,7 +46,7 @@ describe('reference backend', () => {
     expect(clipped.data[2]).toBeLessThanOrEqual(1);
   });
 
-  it.each([5, 59, 97, 113])('Fourier basis for p = %i is orthonormal to 1e-12 with const row 1/sqrt(p) (SCIENCE §0)', (p) => {
+  it.each([5, 59, 97, 113])('Fourier basis for p = %i is orthonormal to 1e-12 with const row 1/sqrt(p) (docs/science.md#fourier-basis)', (p) => {
     const f = fourierBasis(p);
     let worst = 0;
     for (let i = 0; i < p; i++) {

@@ -25,7 +25,7 @@ function normals(n: number, seed: number): Float64Array {
   return out;
 }
 
-describe('outlier metrics (SCIENCE §6)', () => {
+describe('outlier metrics (docs/science.md#quantizable-attention-and-outlier-metrics)', () => {
   it('kurtosis of one 100 among 999 zeros is 996.0 (unbiased std); of a standard normal sample 3 ± 0.05', () => {
     const x = new Float64Array(1000);
     x[0] = 100;

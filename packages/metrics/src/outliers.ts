@@ -12,7 +12,7 @@ export function infNorm(x: ArrayLike<number>): number {
 }
 
 /**
- * Kurtosis as in Bondarenko et al.'s code (SCIENCE §6): E[(x - mu)^4] / (sigma^4 + 1e-6), non-excess, with sigma the
+ * Kurtosis as in Bondarenko et al.'s code (docs/science.md#quantizable-attention-and-outlier-metrics): E[(x - mu)^4] / (sigma^4 + 1e-6), non-excess, with sigma the
  * unbiased (n - 1) standard deviation. One 100 among 999 zeros gives 996.0; a standard normal sample about 3.
  */
 export function kurtosis(x: ArrayLike<number>): number {
@@ -53,7 +53,7 @@ interface Acc {
 }
 
 /**
- * Outlier metrics over activation tables (SCIENCE §6): for every (input, hook) row, the flattened activation's infinity
+ * Outlier metrics over activation tables (docs/science.md#quantizable-attention-and-outlier-metrics): for every (input, hook) row, the flattened activation's infinity
  * norm and kurtosis; averaged (and maxed) over inputs per hook. A reduction over the whole stream (`reduce`): emits
  * one table at the end, with one row per hook plus a `*` row: max infinity norm over hooks, mean of the per-hook mean
  * kurtosis ("average kurtosis over layers") and the max per-hook mean kurtosis.

@@ -24,7 +24,7 @@ import { Float64, Int32, type List, Schema, type Table, Utf8 } from 'apache-arro
 import { concatMap, from, map, toArray } from 'rxjs';
 import { field, float64, int32, int32List, listOf, tableOf, utf8 } from './internal/arrow.js';
 
-/** One row per checkpoint: the progress measures of SCIENCE §2 and §4. */
+/** One row per checkpoint: the progress measures of docs/science.md#progress-measures. */
 export type ProgressRow = {
   epoch: Int32;
   train_loss: Float64;
@@ -91,7 +91,7 @@ function splitByEpoch(t: Table<Checkpoint>): Table<Checkpoint>[] {
 }
 
 /**
- * Progress measures over a checkpoint stream (SCIENCE §2, §4): for each checkpoint, as it arrives, one row with
+ * Progress measures over a checkpoint stream (docs/science.md#progress-measures): for each checkpoint, as it arrives, one row with
  * train/test loss and accuracy (over the dataset's split, all p^2 inputs through the model), restricted loss (all
  * inputs) and excluded loss (train inputs), Gini of the Fourier norms of W_E and W_L, total squared weight norm of the
  * latent weights, FFS/FCR with the threshold used, and the key-frequency set. The dataset stream is read first

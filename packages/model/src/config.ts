@@ -1,6 +1,6 @@
 import { BitlensError } from '@bitlens/core';
 
-/** The two architecture presets (SCIENCE.md §10). */
+/** The two architecture presets (docs/science.md#models). */
 export type ModelPreset = 'li' | 'nanda';
 
 /** Layers whose weights can be quantized (TransformerLens names without the `blocks.<l>.` prefix). */

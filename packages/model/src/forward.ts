@@ -1,7 +1,7 @@
 import type { Tf } from '@bitlens/engine';
 import { BitlensError } from '@bitlens/core';
 import { quantizeActivationsInt8 } from '@bitlens/quantization';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
 import { isQuantized } from './config.js';
 

@@ -25,7 +25,7 @@ export interface ParamSpec {
  * The parameter tensors of a config in a fixed order, with TransformerLens names and shapes
  * (`embed.W_E`, `pos_embed.W_pos`, `blocks.<l>.attn.W_Q` ... `unembed.W_U`, `unembed.b_U`; li adds `ln_final.w`;
  * gated attention adds `blocks.<l>.attn.gate.W` [nHeads, dHead] and `blocks.<l>.attn.gate.b` [nHeads]).
- * Init (SCIENCE.md §2): every weight matrix ~ N(0, 1/dModel) except W_U ~ N(0, 1/dVocab); biases 0; norm gain 1;
+ * Init (docs/science.md#models): every weight matrix ~ N(0, 1/dModel) except W_U ~ N(0, 1/dVocab); biases 0; norm gain 1;
  * gate bias logit(gateInit).
  */
 export function paramSpecs(config: ModelConfig): ParamSpec[] {

@@ -1,6 +1,6 @@
 import type { Tf } from '@bitlens/engine';
 import { steQuantize, type QuantizerRegistry, type SteOptions } from '@bitlens/quantization';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
 import { isQuantized } from './config.js';
 import type { ParamTensors } from './forward.js';

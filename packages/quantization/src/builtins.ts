@@ -1,5 +1,5 @@
 import type { Tf } from '@bitlens/engine';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { mean, meanAbs, roundHalfEven, signNegZero } from './internal/math.js';
 import type { HostQuantized, QuantizedCodes, WeightQuantizer } from './quantizer.js';
 

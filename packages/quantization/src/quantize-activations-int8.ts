@@ -1,5 +1,5 @@
 import type { Tf } from '@bitlens/engine';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 
 /** Floor on max|x_token| so that an all-zero token does not divide by zero (BitNet's eps). */
 export const ACTIVATION_EPS = 1e-5;

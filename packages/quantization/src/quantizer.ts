@@ -1,5 +1,5 @@
 import type { Tf } from '@bitlens/engine';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 
 /** Integer codes of a quantized tensor and its per-tensor scale: value = scale * codes. */
 export interface QuantizedCodes {

@@ -8,15 +8,15 @@ export interface TrainingCurves {
 }
 
 /**
- * Progress measures (SCIENCE §2) of one run, one entry per analysed checkpoint. Every series is optional (a pipeline
+ * Progress measures (docs/science.md#progress-measures) of one run, one entry per analysed checkpoint. Every series is optional (a pipeline
  * may not compute all of them); a present series has the length of `epoch`. `NaN` marks a value not computed at that
  * checkpoint.
  */
 export interface ProgressCurves {
   readonly epoch: readonly number[];
-  /** Restricted loss (key-frequency projection of the logits; SCIENCE §2.4). */
+  /** Restricted loss (key-frequency projection of the logits; docs/science.md#restricted-and-excluded-loss). */
   readonly restrictedLoss?: readonly number[];
-  /** Excluded loss (key frequencies removed, train inputs; SCIENCE §2.5). */
+  /** Excluded loss (key frequencies removed, train inputs; docs/science.md#restricted-and-excluded-loss). */
   readonly excludedLoss?: readonly number[];
   /** Gini coefficient of the Fourier-component norms of W_E (§2.6). */
   readonly giniEmbed?: readonly number[];
@@ -26,7 +26,7 @@ export interface ProgressCurves {
   readonly weightNorm?: readonly number[];
 }
 
-/** Mechanism numbers of one analysed model (the inputs of the same-algorithm rule, SCIENCE §10). */
+/** Mechanism numbers of one analysed model (the inputs of the same-algorithm rule, docs/science.md#same-algorithm-verdict). */
 export interface MechanismReport {
   readonly fullLoss: number;
   readonly accuracy: number;

@@ -2,7 +2,7 @@ import { type Tf, useExplicitTransposeMatMul } from '@bitlens/engine';
 import { BitlensError, canonicalJson } from '@bitlens/core';
 import { effectiveParams, forwardLast, initParams, readWeightsTable, toHost, validateConfig, type HostTensor, type ModelConfig } from '@bitlens/model';
 import type { QuantizerRegistry } from '@bitlens/quantization';
-import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs';
+import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { Table } from 'apache-arrow';
 import { Observable } from 'rxjs';
 import { ADAMW_DEFAULTS, adamwState, adamwStep, type AdamWOptions } from './adamw.js';
@@ -38,7 +38,7 @@ export interface TrainOptions {
    * analysed in the middle of one). Default: never stop early.
    */
   readonly stopAfterGrok?: number;
-  /** Grokking threshold on test accuracy (default 0.99, SCIENCE.md §10). */
+  /** Grokking threshold on test accuracy (default 0.99, docs/science.md#grokking-detection). */
   readonly grokThreshold?: number;
   /** How the STE gradient reaches the latent weights (see @bitlens/quantization `steQuantize`; default 'identity'). */
   readonly steGradient?: 'identity' | 'centred';

@@ -1,4 +1,4 @@
-import { TASKS, TaskSchema, gridModulusSchema } from '@bitlens/circuits';
+import { DEFAULT_ANALYSIS, TASKS, TaskSchema, gridModulusSchema } from '@bitlens/circuits';
 import type { ConfigFiles } from '@bitlens/core';
 import { splitSizes } from '@bitlens/data';
 import { TfjsBackendSchema } from '@bitlens/engine';
@@ -25,12 +25,12 @@ export const AnalyzeConfig = z
       .describe('train/test split of the p^2 pairs; without it only all-input numbers are reported'),
     thresholds: z
       .strictObject({
-        neuron: z.number().min(0).max(1).default(0.85).describe('max FVE for a neuron to count as clustered'),
-        neuronMinCount: z.number().int().min(1).default(5).describe('clustered neurons a frequency needs to be key'),
-        maxKeys: z.number().int().min(1).default(15).describe('embedding key frequencies: largest gap among the top maxKeys'),
-        sparsity: z.number().gt(0).max(1).default(0.1).describe('FFS threshold, relative to the largest Fourier coefficient norm'),
+        neuron: z.number().min(0).max(1).default(DEFAULT_ANALYSIS.neuronThreshold).describe('max FVE for a neuron to count as clustered'),
+        neuronMinCount: z.number().int().min(1).default(DEFAULT_ANALYSIS.neuronMinCount).describe('clustered neurons a frequency needs to be key'),
+        maxKeys: z.number().int().min(1).default(DEFAULT_ANALYSIS.maxKeys).describe('embedding key frequencies: largest gap among the top maxKeys'),
+        sparsity: z.number().gt(0).max(1).optional().describe('FFS threshold relative to the largest Fourier coefficient norm (default: the analysis default)'),
       })
-      .default({ neuron: 0.85, neuronMinCount: 5, maxKeys: 15, sparsity: 0.1 }),
+      .default({ neuron: DEFAULT_ANALYSIS.neuronThreshold, neuronMinCount: DEFAULT_ANALYSIS.neuronMinCount, maxKeys: DEFAULT_ANALYSIS.maxKeys }),
     ablations: z.boolean().default(false).describe('also zero/mean/resample-ablate every head (about 15 more forward passes over the grid)'),
   })
   .superRefine((c, ctx) => {

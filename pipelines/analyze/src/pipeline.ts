@@ -2,28 +2,23 @@ import { initTfjsBackend } from '@bitlens/engine';
 import {
   AblationsSchema,
   AttributionSchema,
+  DEFAULT_ANALYSIS,
   KeyFreqsSchema,
   LossesSchema,
   MechanismSchema,
   QuadratureSchema,
   ablations,
-  activations,
   attribution,
-  clockPizza,
-  fourierNorms,
-  frequencyLossesStage,
   gridDataset,
-  keyFrequencies,
   keysOf,
-  mechanismSummary,
-  neuronFrequencies,
+  mechanismSubgraph,
   quadrature,
 } from '@bitlens/circuits';
 import { BitlensError, PipelineGraph, type SourceStage, defineJoin, defineSource, definePipeline, sha256 } from '@bitlens/core';
 import { type Weights, WeightsSchema, importTransformerLens, modelConfig, weightsTable } from '@bitlens/model';
 import { readSafetensorsFile } from '@bitlens/safetensors';
 import { Field, Schema, Table, Utf8, vectorFromArray } from 'apache-arrow';
-import { defer, forkJoin, lastValueFrom, map, of, toArray } from 'rxjs';
+import { defer, forkJoin, map, of, toArray } from 'rxjs';
 import { type AnalyzeConfigOutput, AnalyzeConfig, analyzeFiles, weightsByteLimit } from './config.js';
 
 /**
@@ -40,8 +35,8 @@ export function weightsSource(bytes: Uint8Array, options: { readonly sha256: str
   });
 }
 
-/** Hooks the analyses read, captured once at the last position over all p^2 inputs. */
-const ANALYSIS_HOOKS = '^(hook_embed|blocks\\.0\\.attn\\.hook_z|blocks\\.0\\.mlp\\.hook_(pre|post)|ln_final\\.hook_scale|logits)$';
+/** Hooks the analyses beyond the mechanism chain read (attribution), captured with it at the last position. */
+const EXTRA_HOOKS = ['hook_embed', 'blocks.0.attn.hook_z', 'ln_final.hook_scale'] as const;
 
 /** The summary the pipeline prints (`--json`), before run-specific fields (backend, seconds, stage counts). */
 interface AnalyzeSummary {
@@ -148,18 +143,19 @@ function analysisSummary(options: { readonly model: string; readonly p: number; 
 export function analyzeGraph(config: AnalyzeConfigOutput, tf: Awaited<ReturnType<typeof initTfjsBackend>>['tf'], bytes: Uint8Array, name: string) {
   const column = config.column;
   const t = config.thresholds;
+  const settings = {
+    ...DEFAULT_ANALYSIS,
+    neuronThreshold: t.neuron,
+    neuronMinCount: t.neuronMinCount,
+    maxKeys: t.maxKeys,
+    ...(t.sparsity === undefined ? {} : { sparsity: { kind: 'relative', fraction: t.sparsity } as const }),
+  };
   return PipelineGraph.create()
     .source('weights', weightsSource(bytes, { sha256: sha256(bytes), preset: config.preset, p: config.p }))
     .source('dataset', gridDataset({ p: config.p, task: config.task, ...(config.split === undefined ? {} : { split: config.split }) }))
-    .then('activations', activations(tf, { hooks: ANALYSIS_HOOKS, position: 'last', column }), 'weights')
-    .then('norms', fourierNorms({ column }), 'weights')
-    .then('neurons', neuronFrequencies(tf, { threshold: t.neuron, minCount: t.neuronMinCount }), 'activations')
-    .join('keys', keyFrequencies({ rule: { kind: 'gap', maxKeys: t.maxKeys }, column }), { weights: 'weights', neurons: 'neurons' })
-    .join('losses', frequencyLossesStage({ keys: 'embed' }), { keys: 'keys', activations: 'activations', dataset: 'dataset' })
-    .join('clockPizza', clockPizza(tf, { task: config.task, column }), { weights: 'weights', activations: 'activations' })
+    .use('', mechanismSubgraph(tf, { model: name, task: config.task, settings, column, extraHooks: EXTRA_HOOKS }), { weights: 'weights', grid: 'dataset' })
     .join('quadrature', quadrature({ column }), { weights: 'weights', activations: 'activations', neurons: 'neurons' })
     .join('attribution', attribution(tf, { task: config.task, column }), { weights: 'weights', activations: 'activations' })
-    .join('mechanism', mechanismSummary({ model: name, sparsity: { kind: 'relative', fraction: t.sparsity } }), { norms: 'norms', neurons: 'neurons', keys: 'keys', losses: 'losses', clockPizza: 'clockPizza' })
     .then('ablations', ablations(tf, { task: config.task, column, ...(config.ablations ? {} : { modes: [] }) }), 'weights')
     .join('summary', analysisSummary({ model: name, p: config.p, preset: config.preset, task: config.task, threshold: t.neuron }), {
       mechanism: 'mechanism',
@@ -172,6 +168,14 @@ export function analyzeGraph(config: AnalyzeConfigOutput, tf: Awaited<ReturnType
 }
 
 const num = (t: Table, col: string, i = 0): number => Number(t.getChild(col)?.get(i));
+
+/** The weights file's bytes (a typed NOT_FOUND naming the path when it cannot be read). */
+/** Bounded: a regular file of plausible size for this model, its header valid, read before the engine starts. */
+function readWeights(config: AnalyzeConfigOutput): Uint8Array {
+  return readSafetensorsFile(config.weights, { maxBytes: weightsByteLimit(config.preset, config.p), field: 'weights', stage: 'pipeline-analyze' }).bytes;
+}
+
+const modelName = (config: AnalyzeConfigOutput): string => config.name ?? config.weights.split('/').pop() ?? config.weights;
 const round = (x: number, d = 6): number => (Number.isFinite(x) ? Number(x.toPrecision(d)) : x);
 
 /**
@@ -181,22 +185,28 @@ const round = (x: number, d = 6): number => (Number.isFinite(x) ? Number(x.toPre
  */
 export const analyzePipeline = definePipeline({
   name: 'analyze',
+  async plan(config, context) {
+    const bytes = readWeights(config);
+    const { tf } = await initTfjsBackend(config.backend);
+    return analyzeGraph(config, tf, bytes, modelName(config)).plan(context.store);
+  },
   description: 'Mechanistic analysis of one model: Fourier key frequencies, neuron clusters, restricted/excluded loss, clock vs pizza, ablations.',
   config: AnalyzeConfig,
   files: analyzeFiles,
   async run(config, context) {
     const start = performance.now();
-    // Bounded: a regular file of plausible size for this model, its header valid, before the engine starts.
-    const { bytes } = readSafetensorsFile(config.weights, { maxBytes: weightsByteLimit(config.preset, config.p), field: 'weights', stage: 'pipeline-analyze' });
+    const bytes = readWeights(config);
     const { tf, info } = await initTfjsBackend(config.backend);
-    const name = config.name ?? config.weights.split('/').pop() ?? config.weights;
-    const { streams, stats } = analyzeGraph(config, tf, bytes, name).run({
+    const name = modelName(config);
+    const { tables, stats } = await analyzeGraph(config, tf, bytes, name).run({
       store: context.store,
       onEvent: context.onEvent,
+      ...(context.run === undefined ? {} : { log: context.run }),
       provenance: { configHash: context.configHash, backend: info.name, ...(context.gitRevision === undefined ? {} : { gitRevision: context.gitRevision }) },
+      collect: ['summary'],
     });
     // One terminal node: every stage runs once (shared where several consume it); a rerun reads only the summary.
-    const [table] = await lastValueFrom(streams.summary.pipe(toArray()));
+    const [table] = tables.summary;
     if (table === undefined) throw new BitlensError('INTERNAL', { stage: 'pipeline-analyze', field: 'summary' }, 'the summary stage emitted no table');
     const s = JSON.parse(String(table.getChild('json')?.get(0))) as AnalyzeSummary;
     const summary = { ...s, backend: info.description, seconds: round((performance.now() - start) / 1000, 3), executed: stats.executed.length, cached: stats.cached.length };

@@ -6,7 +6,7 @@ import { quantizerSchema } from '@bitlens/quantization';
 import { z } from 'zod';
 
 /**
- * Named settings of the comparison (SCIENCE §10). `canonical` is Li's / Nanda's setup (lr 1e-3). `small` raises the
+ * Named settings of the comparison (docs/science.md#training). `canonical` is Li's / Nanda's setup (lr 1e-3). `small` raises the
  * learning rate to 3e-3 so that the default job fits in 3 minutes on 2 cores. Measured (seed 0, li, wasm): at lr 1e-3
  * the fp32 run groks only at epoch ~1220 and 300 epochs later is still not cleaned up (MLP variance explained by its key
  * frequencies 0.16); at 3e-3 all three grok by epoch ~400 and pass every mechanism check 300 epochs later (seeds 0, 1

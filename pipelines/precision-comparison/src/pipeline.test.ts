@@ -22,12 +22,12 @@ async function run(overrides: Record<string, unknown> = {}) {
 describe('precision-comparison pipeline', () => {
   it('trains three precisions, analyses and compares them, and writes a self-contained report', async () => {
     const { result, events } = await run();
-    expect(result.stats.executed).toContain('fp32-train');
-    expect(result.stats.executed).toContain('binary-mechanism');
+    expect(result.stats.executed).toContain('fp32/train');
+    expect(result.stats.executed).toContain('binary/mechanism');
     expect(result.stats.executed).toContain('comparison');
     expect(result.stats.cached).toEqual([]);
     // Training reported its progress per epoch on the way.
-    expect(events.some((e) => e.type === 'stage-progress' && e.node === 'ternary-train')).toBe(true);
+    expect(events.some((e) => e.type === 'stage-progress' && e.node === 'ternary/train')).toBe(true);
     const html = readFileSync(tiny.out, 'utf8');
     expect((html.match(/<figure class="plot"/g) ?? []).length).toBe(7);
     expect((html.match(/<tr class="verdict-/g) ?? []).length).toBe(3);
@@ -52,10 +52,10 @@ describe('precision-comparison pipeline', () => {
   it('changing the ternary quantizer recomputes the ternary run and the comparison only', async () => {
     const { result } = await run({ quantizers: { ternary: 'ternary-centred' } });
     const executed = [...result.stats.executed].sort();
-    expect(executed).toContain('ternary-train');
+    expect(executed).toContain('ternary/train');
     expect(executed).toContain('comparison');
-    expect(executed.every((n) => n.startsWith('ternary-') || n === 'mechanisms' || n === 'comparison')).toBe(true);
-    expect(result.stats.cached).toEqual(expect.arrayContaining(['fp32-metrics', 'binary-metrics', 'fp32-mechanism', 'binary-mechanism']));
+    expect(executed.every((n) => n.startsWith('ternary/') || n === 'mechanisms' || n === 'comparison')).toBe(true);
+    expect(result.stats.cached).toEqual(expect.arrayContaining(['fp32/metrics', 'binary/metrics', 'fp32/mechanism', 'binary/mechanism']));
   });
 });
 

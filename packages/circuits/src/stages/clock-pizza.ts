@@ -12,7 +12,7 @@ import { type Task, inputGrid } from '../task.js';
 import { configMeta, only } from './internal.js';
 
 /**
- * Clock vs pizza metrics (SCIENCE §3): gradient symmetricity (through the model, seeded triples), distance
+ * Clock vs pizza metrics (docs/science.md#clock-vs-pizza): gradient symmetricity (through the model, seeded triples), distance
  * irrelevance (from the logits in the activation tables) and circularity (from W_E).
  */
 export function clockPizza(tf: Tf, options: { readonly samples?: number; readonly seed?: number; readonly task?: Task; readonly column?: WeightsColumn } = {}): JoinStage<{ weights: Weights; activations: Activations }, ClockPizza> {

@@ -9,7 +9,7 @@ import { configMeta, only } from './internal.js';
 import { keysOf } from './key-frequencies.js';
 
 /**
- * Full, restricted and excluded loss (SCIENCE §2.4-2.5) from the last-position logits in the activation tables
+ * Full, restricted and excluded loss (docs/science.md#restricted-and-excluded-loss) from the last-position logits in the activation tables
  * (hook `logits`), with the key frequencies of `keys` ('embed' default, 'neurons', or a list) and the dataset's labels
  * and split. Excluded loss is on train rows when the dataset has a split, else on all rows; restricted loss on all.
  * Rows: full on all/train/test, restricted and excluded with all keys, then one key at a time.

@@ -16,7 +16,7 @@ export const NEURON_THRESHOLD_KEY = 'bitlens.neuron_threshold';
 export const NEURON_MIN_COUNT_KEY = 'bitlens.neuron_min_count';
 
 /**
- * Neuron-frequency clustering (SCIENCE §2.2) from activation tables holding `hook` (default the MLP post-activation)
+ * Neuron-frequency clustering (docs/science.md#neuron-frequencies-and-clusters) from activation tables holding `hook` (default the MLP post-activation)
  * at the last position for all p^2 inputs. Reduces the whole stream, then emits one row per neuron.
  */
 export function neuronFrequencies(tf: Tf, options: { readonly hook?: string; readonly threshold?: number; readonly minCount?: number } = {}): Stage<Activations, NeuronFreqs> {

@@ -12,7 +12,7 @@ import { configMeta, only } from './internal.js';
 const MLP_PRE = 'blocks.0.mlp.hook_pre';
 
 /**
- * Yip's quadrature view (SCIENCE §5) per frequency cluster of clustered neurons: fits each neuron's input wave from
+ * Yip's quadrature view (docs/science.md#quadrature-yip) per frequency cluster of clustered neurons: fits each neuron's input wave from
  * the MLP pre-activations (hook_pre, last position) and its output wave from W_L, then the quadrature error of the
  * cluster's phases against the closed form.
  */
