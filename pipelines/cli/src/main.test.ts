@@ -106,3 +106,26 @@ describe('bitlens list and help', () => {
     expect(r.out).toContain('bitlens run <pipeline>');
   });
 });
+
+describe('bitlens run --dry-run', () => {
+  it('prints the plan (node, stage, version, key, inputs, status), runs and writes nothing; follows the store', async () => {
+    const store = join(dir, 'dry');
+    const before = await inProcess(['run', 'hello', '--dry-run', '--store', store]);
+    expect(before.code).toBe(0);
+    expect(before.out).toMatch(/^hello: 4 nodes; 0 in store, 4 would execute/);
+    expect(before.out).toMatch(/node\s+stage\s+version\s+key\s+inputs\s+status/);
+    expect(before.out).toMatch(/combined\s+hello\/combine\s+1\s+[0-9a-f]{12}\s+powered=powered, shifted=shifted\s+would execute/);
+    expect(existsSync(store)).toBe(false);
+    expect((await inProcess(['run', 'hello', '--store', store])).code).toBe(0);
+    const after = JSON.parse((await inProcess(['run', 'hello', '--dry-run', '--json', '--store', store])).out) as { dryRun: boolean; nodes: { node: string; status: string; key: string }[] };
+    expect(after.dryRun).toBe(true);
+    // The leaf is stored, so nothing upstream of it is needed.
+    expect(Object.fromEntries(after.nodes.map((n) => [n.node, n.status]))).toEqual({ numbers: 'unused', powered: 'unused', shifted: 'unused', combined: 'stored' });
+    const changed = JSON.parse((await inProcess(['run', 'hello', '--dry-run', '--json', '--set', 'power=3', '--store', store])).out) as typeof after;
+    expect(Object.fromEntries(changed.nodes.map((n) => [n.node, n.status]))).toEqual({ numbers: 'stored', powered: 'execute', shifted: 'stored', combined: 'execute' });
+  });
+
+  it('checks the config first: a bad value under --dry-run exits 2', async () => {
+    expect((await inProcess(['run', 'hello', '--dry-run', '--set', 'power=99'])).code).toBe(2);
+  });
+});

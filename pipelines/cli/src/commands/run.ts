@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util';
-import { ArtifactStore, BitlensError, type PipelineDefinition, gitRevision, hashJson } from '@bitlens/core';
+import { ArtifactStore, BitlensError, type PipelineContext, type PipelineDefinition, gitRevision, hashJson } from '@bitlens/core';
 import { checkConfigFiles } from '../check-files.js';
 import { assembleConfig, validateConfig } from '../config.js';
 import type { ErrorPhase } from '../exit-codes.js';
 import { RUN_HELP } from '../help.js';
 import { type ProgressView, barProgress, guardTerminal, jsonProgress, lineProgress } from '../progress.js';
 import { optionLines } from './list.js';
+import { planLines } from './plan.js';
 
 const STAGE = 'cli run';
 
@@ -87,7 +88,7 @@ function prepareRun(pipelines: readonly PipelineDefinition[], args: RunArgs): { 
   const raw = assembleConfig({ ...(args.config === undefined ? {} : { file: args.config }), sets: args.sets, ...(args.backend === undefined ? {} : { backend: args.backend }) });
   const config = validateConfig(pipeline.name, pipeline.config, raw);
   if (pipeline.files !== undefined) checkConfigFiles(pipeline.name, pipeline.files(config));
-  if (args.dryRun) throw usage('--dry-run', 'a pipeline that can list its plan', `${pipeline.name}, which cannot (yet)`);
+  if (args.dryRun && pipeline.plan === undefined) throw usage('--dry-run', 'a pipeline that can list its plan', `${pipeline.name}, which cannot`);
   return { pipeline, config };
 }
 
@@ -114,24 +115,54 @@ export async function runCommand(argv: readonly string[], pipelines: readonly Pi
     return io.fail(e, 'usage', config ? 'bitlens list shows each pipeline and its options with types, ranges and defaults' : 'bitlens help run lists the options');
   }
   const { pipeline, config } = prepared;
-  const view = progressView(args.json, io);
-  const release = io.stderr?.isTTY === true && !args.json ? guardTerminal(() => view.stop()) : () => undefined;
+  return args.dryRun ? dryRun(pipeline, config, args, io) : execute(pipeline, config, args, io);
+}
+
+/** `--dry-run`: the plan as a table (or JSON); reads the store, runs and writes nothing. */
+async function dryRun(pipeline: PipelineDefinition, config: unknown, args: RunArgs, io: CommandIo): Promise<number> {
   try {
     const store = new ArtifactStore(args.store === undefined ? {} : { root: args.store });
+    const context: PipelineContext = { store, configHash: hashJson({ pipeline: pipeline.name, config }), onEvent: () => undefined, log: () => undefined };
+    const plan = (await pipeline.plan?.(config, context)) ?? [];
+    if (args.json) io.out(JSON.stringify({ pipeline: pipeline.name, dryRun: true, nodes: plan }, null, 2));
+    else for (const line of planLines(pipeline.name, plan)) io.out(line);
+    return 0;
+  } catch (e) {
+    return io.fail(e, 'run');
+  }
+}
+
+/** Runs the pipeline with progress, a run record in the store, and the summary at the end. */
+async function execute(pipeline: PipelineDefinition, config: unknown, args: RunArgs, io: CommandIo): Promise<number> {
+  const view = progressView(args.json, io);
+  const release = io.stderr?.isTTY === true && !args.json ? guardTerminal(() => view.stop()) : () => undefined;
+  let record: ReturnType<ArtifactStore['beginRun']> | undefined;
+  try {
+    const store = new ArtifactStore(args.store === undefined ? {} : { root: args.store });
+    store.check(); // a store that cannot hold a store fails here, typed, before any work
     const revision = gitRevision();
+    const configHash = hashJson({ pipeline: pipeline.name, config });
+    record = store.beginRun({ pipeline: pipeline.name, config, configHash, ...(revision === undefined ? {} : { gitRevision: revision }) });
     const result = await pipeline.run(config, {
       store,
-      configHash: hashJson({ pipeline: pipeline.name, config }),
+      configHash,
       ...(revision === undefined ? {} : { gitRevision: revision }),
       onEvent: view.onEvent,
       log: args.json ? (line) => io.err(JSON.stringify({ event: 'log', line })) : io.out,
+      run: record,
     });
+    record.finish('ok');
     view.stop();
     if (args.json) io.out(JSON.stringify(result.summary, null, 2));
     else for (const line of result.lines) io.out(line);
     return 0;
   } catch (e) {
     view.stop();
+    try {
+      record?.finish('failed', e);
+    } catch {
+      /* the store itself failed: the error below says so */
+    }
     return io.fail(e, 'run');
   } finally {
     view.stop();
