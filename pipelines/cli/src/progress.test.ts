@@ -45,7 +45,7 @@ describe('plain progress lines (not a TTY)', () => {
     for (let e = 0; e <= 430; e += 10) view.onEvent(progress('fp32-train', e, 3000));
     view.onEvent(done('fp32-train'));
     expect(lines[0]).toBe('[fp32-train] training/train: running');
-    expect(lines.some((l) => /^\[fp32-train\] 300\/3000 epochs \(metrics\) \(\d+\.\d epochs\/s, .+ left at most\)$/.test(l))).toBe(true);
+    expect(lines.some((l) => /^\[fp32-train\] 300\/3000 epochs \(metrics\) \(\d+\.\d epochs\/s, ETA .+\)$/.test(l))).toBe(true);
     expect(lines.at(-1)).toMatch(/done in .+: 3 table\(s\), 30 rows .*stopped early at 430 of 3000 epochs$/);
   });
 
@@ -102,5 +102,29 @@ describe('progress bars (a TTY)', () => {
     expect(ended.signal).toBe(signal);
     expect(out).toContain('\u001b[?25l');
     expect(out.lastIndexOf('\u001b[?25h')).toBeGreaterThan(out.lastIndexOf('\u001b[?25l'));
+  });
+});
+
+describe('no long stage is silent', () => {
+  it('a stage that reports nothing gets a `still running` line after the quiet period', async () => {
+    const lines: string[] = [];
+    const view = lineProgress((l) => lines.push(l), () => performance.now(), 20);
+    view.onEvent(start('fp32/losses'));
+    await new Promise((r) => setTimeout(r, 120));
+    view.onEvent(done('fp32/losses'));
+    const count = lines.filter((l) => l.startsWith('[fp32/losses] still running')).length;
+    await new Promise((r) => setTimeout(r, 60));
+    view.stop();
+    expect(count).toBeGreaterThan(0);
+    expect(lines.filter((l) => l.startsWith('[fp32/losses] still running')).length).toBe(count); // none after done
+  });
+
+  it('a second pass of the same stage (another grid run) reports from 0 again', () => {
+    const lines: string[] = [];
+    const view = lineProgress((l) => lines.push(l), clock(100));
+    view.onEvent(start('abl'));
+    for (const pass of [1, 2]) for (let i = 1; i <= 10; i++) view.onEvent(progress('abl', i * 100, 1000, `grid inputs (pass ${pass})`));
+    view.stop();
+    expect(lines.filter((l) => l.startsWith('[abl] 1000/1000 grid inputs')).length).toBe(2);
   });
 });

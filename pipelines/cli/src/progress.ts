@@ -21,17 +21,51 @@ function doneLine(e: Extract<GraphEvent, { type: 'stage-done' }>, last: Last | u
   return `[${e.node}] done${took}: ${e.tables} table(s), ${e.rows} rows (${e.key.slice(0, 12)})${early}`;
 }
 
-/** Plain lines: one per stage start/finish, progress at most every 10 % per stage, with rate and time left. */
-export function lineProgress(write: (line: string) => void, now: () => number = () => performance.now()): ProgressView {
+/**
+ * Plain lines: one per stage start/finish, progress at most every 10 % per stage (and pass), with rate and time left,
+ * and a `still running` line for a stage quiet for `quietMs` (default 30 s), so no long stage is silent.
+ */
+export function lineProgress(write: (line: string) => void, now: () => number = () => performance.now(), quietMs = 30_000): ProgressView {
   const lastDecile = new Map<string, number>();
   const meters = new Map<string, RateMeter>();
   const last = new Map<string, Last>();
+  const running = new Map<string, { at: number; heard: number }>();
   const started = new Map<string, number>();
+  const timer = setInterval(() => {
+    const t = now();
+    for (const [node, r] of running) {
+      if (t - r.heard < quietMs) continue;
+      r.heard = t;
+      write(`[${node}] still running (${formatDuration((t - r.at) / 1000)})`);
+    }
+  }, Math.max(10, Math.min(quietMs, 5000)));
+  timer.unref();
+  const onProgress = (e: Extract<GraphEvent, { type: 'stage-progress' }>): void => {
+    const { done, total, label } = e.progress;
+    const prev = last.get(e.node);
+    if (prev !== undefined && done < prev.done) {
+      // A new pass of the same stage (e.g. another grid run): measure it on its own.
+      meters.delete(e.node);
+      lastDecile.delete(e.node);
+    }
+    last.set(e.node, { done, total, label: label ?? '' });
+    const r = running.get(e.node);
+    if (r !== undefined) r.heard = now();
+    const meter = meters.get(e.node) ?? rateMeter(now);
+    meters.set(e.node, meter);
+    const { rate, etaSeconds } = meter.update(done, total);
+    const decile = Math.floor((10 * done) / Math.max(1, total));
+    if (decile <= (lastDecile.get(e.node) ?? -1)) return;
+    lastDecile.set(e.node, decile);
+    const speed = rate === undefined ? '' : ` (${formatRate(rate, unitOf(label))}, ETA ${formatDuration(etaSeconds)})`;
+    write(`[${e.node}] ${done}/${total} ${label ?? ''}${speed}`.replace(/\s+\(/, ' (').trimEnd());
+  };
   return {
     onEvent: (e) => {
       switch (e.type) {
         case 'stage-start':
           started.set(e.node, now());
+          running.set(e.node, { at: now(), heard: now() });
           write(`[${e.node}] ${e.stage}: running`);
           break;
         case 'stage-cached':
@@ -40,21 +74,11 @@ export function lineProgress(write: (line: string) => void, now: () => number = 
         case 'stage-resumed':
           write(`[${e.node}] resuming an interrupted run: ${e.kept} stored table(s) kept`);
           break;
-        case 'stage-progress': {
-          const { done, total, label } = e.progress;
-          last.set(e.node, { done, total, label: label ?? '' });
-          const meter = meters.get(e.node) ?? rateMeter(now);
-          meters.set(e.node, meter);
-          const { rate, etaSeconds } = meter.update(done, total);
-          const decile = Math.floor((10 * done) / Math.max(1, total));
-          if (decile > (lastDecile.get(e.node) ?? -1)) {
-            lastDecile.set(e.node, decile);
-            const speed = rate === undefined ? '' : ` (${formatRate(rate, unitOf(label))}, ${formatDuration(etaSeconds)} left at most)`;
-            write(`[${e.node}] ${done}/${total} ${label ?? ''}${speed}`.replace(/\s+\(/, ' (').trimEnd());
-          }
+        case 'stage-progress':
+          onProgress(e);
           break;
-        }
         case 'stage-done':
+          running.delete(e.node);
           if (e.executed) write(doneLine(e, last.get(e.node), started.get(e.node), now()));
           break;
         case 'artifact-corrupt':
@@ -62,7 +86,7 @@ export function lineProgress(write: (line: string) => void, now: () => number = 
           break;
       }
     },
-    stop: () => undefined,
+    stop: () => clearInterval(timer),
   };
 }
 
@@ -87,7 +111,7 @@ const SHOW_CURSOR = '\u001b[?25h';
 const BAR_FORMAT = ' {node} {bar} {percentage}% | {value}/{total} {label} | {rate} | ETA {eta_formatted}';
 const IDLE_FORMAT = ' running {elapsed} | {node} ({stage}), no progress reported';
 
-interface Row { readonly bar: cliProgress.SingleBar; readonly meter: RateMeter; readonly kind: 'progress' | 'idle'; total: number; done: number; label: string }
+interface Row { readonly bar: cliProgress.SingleBar; meter: RateMeter; readonly kind: 'progress' | 'idle'; total: number; done: number; label: string }
 
 /**
  * Progress bars (cli-progress) for a TTY: a bar per stage that reports progress, with rate and ETA; a `running 12s`
@@ -121,6 +145,7 @@ export function barProgress(stream: NodeJS.WriteStream, now: () => number = () =
       row = { bar: multi.create(total, done, { node: e.node, label: label ?? '', rate: '' }), meter: rateMeter(now), kind: 'progress', total, done, label: label ?? '' };
       rows.set(e.node, row);
     }
+    if (done < row.done) row.meter = rateMeter(now); // a new pass of the same stage
     const { rate } = row.meter.update(done, total);
     Object.assign(row, { total, done, label: label ?? '' });
     row.bar.setTotal(total);
