@@ -22,13 +22,15 @@ export interface GridFootprint {
  * progress measures over the grid at each checkpoint, and each final model's analyses (activations of all p^2 inputs,
  * neuron clusters, restricted/excluded losses, clock/pizza), on the wasm backend. Fitted exactly to the peak resident
  * set sizes measured with GNU time of `bitlens run precision-comparison --set epochs=1` at p = 113, 211 and 307:
- * 1.56, 5.15 and 12.58 GB.
+ * 1.56, 5.15 and 12.58 GB (graph v1); 1.53, 5.11 and 12.55 GB after graph v2 (the same within 1%). Longer runs keep
+ * more checkpoints: 600 epochs at p = 113 peaked at 1.77 GB (+16 %), inside the other half of the machine.
  */
 export const THREE_MODEL_FOOTPRINT: GridFootprint = { base: 0.56e9, perInput: 49_180, perLogit: 255 };
 
 /**
  * One model's full analysis (`bitlens run analyze`: all hooks, losses, clock/pizza, quadrature, attribution), fitted
- * the same way: 0.66, 2.04 and 4.54 GB at p = 113, 211, 307. For reference; the bound uses the heaviest job.
+ * the same way: 0.66, 2.04 and 4.54 GB at p = 113, 211, 307 (0.63, 2.03, 4.52 after graph v2). For reference; the
+ * bound uses the heaviest job.
  */
 export const ONE_MODEL_FOOTPRINT: GridFootprint = { base: 0.18e9, perInput: 31_980, perLogit: 47 };
 

@@ -25,6 +25,7 @@ export async function benchCommand(argv: readonly string[], io: CommandIo): Prom
     return await runBench(args.suites.length === 0 ? ['--suite', KERNEL_SUITE, ...argv] : argv, { io: { log: io.out, error: io.err } });
   } catch (e) {
     // Bench's own usage errors are INVALID_OPTION (exit 2 by their code); anything else failed while running.
-    return io.fail(e, 'run');
+    const usage = e instanceof BitlensError && (e.code === 'INVALID_OPTION' || e.code === 'INVALID_CONFIG');
+    return io.fail(e, 'run', usage ? 'bitlens help bench lists the options' : undefined);
   }
 }
