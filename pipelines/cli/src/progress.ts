@@ -12,6 +12,8 @@ export interface ProgressView {
 /** The first word of a progress label as its unit (`epochs (metrics)` → `epochs`). */
 const unitOf = (label: string | undefined): string => /^[a-z]+/i.exec(label ?? '')?.[0] ?? '';
 
+type ProgressEvent = Extract<GraphEvent, { type: 'stage-progress' }>;
+
 /** Last progress seen per node, so that a stage that ends early can say where it stopped. */
 interface Last { done: number; total: number; label: string }
 
@@ -19,6 +21,20 @@ function doneLine(e: Extract<GraphEvent, { type: 'stage-done' }>, last: Last | u
   const took = startedAt === undefined ? '' : ` in ${formatDuration((now - startedAt) / 1000)}`;
   const early = last !== undefined && last.done < last.total ? `; stopped early at ${last.done} of ${last.total} ${unitOf(last.label)}`.trimEnd() : '';
   return `[${e.node}] done${took}: ${e.tables} table(s), ${e.rows} rows (${e.key.slice(0, 12)})${early}`;
+}
+
+/** Every few seconds, a `still running` line for each running stage not heard of for `quietMs`. Unref'd. */
+function quietWatch(running: Map<string, { at: number; heard: number }>, write: (line: string) => void, now: () => number, quietMs: number): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    const t = now();
+    for (const [node, r] of running) {
+      if (t - r.heard < quietMs) continue;
+      r.heard = t;
+      write(`[${node}] still running (${formatDuration((t - r.at) / 1000)})`);
+    }
+  }, Math.max(10, Math.min(quietMs, 5000)));
+  timer.unref();
+  return timer;
 }
 
 /**
@@ -31,16 +47,8 @@ export function lineProgress(write: (line: string) => void, now: () => number = 
   const last = new Map<string, Last>();
   const running = new Map<string, { at: number; heard: number }>();
   const started = new Map<string, number>();
-  const timer = setInterval(() => {
-    const t = now();
-    for (const [node, r] of running) {
-      if (t - r.heard < quietMs) continue;
-      r.heard = t;
-      write(`[${node}] still running (${formatDuration((t - r.at) / 1000)})`);
-    }
-  }, Math.max(10, Math.min(quietMs, 5000)));
-  timer.unref();
-  const onProgress = (e: Extract<GraphEvent, { type: 'stage-progress' }>): void => {
+  const timer = quietWatch(running, write, now, quietMs);
+  const onProgress = (e: ProgressEvent): void => {
     const { done, total, label } = e.progress;
     const prev = last.get(e.node);
     if (prev !== undefined && done < prev.done) {
@@ -113,6 +121,57 @@ const IDLE_FORMAT = ' running {elapsed} | {node} ({stage}), no progress reported
 
 interface Row { readonly bar: cliProgress.SingleBar; meter: RateMeter; readonly kind: 'progress' | 'idle'; total: number; done: number; label: string }
 
+/** The rows of a MultiBar, one per running stage: a bar when it reports progress, an elapsed-time row otherwise. */
+function barRows(multi: cliProgress.MultiBar, now: () => number) {
+  const rows = new Map<string, Row>();
+  const started = new Map<string, number>();
+  const drop = (node: string): void => {
+    const row = rows.get(node);
+    if (row !== undefined) multi.remove(row.bar);
+    rows.delete(node);
+  };
+  return {
+    startedAt: (node: string): number | undefined => started.get(node),
+    start(node: string, stage: string): void {
+      started.set(node, now());
+      rows.set(node, { bar: multi.create(1, 0, { node, stage, elapsed: '0s' }, { format: IDLE_FORMAT }), meter: rateMeter(now), kind: 'idle', total: 1, done: 0, label: '' });
+    },
+    tick(): void {
+      for (const [node, row] of rows) if (row.kind === 'idle') row.bar.update(0, { elapsed: formatDuration((now() - (started.get(node) ?? now())) / 1000) });
+    },
+    progress(e: ProgressEvent): void {
+      const { done, total } = e.progress;
+      const label = e.progress.label ?? '';
+      let row = rows.get(e.node);
+      if (row === undefined || row.kind === 'idle') {
+        drop(e.node);
+        row = { bar: multi.create(total, done, { node: e.node, label, rate: '' }), meter: rateMeter(now), kind: 'progress', total, done, label };
+        rows.set(e.node, row);
+      }
+      if (done < row.done) row.meter = rateMeter(now); // a new pass of the same stage
+      const { rate } = row.meter.update(done, total);
+      Object.assign(row, { total, done, label });
+      row.bar.setTotal(total);
+      row.bar.update(done, { node: e.node, label, rate: formatRate(rate, unitOf(label)) });
+    },
+    /** Ends a stage's row; returns its last progress (for the done line). */
+    finish(node: string): Last | undefined {
+      const row = rows.get(node);
+      if (row?.kind !== 'progress') {
+        drop(node);
+        return undefined;
+      }
+      if (row.done < row.total) {
+        // Early stop: the real work was `done`; show the bar full at that amount, not stuck at 20 %.
+        row.bar.setTotal(row.done);
+        row.bar.update(row.done, { label: `${row.label} (stopped early; cap ${row.total})` });
+      }
+      row.bar.stop();
+      return { done: row.done, total: row.total, label: row.label };
+    },
+  };
+}
+
 /**
  * Progress bars (cli-progress) for a TTY: a bar per stage that reports progress, with rate and ETA; a `running 12s`
  * row for a running stage that reports none. A stage that ends before its total (training stops early after grokking)
@@ -123,44 +182,21 @@ export function barProgress(stream: NodeJS.WriteStream, now: () => number = () =
     { stream, clearOnComplete: false, hideCursor: true, gracefulExit: false, format: BAR_FORMAT, etaBuffer: 50, barsize: 24 },
     cliProgress.Presets.shades_classic,
   );
-  const rows = new Map<string, Row>();
-  const started = new Map<string, { at: number; stage: string }>();
+  const rows = barRows(multi, now);
   let stopped = false;
   const log = (line: string): void => multi.log(`${line}\n`);
-  const drop = (node: string): void => {
-    const row = rows.get(node);
-    if (row !== undefined) multi.remove(row.bar);
-    rows.delete(node);
-  };
-  // Idle rows tick once a second; unref'd so a finished run is never kept alive by it.
-  const timer = setInterval(() => {
-    for (const [node, row] of rows) if (row.kind === 'idle') row.bar.update(0, { elapsed: formatDuration((now() - (started.get(node)?.at ?? now())) / 1000) });
-  }, 1000);
+  // Elapsed-time rows tick once a second; unref'd so a finished run is never kept alive by it.
+  const timer = setInterval(() => rows.tick(), 1000);
   timer.unref();
-  const progress = (e: Extract<GraphEvent, { type: 'stage-progress' }>): void => {
-    const { done, total, label } = e.progress;
-    let row = rows.get(e.node);
-    if (row === undefined || row.kind === 'idle') {
-      drop(e.node);
-      row = { bar: multi.create(total, done, { node: e.node, label: label ?? '', rate: '' }), meter: rateMeter(now), kind: 'progress', total, done, label: label ?? '' };
-      rows.set(e.node, row);
-    }
-    if (done < row.done) row.meter = rateMeter(now); // a new pass of the same stage
-    const { rate } = row.meter.update(done, total);
-    Object.assign(row, { total, done, label: label ?? '' });
-    row.bar.setTotal(total);
-    row.bar.update(done, { node: e.node, label: label ?? '', rate: formatRate(rate, unitOf(label)) });
-  };
   return {
     onEvent: (e) => {
       if (stopped) return;
       switch (e.type) {
         case 'stage-progress':
-          progress(e);
+          rows.progress(e);
           break;
         case 'stage-start':
-          started.set(e.node, { at: now(), stage: e.stage });
-          rows.set(e.node, { bar: multi.create(1, 0, { node: e.node, stage: e.stage, elapsed: '0s' }, { format: IDLE_FORMAT }), meter: rateMeter(now), kind: 'idle', total: 1, done: 0, label: '' });
+          rows.start(e.node, e.stage);
           break;
         case 'stage-cached':
           log(`[${e.node}] ${e.stage}: read from store`);
@@ -169,16 +205,8 @@ export function barProgress(stream: NodeJS.WriteStream, now: () => number = () =
           log(`[${e.node}] resuming an interrupted run: ${e.kept} stored table(s) kept`);
           break;
         case 'stage-done': {
-          const row = rows.get(e.node);
-          if (row !== undefined && row.kind === 'progress' && row.done < row.total) {
-            // Early stop: the real work was `done`; show the bar full at that amount, not stuck at 20 %.
-            row.bar.setTotal(row.done);
-            row.bar.update(row.done, { label: `${row.label} (stopped early; cap ${row.total})` });
-          }
-          if (row !== undefined && row.kind === 'progress') row.bar.stop();
-          const last = row?.kind === 'progress' ? { done: row.done, total: row.total, label: row.label } : undefined;
-          if (row?.kind === 'idle') drop(e.node);
-          if (e.executed) log(doneLine(e, last, started.get(e.node)?.at, now()));
+          const last = rows.finish(e.node);
+          if (e.executed) log(doneLine(e, last, rows.startedAt(e.node), now()));
           break;
         }
         case 'artifact-corrupt':
