@@ -7,7 +7,9 @@ export { fourierSpectrum, embeddingSpectrum, neuronLogitMap, fourierSparsity } f
 export type { FourierSpectrum, FourierSparsity, SparsityThreshold } from './spectra.js';
 export { crossEntropy, projectOntoSumFrequencies, restrictedLogits, excludedLogits, frequencyLosses } from './loss.js';
 export type { LossAccuracy, FrequencyLosses } from './loss.js';
-export { inputGrid, isTask, TASKS } from './task.js';
+export { inputGrid, isTask, TASKS, TaskSchema } from './task.js';
+export { GRID_MAX_P, GRID_MAX_P_REASON, gridModulusSchema, gridPeakBytes, maxGridModulus, MEMORY_BUDGET_BYTES, MEMORY_CLASS_BYTES, ONE_MODEL_FOOTPRINT, THREE_MODEL_FOOTPRINT } from './limits.js';
+export type { GridFootprint } from './limits.js';
 export type { Task, InputGrid } from './task.js';
 export { neuronFrequencyFve, clusterNeurons, varianceExplainedBy } from './neurons.js';
 export type { NeuronFrequencies, NeuronClusters } from './neurons.js';

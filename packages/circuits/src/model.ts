@@ -1,5 +1,5 @@
 import type { Tf } from '@bitlens/engine';
-import { BitlensError } from '@bitlens/core';
+import { BitlensError, reportProgress } from '@bitlens/core';
 import { type HostTensor, type ModelConfig, type ParamTensors, forwardFull, forwardLast, readWeightsTable, toTensors } from '@bitlens/model';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Table } from 'apache-arrow';
@@ -121,6 +121,8 @@ export function* runGrid(tf: Tf, model: LoadedModel, options: GridRunOptions = {
       const acts = new Map<string, HostTensor>();
       for (const [h, t] of kept) acts.set(h, { shape: [...t.shape], data: t.dataSync() as Float32Array });
       tf.dispose([logitsT, ...kept.map(([, t]) => t)]);
+      // Every grid pass of every stage (activations, losses, ablations, ...) shows as progress over the inputs.
+      reportProgress({ done: start + B, total: all.length, label: 'inputs (grid)' });
       yield { rows, logits, acts };
     }
   } finally {

@@ -1,11 +1,15 @@
 import { BitlensError } from '@bitlens/core';
 import { generatePairs, labelOf } from '@bitlens/data';
+import { z } from 'zod';
 import { checkModulus } from './fourier.js';
 
 /** Binary operations over Z_p the analyses know the labels of. */
 export const TASKS = ['add', 'sub', 'mul'] as const;
 /** A task name: c* = a + b, a - b or a * b mod p. */
 export type Task = (typeof TASKS)[number];
+
+/** The zod field schema of a task option: one of {@link TASKS} (the tasks the grid analyses know the labels of). */
+export const TaskSchema = z.enum(TASKS, { error: `expected a task the analyses know: one of ${TASKS.join(', ')}` });
 
 /** Type guard for user input. */
 export function isTask(name: string): name is Task {

@@ -22,7 +22,9 @@ export { canonicalJson, hashJson, sha256 } from './hash.js';
 export { withMetadata, withProvenance, readProvenance, bitlensVersion, gitRevision } from './provenance.js';
 export type { Provenance } from './provenance.js';
 export { definePipeline } from './pipeline.js';
-export type { PipelineContext, PipelineDefinition, PipelineResult } from './pipeline.js';
+export { readRegularFile, checkOutputFile, ensureOutputFolder, describeFileKind, formatBytes } from './files.js';
+export type { RegularFileOptions, OutputFileOptions } from './files.js';
+export type { ConfigFile, ConfigFiles, PipelineContext, PipelineDefinition, PipelineResult } from './pipeline.js';
 export { mulberry32, randomFloat32 } from './random.js';
 export {
   field, listOf, nullable, int32, float64, bool, utf8, utf8List, int32List, float64List, float32List, float32ListFlat, nullData, tableOf,

@@ -28,6 +28,21 @@ export interface PipelineResult {
   readonly lines: readonly string[];
 }
 
+/** A file that a pipeline's config names (an input it reads or an output it writes). */
+export interface ConfigFile {
+  /** The config key naming it, e.g. `weights` or `out`. */
+  readonly field: string;
+  readonly path: string;
+  /** Inputs only: the largest plausible size, in bytes. */
+  readonly maxBytes?: number;
+}
+
+/** The files a config names, for checks before any work. */
+export interface ConfigFiles {
+  readonly inputs?: readonly ConfigFile[];
+  readonly outputs?: readonly ConfigFile[];
+}
+
 /**
  * A named pipeline the CLI can list and run. `config` validates (and defaults) its options; unknown keys must be
  * rejected (use `z.strictObject`). `run` wires stages and sinks; it is the composition root.
@@ -36,6 +51,12 @@ export interface PipelineDefinition<C extends z.ZodType = z.ZodType> {
   readonly name: string;
   readonly description: string;
   readonly config: C;
+  /**
+   * Optional, pure: the files the validated config names. The CLI checks them before anything runs (inputs: regular
+   * files within `maxBytes`; outputs: files it can create, not folders or devices), so a bad path fails in a second,
+   * not after training.
+   */
+  files?(config: z.output<C>): ConfigFiles;
   run(config: z.output<C>, context: PipelineContext): Promise<PipelineResult>;
   /**
    * The DAG the config would run, as data, with what a run would do with each node given the store (`stored`,

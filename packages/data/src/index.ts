@@ -5,3 +5,5 @@ export {
   splitIndices, tokens, tokenMatrix, isPrime, validateModulus, readDatasetMetadata,
 } from './dataset.js';
 export type { Dataset, DatasetOptions, ModularDataset, SplitPrng, TaskRef } from './dataset.js';
+export { modulusSchema, splitSizes } from './modulus-schema.js';
+export type { ModulusSchemaOptions } from './modulus-schema.js';

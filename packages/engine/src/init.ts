@@ -1,4 +1,5 @@
 import { BitlensError } from '@bitlens/core';
+import { z } from 'zod';
 
 /**
  * The TensorFlow.js namespace bitlens computes with (one engine per process): `@tensorflow/tfjs-core`, with every
@@ -35,6 +36,12 @@ export interface TfjsBackend {
 }
 
 const STAGE = 'engine';
+
+/**
+ * The zod field schema of a backend option: one of {@link TFJS_BACKENDS}. Whether the backend can start on this machine
+ * is found only when it starts (`initTfjsBackend` throws `BACKEND_UNAVAILABLE` saying why).
+ */
+export const TfjsBackendSchema = z.enum(TFJS_BACKENDS, { error: `expected a tfjs backend: one of ${TFJS_BACKENDS.join(', ')}` });
 
 /** Type guard for user input. */
 export function isTfjsBackendName(name: string): name is TfjsBackendName {

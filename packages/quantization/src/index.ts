@@ -13,3 +13,5 @@ export type { AsymmetricGrid } from './uniform.js';
 export { updateRange, checkRangeEstimator, RANGE_ESTIMATORS, RUNNING_MINMAX_MOMENTUM } from './range-estimators.js';
 export type { RangeEstimator } from './range-estimators.js';
 export { sqnrDb, sqnrSums, sqnrFromSums } from './sqnr.js';
+export { quantizerSchema, quantizerKind } from './quantizer-schema.js';
+export type { QuantizerKind } from './quantizer-schema.js';

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { initTfjsBackend } from '@bitlens/engine';
 import {
   AblationsSchema,
@@ -8,7 +7,6 @@ import {
   LossesSchema,
   MechanismSchema,
   QuadratureSchema,
-  TASKS,
   ablations,
   attribution,
   gridDataset,
@@ -18,40 +16,10 @@ import {
 } from '@bitlens/circuits';
 import { BitlensError, PipelineGraph, type SourceStage, defineJoin, defineSource, definePipeline, sha256 } from '@bitlens/core';
 import { type Weights, WeightsSchema, importTransformerLens, modelConfig, weightsTable } from '@bitlens/model';
+import { readSafetensorsFile } from '@bitlens/safetensors';
 import { Field, Schema, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { defer, forkJoin, map, of, toArray } from 'rxjs';
-import { z } from 'zod';
-
-/** Config of the `analyze` pipeline. */
-export const AnalyzeConfig = z.strictObject({
-  weights: z.string().min(1).describe('path to a TransformerLens-named .safetensors file'),
-  task: z.enum(TASKS).default('add').describe('operation the model computes (labels): add, sub or mul'),
-  p: z.number().int().min(3).describe('prime modulus'),
-  preset: z.enum(['nanda', 'li']).default('nanda').describe('architecture preset of the weights'),
-  backend: z.string().default('wasm').describe('tfjs backend: wasm, cpu, webgpu, tensorflow'),
-  column: z.enum(['effective', 'latent']).default('effective').describe('weights the analyses read'),
-  name: z.string().optional().describe('model name in the mechanism row (default: the file name)'),
-  split: z
-    .strictObject({
-      fraction: z.number().gt(0).lt(1).default(0.3),
-      seed: z.number().int().default(0),
-      shuffle: z.enum(['python', 'mulberry32']).default('python').describe("python = Nanda's random.seed + random.shuffle"),
-    })
-    .optional()
-    .describe('train/test split of the p^2 pairs; without it only all-input numbers are reported'),
-  thresholds: z
-    .strictObject({
-      neuron: z.number().min(0).max(1).default(DEFAULT_ANALYSIS.neuronThreshold).describe('max FVE for a neuron to count as clustered'),
-      neuronMinCount: z.number().int().min(1).default(DEFAULT_ANALYSIS.neuronMinCount).describe('clustered neurons a frequency needs to be key'),
-      maxKeys: z.number().int().min(1).default(DEFAULT_ANALYSIS.maxKeys).describe('embedding key frequencies: largest gap among the top maxKeys'),
-      sparsity: z.number().gt(0).max(1).optional().describe("FFS threshold relative to the largest Fourier coefficient norm (default: the analysis default)"),
-    })
-    .default({ neuron: DEFAULT_ANALYSIS.neuronThreshold, neuronMinCount: DEFAULT_ANALYSIS.neuronMinCount, maxKeys: DEFAULT_ANALYSIS.maxKeys }),
-  ablations: z.boolean().default(false).describe('also zero/mean/resample-ablate every head (about 15 more forward passes over the grid)'),
-});
-
-/** The validated config. */
-export type AnalyzeConfigOutput = z.output<typeof AnalyzeConfig>;
+import { type AnalyzeConfigOutput, AnalyzeConfig, analyzeFiles, weightsByteLimit } from './config.js';
 
 /**
  * Source of the weights table: imports the safetensors bytes for the preset. Its options carry the file's sha256 (not
@@ -202,12 +170,9 @@ export function analyzeGraph(config: AnalyzeConfigOutput, tf: Awaited<ReturnType
 const num = (t: Table, col: string, i = 0): number => Number(t.getChild(col)?.get(i));
 
 /** The weights file's bytes (a typed NOT_FOUND naming the path when it cannot be read). */
-function readWeights(path: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new BitlensError('NOT_FOUND', { stage: 'pipeline-analyze', field: 'weights', expected: 'a readable .safetensors file', found: JSON.stringify(path) }, undefined, { cause: e });
-  }
+/** Bounded: a regular file of plausible size for this model, its header valid, read before the engine starts. */
+function readWeights(config: AnalyzeConfigOutput): Uint8Array {
+  return readSafetensorsFile(config.weights, { maxBytes: weightsByteLimit(config.preset, config.p), field: 'weights', stage: 'pipeline-analyze' }).bytes;
 }
 
 const modelName = (config: AnalyzeConfigOutput): string => config.name ?? config.weights.split('/').pop() ?? config.weights;
@@ -221,15 +186,16 @@ const round = (x: number, d = 6): number => (Number.isFinite(x) ? Number(x.toPre
 export const analyzePipeline = definePipeline({
   name: 'analyze',
   async plan(config, context) {
-    const bytes = readWeights(config.weights);
+    const bytes = readWeights(config);
     const { tf } = await initTfjsBackend(config.backend);
     return analyzeGraph(config, tf, bytes, modelName(config)).plan(context.store);
   },
   description: 'Mechanistic analysis of one model: Fourier key frequencies, neuron clusters, restricted/excluded loss, clock vs pizza, ablations.',
   config: AnalyzeConfig,
+  files: analyzeFiles,
   async run(config, context) {
     const start = performance.now();
-    const bytes = readWeights(config.weights);
+    const bytes = readWeights(config);
     const { tf, info } = await initTfjsBackend(config.backend);
     const name = modelName(config);
     const { tables, stats } = await analyzeGraph(config, tf, bytes, name).run({

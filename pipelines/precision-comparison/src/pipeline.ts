@@ -3,7 +3,7 @@ import { initTfjsBackend } from '@bitlens/engine';
 import { type GraphEvent, type RunOptions, type RunStats, bitlensVersion, definePipeline, writeFileAtomic } from '@bitlens/core';
 import { type StageRecord, renderReport, textSummary } from '@bitlens/report';
 import type { Table } from 'apache-arrow';
-import { type PrecisionRun, PrecisionComparisonConfig, type ResolvedComparison, resolveComparison } from './config.js';
+import { type PrecisionRun, PrecisionComparisonConfig, type ResolvedComparison, comparisonFiles, resolveComparison } from './config.js';
 import { type ComparisonGraph, GROK_THRESHOLD, comparisonGraph } from './graph.js';
 import { type RunTables, comparisonReportData } from './internal/report-data.js';
 
@@ -40,6 +40,7 @@ export const precisionComparisonPipeline = definePipeline({
   name: PIPELINE,
   description: 'fp32 vs ternary vs binary: parallel training, progress measures, circuit analysis, same-algorithm verdict, HTML report.',
   config: PrecisionComparisonConfig,
+  files: comparisonFiles,
   async plan(config, context) {
     const r = resolveComparison(config);
     const { tf } = await initTfjsBackend(r.backend);
