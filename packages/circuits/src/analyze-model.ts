@@ -7,11 +7,11 @@ import { gradientSymmetricity } from './attribution.js';
 import { DEFAULT_KEY_RULE, type KeyFrequencies, type KeyFrequencyRule, keyFrequenciesFromNorms } from './key-frequencies.js';
 import { type FrequencyLosses, type LossAccuracy, crossEntropy, frequencyLosses } from './loss.js';
 import { type LoadedModel, gridOutputs, tensorOf } from './model.js';
-import { type NeuronClusters, type NeuronFrequencies, clusterNeurons, neuronFrequencyFve, varianceExplainedBy } from './neurons.js';
+import { type NeuronClusters, type NeuronFrequencies, clusterNeurons, neuronFrequencyFve, neuronFrequencyFveIn, varianceExplainedBy } from './neurons.js';
 import { type ClusterQuadrature, clusterQuadrature, fitNeuronWaves } from './quadrature.js';
 import { type FourierSparsity, type FourierSpectrum, type SparsityThreshold, embeddingSpectrum, fourierSparsity, fourierSpectrum, logEmbeddingSpectrum, neuronLogitMap } from './spectra.js';
 import { PATTERN_HOOK } from './stages/asymmetry.js';
-import { type TaskBasis, taskBasis } from './task-basis.js';
+import { type TaskBasis, combinationKeys, isPlainBasis, taskBasis } from './task-basis.js';
 import { type Task, inputGrid } from './task.js';
 
 const STAGE = 'circuits/analyze-model';
@@ -72,9 +72,10 @@ export interface ModelAnalysis {
 
 /** Which key frequencies the losses use (see {@link AnalysisOptions.lossKeys}). */
 function pickLossKeys(option: AnalysisOptions['lossKeys'], basis: TaskBasis | undefined, keys: { embed: number[]; log: number[]; neurons: number[] }): number[] {
-  if (option === undefined) return basis?.kind === 'multiplicative' ? keys.log : keys.embed;
-  if (option === 'embed') return keys.embed;
-  if (option === 'embed-log') return keys.log;
+  const inBasis = (k: number[]): number[] => (basis === undefined ? k : combinationKeys(basis, k));
+  if (option === undefined) return inBasis(basis?.kind === 'multiplicative' ? keys.log : keys.embed);
+  if (option === 'embed') return inBasis(keys.embed);
+  if (option === 'embed-log') return inBasis(keys.log);
   if (option === 'neurons') return keys.neurons;
   return [...option];
 }
@@ -110,7 +111,7 @@ export function analyzeModel(tf: Tf, model: LoadedModel, options: AnalysisOption
   const pre = out.acts.get('blocks.0.mlp.hook_pre');
   const pattern = out.acts.get(PATTERN_HOOK);
   if (post === undefined || pre === undefined || pattern === undefined) throw new BitlensError('INTERNAL', { stage: STAGE }, 'MLP activations or the attention pattern were not captured');
-  const neurons = neuronFrequencyFve(tf, post.data, p, c.dMlp);
+  const neurons = basis === undefined ? neuronFrequencyFve(tf, post.data, p, c.dMlp) : neuronFrequencyFveIn(tf, post.data, basis, c.dMlp);
   const clusters = clusterNeurons(neurons, options.neuronThreshold ?? 0.85, options.neuronMinCount ?? 5);
   const lossKeys = pickLossKeys(options.lossKeys, basis, { embed: embedKeys.keys, log: embedLogKeys.keys, neurons: clusters.keys });
   const testMask = train === undefined ? undefined : Array.from(train, (x, r) => !x && grid.valid[r] === 1);
@@ -119,7 +120,8 @@ export function analyzeModel(tf: Tf, model: LoadedModel, options: AnalysisOption
   const correct = correctLogits(out.logits, grid.labels, p);
   const symmetric = options.gradientSymmetricity === false ? undefined : gradientSymmetricity(tf, model);
   const aliveFreqs = Int32Array.from(neurons.freq, (k) => (k === 0 ? 1 : k));
-  const waves = fitNeuronWaves(pre.data, Float32Array.from(wlData), p, c.dMlp, aliveFreqs).filter((w) => neurons.alive[w.neuron] === 1 && (neurons.maxFve[w.neuron] ?? 0) >= clusters.threshold);
+  // The quadrature waves are fits over Z_p in a and b: none for neurons analysed in re-indexed coordinates.
+  const waves = !isPlainBasis(basis) ? [] : fitNeuronWaves(pre.data, Float32Array.from(wlData), p, c.dMlp, aliveFreqs).filter((w) => neurons.alive[w.neuron] === 1 && (neurons.maxFve[w.neuron] ?? 0) >= clusters.threshold);
   const [heads = 0, queries = 0, keys = 0] = pattern.shape.slice(1);
   return {
     p,

@@ -9,6 +9,8 @@ import { errorOf } from '../test/errors.js';
 import {
   DEFAULT_ANALYSIS,
   LOSS_BASIS_KEY,
+  NEURON_BASIS_KEY,
+  NEURON_PLAIN_KEY,
   frequencyLossesStage,
   gridDataset,
   gridFromDataset,
@@ -36,13 +38,13 @@ async function analyse(task: string, seed = 3) {
     .source('dataset', datasetStage({ task, p: P, trainFraction: 0.5, seed: 1 }))
     .then('grid', gridFromDataset(), 'dataset')
     .use('m', mechanismSubgraph(tf, { model: `${task}-${seed}`, task, settings }), { weights: 'weights', grid: 'grid' });
-  const { tables } = await g.run({ collect: ['m/mechanism', 'm/losses', 'm/clock-pizza', 'm/keys'] });
+  const { tables } = await g.run({ collect: ['m/mechanism', 'm/losses', 'm/clock-pizza', 'm/keys', 'm/neurons'] });
   const one = (ts: readonly Table[]): Table => {
     const t = ts[0];
     if (t === undefined) throw new Error('no table');
     return t;
   };
-  return { mechanism: one(tables['m/mechanism']), losses: one(tables['m/losses']), clockPizza: one(tables['m/clock-pizza']), keys: one(tables['m/keys']) };
+  return { mechanism: one(tables['m/mechanism']), losses: one(tables['m/losses']), clockPizza: one(tables['m/clock-pizza']), keys: one(tables['m/keys']), neurons: one(tables['m/neurons']) };
 }
 
 const rowsOf = (t: Table): string[] => Array.from({ length: t.numRows }, (_, i) => `${strings(t, 'variant')[i]}/${strings(t, 'subset')[i]}/${numbers(t, 'count')[i]}`);
@@ -69,8 +71,11 @@ describe('the mechanism subgraph on every kind of task (tiny random model, p = 7
     expect(asym).toBeGreaterThan(0);
     expect(asym).toBeLessThan(1);
     expect(strings(m, 'ffs_rule')).toEqual(['relative 0.5 x max']);
-    // Three key methods, each over (p - 1) / 2 frequencies.
+    // Three key methods, each over (p - 1) / 2 frequencies; neurons analysed in the discrete-log coordinates.
     expect(strings(r.keys, 'method').filter((x) => x === 'embed-log').length).toBe(3);
+    expect(r.neurons.schema.metadata.get(NEURON_BASIS_KEY)).toContain('mod 6');
+    expect(r.neurons.schema.metadata.get(NEURON_PLAIN_KEY)).toBe('false');
+    expect(listRow(r.neurons, 'fve', 0).length).toBe(3);
   });
 
   it('a polynomial (x2_y2): no restricted / excluded rows, NaN with losses_applicable false, the verdict says n/a', async () => {

@@ -100,7 +100,7 @@ export function mechanismSubgraph(tf: Tf, options: MechanismSubgraphOptions): Su
     g
       .then('activations', activations(tf, { hooks: hookPattern(options.extraHooks ?? []), position: 'last', ...column }), 'weights')
       .then('norms', fourierNorms(column), 'weights')
-      .then('neurons', neuronFrequencies(tf, { threshold: s.neuronThreshold, minCount: s.neuronMinCount }), 'activations')
+      .then('neurons', neuronFrequencies(tf, { threshold: s.neuronThreshold, minCount: s.neuronMinCount, task }), 'activations')
       .join('keys', keyFrequencies({ rule: { kind: 'gap', maxKeys: s.maxKeys }, ...column }), { weights: 'weights', neurons: 'neurons' })
       .join('losses', frequencyLossesStage({ keys: s.lossKeys ?? 'auto', task }), { keys: 'keys', activations: 'activations', dataset: 'grid' })
       .join('clock-pizza', clockPizza(tf, { task, ...column }), { weights: 'weights', activations: 'activations' })

@@ -135,3 +135,27 @@ export function basisDirections(basis: TaskBasis, k: number): { readonly cos: Fl
   }
   return { cos, sin };
 }
+
+/**
+ * Whether a basis' coordinates are the operands themselves up to sign (add, sub; or no basis at all: the
+ * polynomials), so that analyses over Z_p in a and b (neuron waves, quadrature) read the label's frequencies.
+ */
+export function isPlainBasis(basis: TaskBasis | undefined): boolean {
+  return basis === undefined || (basis.kind === 'linear' && Math.abs(basis.alpha) === 1 && Math.abs(basis.beta) === 1);
+}
+
+/**
+ * The frequencies of the label's combination s = αu + βv that a set of embedding key frequencies supports: the
+ * embedding carries frequency α k for the first operand and β k for the second (folded into 1..floor(n/2)), so k is
+ * kept when both are keys. For α, β = ±1 (add, sub, mul, div) this is the key set itself.
+ */
+export function combinationKeys(basis: TaskBasis, embedKeys: readonly number[]): number[] {
+  const { n, alpha, beta } = basis;
+  if (Math.abs(alpha) === 1 && Math.abs(beta) === 1) return [...embedKeys]; // add, sub, mul, div
+  const fold = (x: number): number => {
+    const r = ((x % n) + n) % n;
+    return Math.min(r, n - r);
+  };
+  const keys = new Set(embedKeys);
+  return Array.from({ length: basisFrequencies(basis) }, (_, i) => i + 1).filter((k) => keys.has(fold(alpha * k)) && keys.has(fold(beta * k)));
+}

@@ -14,7 +14,8 @@ import { keyFrequenciesFromNorms } from './key-frequencies.js';
 import { frequencyLosses } from './loss.js';
 import { gridLogits, gridOutputs, loadModel } from './model.js';
 import { DEFAULT_SPARSITY, cyclicSpectrum, embeddingSpectrum, fourierSparsity, logEmbeddingSpectrum } from './spectra.js';
-import { type TaskBasis, basisDirections, basisFrequencies, taskBasis } from './task-basis.js';
+import { neuronFrequencyFve, neuronFrequencyFveIn } from './neurons.js';
+import { type TaskBasis, basisDirections, basisFrequencies, combinationKeys, isPlainBasis, taskBasis } from './task-basis.js';
 import { inputGrid } from './task.js';
 
 function basisOf(task: string, p: number): TaskBasis {
@@ -298,5 +299,46 @@ describe('embedding spectrum in discrete-log coordinates (key method embed-log)'
     const cs = cyclicSpectrum(m, 12, 3);
     const energy = m.reduce((s, v) => s + v * v, 0);
     expect(cs.rowNorms.reduce((s, v) => s + v * v, 0)).toBeCloseTo(energy, 12);
+  });
+});
+
+describe("neuron frequencies in the task's coordinates", () => {
+  let tf: Tf;
+  beforeAll(async () => {
+    tf = (await initTfjsBackend('wasm')).tf;
+  });
+  const relu = (x: number): number => Math.max(0, x);
+
+  it("mul: a neuron ReLU(cos(w k log a) + cos(w k log b)) has argmax frequency k in the discrete-log basis, not in Z_p; add's coordinates are Z_p's", () => {
+    const p = 31;
+    const { log } = discreteLogs(p);
+    const acts = new Float32Array(p * p * 2);
+    for (let a = 1; a < p; a++) {
+      for (let b = 1; b < p; b++) {
+        const r = a * p + b;
+        acts[r * 2] = relu(Math.cos((2 * Math.PI * 4 * (log[a] ?? 0)) / 30) + Math.cos((2 * Math.PI * 4 * (log[b] ?? 0)) / 30));
+        acts[r * 2 + 1] = relu(Math.cos((2 * Math.PI * 15 * (log[a] ?? 0)) / 30) + Math.cos((2 * Math.PI * 15 * (log[b] ?? 0)) / 30)); // the Nyquist frequency
+      }
+    }
+    const inLog = neuronFrequencyFveIn(tf, acts, basisOf('mul', p), 2);
+    expect(Array.from(inLog.freq)).toEqual([4, 15]);
+    expect(inLog.maxFve[0]).toBeGreaterThan(0.9);
+    expect(inLog.maxFve[1]).toBeGreaterThan(0.9);
+    expect(neuronFrequencyFve(tf, acts, p, 2).maxFve[0]).toBeLessThan(0.5);
+    const plain = new Float32Array(p * p * 2).map((_, i) => Math.sin(i * 0.37));
+    expect(neuronFrequencyFveIn(tf, plain, basisOf('add', p), 2).fve).toEqual(neuronFrequencyFve(tf, plain, p, 2).fve);
+  });
+
+  it('2a + 3b: a neuron of frequency k of the combination (2k in a, 3k in b) reads as k; embedding keys {2k, 3k} map to {k}', () => {
+    const p = 23;
+    const acts = new Float32Array(p * p);
+    for (let a = 0; a < p; a++) for (let b = 0; b < p; b++) acts[a * p + b] = relu(Math.cos((2 * Math.PI * 5 * 2 * a) / p) + Math.cos((2 * Math.PI * 5 * 3 * b) / p));
+    const b = basisOf('2x_3y', p);
+    expect(neuronFrequencyFveIn(tf, acts, b, 1).freq[0]).toBe(5);
+    expect(isPlainBasis(b)).toBe(false);
+    expect(isPlainBasis(basisOf('sub', p))).toBe(true);
+    // fold(2 * 5) = 10, fold(3 * 5) = 15 -> 8 (mod 23)
+    expect(combinationKeys(b, [8, 10])).toEqual([5]);
+    expect(combinationKeys(basisOf('sub', p), [8, 10])).toEqual([8, 10]);
   });
 });

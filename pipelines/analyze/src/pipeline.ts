@@ -25,7 +25,7 @@ import { z } from 'zod';
 /** Config of the `analyze` pipeline. */
 export const AnalyzeConfig = z.strictObject({
   weights: z.string().min(1).describe('path to a TransformerLens-named .safetensors file'),
-  task: z.enum(TASKS).default('add').describe('operation the model computes (labels): add, sub or mul'),
+  task: z.enum(TASKS).default('add').describe('task the model computes, any of @bitlens/data (add, sub, mul, div, the linear forms and polynomials): labels, loss directions, domain'),
   p: z.number().int().min(3).describe('prime modulus'),
   preset: z.enum(['nanda', 'li']).default('nanda').describe('architecture preset of the weights'),
   backend: z.string().default('wasm').describe('tfjs backend: wasm, cpu, webgpu, tensorflow'),

@@ -1,3 +1,4 @@
+import { BUILTIN_TASK_NAMES } from '@bitlens/data';
 import { z } from 'zod';
 
 /**
@@ -26,7 +27,7 @@ export const PrecisionComparisonConfig = z.strictObject({
   logEvery: z.number().int().min(1).optional().describe('epochs between logged train/test metrics'),
   seed: z.number().int().default(0).describe('seed of the parameter init (the same for every precision)'),
   dataSeed: z.number().int().optional().describe('seed of the train/test split (default: seed)'),
-  task: z.enum(['add', 'sub', 'mul']).default('add').describe('operation mod p'),
+  task: z.enum(BUILTIN_TASK_NAMES).default('add').describe('task mod p: any task of @bitlens/data (add, sub, mul, div, the linear forms and polynomials)'),
   model: z.enum(['li', 'nanda']).default('li').describe('architecture preset'),
   quantizers: z
     .strictObject({
@@ -62,7 +63,7 @@ export interface ResolvedComparison {
   readonly logEvery: number;
   readonly seed: number;
   readonly dataSeed: number;
-  readonly task: 'add' | 'sub' | 'mul';
+  readonly task: string;
   readonly model: 'li' | 'nanda';
   readonly runs: readonly PrecisionRun[];
   readonly backend: string;

@@ -1,11 +1,12 @@
 import { BitlensError, type JoinStage, defineJoin } from '@bitlens/core';
 import type { ModularTask } from '@bitlens/data';
+import type { Table } from 'apache-arrow';
 import { forkJoin, map, toArray } from 'rxjs';
 import { activationMatrix } from '../activations.js';
 import { float64, int32, int32List, tableOf, utf8 } from '../internal/arrow.js';
 import { type LossAccuracy, crossEntropy, frequencyLosses } from '../loss.js';
 import { type Activations, ActivationsSchema, type Grid, GridSchema, type KeyFreqs, KeyFreqsSchema, type Losses, LossesSchema } from '../schemas.js';
-import { type TaskBasis, basisFrequencies, taskBasis } from '../task-basis.js';
+import { type TaskBasis, basisFrequencies, combinationKeys, taskBasis } from '../task-basis.js';
 import { type Task, resolveTask } from '../task.js';
 import { datasetLabels } from './dataset-labels.js';
 import { configMeta, only } from './internal.js';
@@ -18,8 +19,9 @@ export const LOSS_BASIS_KEY = 'bitlens.loss_basis';
 
 /**
  * Which key frequencies restricted / excluded loss use. `auto` (default): the embedding keys in the task's own basis,
- * `embed` for linear tasks and `embed-log` for multiplicative ones. `embed` and `neurons` are frequencies of Z_p (the
- * basis of linear tasks), `embed-log` of Z_{p-1} (multiplicative tasks); a list is read in the task's basis.
+ * `embed` for linear tasks and `embed-log` for multiplicative ones. `embed` reads the embedding over Z_p (the basis of
+ * linear tasks), `embed-log` over Z_{p-1} in discrete-log coordinates (multiplicative tasks); `neurons` are the
+ * neuron table's keys, which the neuron stage computes in the task's coordinates; a list is read in the task's basis.
  */
 export type LossKeys = 'auto' | 'embed' | 'embed-log' | 'neurons' | readonly number[];
 
@@ -29,12 +31,12 @@ export function lossKeyMethod(task: ModularTask, keys: LossKeys, stage: string =
   if (kind === undefined) return 'n/a';
   if (Array.isArray(keys)) return 'fixed';
   const method = keys === 'auto' ? (kind === 'multiplicative' ? 'embed-log' : 'embed') : keys;
-  const fits = kind === 'multiplicative' ? method === 'embed-log' : method !== 'embed-log';
+  const fits = method === 'neurons' || (kind === 'multiplicative' ? method === 'embed-log' : method === 'embed');
   if (!fits) {
     throw new BitlensError('INVALID_OPTION', {
       stage,
       field: 'keys',
-      expected: kind === 'multiplicative' ? `'auto' or 'embed-log' (${task.name} is multiplicative: its keys are frequencies of the discrete-log basis)` : `'auto', 'embed' or 'neurons' (${task.name} is linear: its keys are frequencies of Z_p)`,
+      expected: kind === 'multiplicative' ? `'auto', 'embed-log' or 'neurons' (${task.name} is multiplicative: its keys are frequencies of the discrete-log basis)` : `'auto', 'embed' or 'neurons' (${task.name} is linear: its keys are frequencies of Z_p)`,
       found: JSON.stringify(keys),
     });
   }
@@ -42,6 +44,12 @@ export function lossKeyMethod(task: ModularTask, keys: LossKeys, stage: string =
 }
 
 type Row = { variant: string; keys: number[]; subset: string; r: LossAccuracy };
+
+/** The keys of a key-frequency table for a method, as frequencies of the task's combination. */
+function lossKeys(table: Table, method: ReturnType<typeof lossKeyMethod>, basis: TaskBasis): number[] {
+  if (method === 'neurons') return keysOf(table, 'neurons');
+  return combinationKeys(basis, keysOf(table, method === 'embed-log' ? 'embed-log' : 'embed'));
+}
 
 /** The restricted / excluded rows of one task basis (all keys, then one key at a time). */
 function basisRows(logits: Float32Array, d: ReturnType<typeof datasetLabels>, p: number, basis: TaskBasis, keyset: number[]): Row[] {
@@ -93,7 +101,7 @@ export function frequencyLossesStage(options: { readonly keys?: LossKeys; readon
             rows.push({ variant: 'full', keys: [], subset: 'test', r: crossEntropy(logits.data, labels.labels, p, labels.test) });
           }
           if (basis !== undefined) {
-            const keyset = Array.isArray(keysOption) ? [...(keysOption as readonly number[])] : keysOf(only(k, NAME, 'keys'), method === 'fixed' || method === 'n/a' ? 'embed' : method);
+            const keyset = Array.isArray(keysOption) ? [...(keysOption as readonly number[])] : lossKeys(only(k, NAME, 'keys'), method, basis);
             rows.push(...basisRows(logits.data, labels, p, basis, keyset));
           }
           const description = { applicable: basis !== undefined, kind: basis?.kind ?? 'none', description: basis?.description ?? 'n/a', keyMethod: method };
