@@ -169,6 +169,7 @@ export type Mechanism = {
   logit_asymmetry: Float64;
   attention_asymmetry: Float64;
   ffs_rule: Utf8;
+  cos_share: Float64;
 };
 /**
  * Schema of {@link Mechanism}. Besides the numbers of the same-algorithm verdict: `task` and its `structure`
@@ -178,7 +179,8 @@ export type Mechanism = {
  * `fixed`) and `loss_keys` (in that basis' frequencies), `loss_rows` (rows the restricted loss averaged over: p² for
  * linear tasks, (p−1)² for mul and div) and `basis_loss` (the full loss over those rows, what restricted loss is
  * compared with); `embed_log_keys` (key frequencies of the embedding in discrete-log coordinates); the operand
- * asymmetries; `ffs_rule` (how `ffs_eps` was chosen).
+ * asymmetries; `ffs_rule` (how `ffs_eps` was chosen); `cos_share` (share of the embedding's Fourier energy in cosines:
+ * which way a low FCR leans).
  */
 export const MechanismSchema = new Schema<Mechanism>([
   field('model', new Utf8()),
@@ -213,6 +215,7 @@ export const MechanismSchema = new Schema<Mechanism>([
   field('logit_asymmetry', new Float64()),
   field('attention_asymmetry', new Float64()),
   field('ffs_rule', new Utf8()),
+  field('cos_share', new Float64()),
 ]);
 
 /** One row per pair of models: key-frequency overlap (information), each model's mechanism numbers and checks, and the verdict. */

@@ -79,6 +79,11 @@ export interface FourierSparsity {
   /** The absolute eps used (recorded with every result). */
   readonly eps: number;
   readonly significant: number[];
+  /**
+   * Share of the non-constant Fourier energy in the cosine rows, sum c_k^2 / sum (c_k^2 + s_k^2), over all k: which way
+   * a low FCR leans (1 = cosines only: an even embedding, E[-a] = E[a]; 0 = sines only: an odd one).
+   */
+  readonly cosShare: number;
 }
 
 /**
@@ -104,7 +109,13 @@ export function fourierSparsity(spectrum: FourierSpectrum, threshold: SparsityTh
       ratio += c === 0 || s === 0 ? 0 : Math.min(c / s, s / c);
     }
   }
-  return { ffs: significant.length / K, fcr: significant.length === 0 ? 0 : ratio / significant.length, eps, significant };
+  let c2 = 0;
+  let all = 0;
+  for (let k = 1; k <= K; k++) {
+    c2 += (rn[2 * k - 1] ?? 0) ** 2;
+    all += (rn[2 * k - 1] ?? 0) ** 2 + (rn[2 * k] ?? 0) ** 2;
+  }
+  return { ffs: significant.length / K, fcr: significant.length === 0 ? 0 : ratio / significant.length, eps, significant, cosShare: all === 0 ? Number.NaN : c2 / all };
 }
 
 /** Fourier norms over Z_n (any n >= 2) of a matrix whose first axis is indexed by Z_n. */

@@ -123,6 +123,7 @@ function mechanismRow(model: string, task: Task, sparsity: SparsityThreshold, t:
       first(t.asymmetry, 'logit_asymmetry'),
       first(t.asymmetry, 'attention_asymmetry'),
       utf8([describeSparsity(sparsity)]),
+      float64([sp.cosShare]),
     ],
     configMeta(config),
   );
@@ -140,7 +141,7 @@ export function mechanismSummary(options: { readonly model: string; readonly tas
   const sparsity = options.sparsity ?? DEFAULT_SPARSITY;
   return defineJoin({
     name,
-    version: '2',
+    version: '3',
     options: { ...options },
     inputs: { norms: FourierNormsSchema, neurons: NeuronFreqsSchema, keys: KeyFreqsSchema, losses: LossesSchema, clockPizza: ClockPizzaSchema, asymmetry: AsymmetrySchema },
     output: MechanismSchema,
