@@ -61,10 +61,9 @@ export function modPow(b: number, e: number, p: number): number {
   }
   return r;
 }
-const pow = modPow;
 /** b^{-1} mod p for prime p and b != 0 (Fermat: b^{p-2}). */
 export function modInverse(b: number, p: number): number {
-  return pow(b, p - 2, p);
+  return modPow(b, p - 2, p);
 }
 
 const sq = (x: number, p: number): number => mul(x, x, p);
