@@ -70,7 +70,8 @@ export function seededPermutation(n: number, seed: number): Int32Array {
 }
 
 /**
- * Ablates one component and reports Δloss and Δaccuracy over all p^2 inputs (labels given per grid row).
+ * Ablates one component and reports Δloss and Δaccuracy over all p^2 inputs (labels given per grid row), or over the
+ * rows of `mask` (a task's domain: div leaves out b = 0; rows outside it carry label -1 and must be masked).
  * Mean ablation first averages the activation over all inputs; resample ablation runs each batch's permuted inputs
  * (seeded) to read the replacement. A Fourier direction is ablated by removing the projection of the activation onto
  * u_cos(k), u_sin(k) (zero), replacing it by its mean over inputs (mean; the directions have zero mean, so this equals
@@ -82,7 +83,7 @@ export function ablate(
   labels: ArrayLike<number>,
   target: AblationTarget,
   mode: AblationMode,
-  options: { readonly seed?: number; readonly batchSize?: number; readonly base?: { readonly loss: number; readonly accuracy: number } } = {},
+  options: { readonly seed?: number; readonly batchSize?: number; readonly base?: { readonly loss: number; readonly accuracy: number }; readonly mask?: ArrayLike<boolean | number> } = {},
 ): AblationResult {
   const { p, dVocabOut } = model.config;
   const n = p * p;
@@ -91,7 +92,7 @@ export function ablate(
   const hook = targetHook(target);
   const bs = options.batchSize ?? 2048;
   // The unablated loss; pass `base` when ablating many targets of one model.
-  const base = options.base ?? crossEntropy(gridLogits(tf, model), labels, dVocabOut);
+  const base = options.base ?? crossEntropy(gridLogits(tf, model), labels, dVocabOut, options.mask);
   const perm = seededPermutation(n, options.seed ?? 0);
 
   // Per-feature mean (mean mode) or Fourier coefficients (fourier target): one capture pass over the grid.
@@ -154,7 +155,7 @@ export function ablate(
     else repl = resampled(tf, model, hook, rows, perm);
     return tf.add(tf.mul(t, tf.sub(1, m)), tf.mul(repl, m));
   };
-  const ablated = crossEntropy(gridOutputs(tf, model, { batchSize: bs, intervene }).logits, labels, dVocabOut);
+  const ablated = crossEntropy(gridOutputs(tf, model, { batchSize: bs, intervene }).logits, labels, dVocabOut, options.mask);
   return {
     target,
     mode,

@@ -249,6 +249,7 @@ describe('Furuta FFS / FCR (docs/science.md#ffs-and-fcr-furuta)', () => {
     expect(s.ffs).toBeCloseTo(1 / K, 12);
     expect(s.fcr).toBeCloseTo(1, 6);
     expect(s.significant).toEqual([3]);
+    expect(s.cosShare).toBeCloseTo(0.5, 6);
   });
   it('cos only at every k: FFS = 1, FCR = 0', () => {
     const e = new Float32Array(p * K);
@@ -257,6 +258,7 @@ describe('Furuta FFS / FCR (docs/science.md#ffs-and-fcr-furuta)', () => {
     expect(s.ffs).toBe(1);
     expect(s.fcr).toBeLessThan(1e-6);
     expect(s.eps).toBe(0.1);
+    expect(s.cosShare).toBeCloseTo(1, 9);
   });
 });
 

@@ -8,6 +8,7 @@ import {
   type MechanismNumbers,
   ablations,
   activations,
+  asymmetry,
   attribution,
   clockPizza,
   compareMechanisms,
@@ -40,14 +41,15 @@ function graph(seed: number, name: string) {
   return PipelineGraph.create()
     .source('weights', defineSource({ name: 'test/weights', version: '1', options: { seed }, output: WeightsSchema, create: () => of(w) }))
     .source('dataset', gridDataset({ p: 7, split: { fraction: 0.5, seed: 1, shuffle: 'mulberry32' } }))
-    .then('activations', activations(tf, { hooks: '^(blocks\\.0\\.mlp\\.hook_(pre|post)|logits)$', batchSize: 20 }), 'weights')
+    .then('activations', activations(tf, { hooks: '^(blocks\\.0\\.mlp\\.hook_(pre|post)|blocks\\.0\\.attn\\.hook_pattern|logits)$', batchSize: 20 }), 'weights')
     .then('norms', fourierNorms(), 'weights')
     .then('neurons', neuronFrequencies(tf, { threshold: 0.3, minCount: 1 }), 'activations')
     .join('keys', keyFrequencies({ rule: { kind: 'gap', maxKeys: 2 } }), { weights: 'weights', neurons: 'neurons' })
     .join('losses', frequencyLossesStage(), { keys: 'keys', activations: 'activations', dataset: 'dataset' })
     .join('clockPizza', clockPizza(tf, { samples: 10 }), { weights: 'weights', activations: 'activations' })
     .join('quadrature', quadrature({ grid: 8 }), { weights: 'weights', activations: 'activations', neurons: 'neurons' })
-    .join('mechanism', mechanismSummary({ model: name }), { norms: 'norms', neurons: 'neurons', keys: 'keys', losses: 'losses', clockPizza: 'clockPizza' });
+    .then('asymmetry', asymmetry(), 'activations')
+    .join('mechanism', mechanismSummary({ model: name }), { norms: 'norms', neurons: 'neurons', keys: 'keys', losses: 'losses', clockPizza: 'clockPizza', asymmetry: 'asymmetry' });
 }
 
 describe('analysis stages wired as a graph (tiny random model, p = 7)', () => {

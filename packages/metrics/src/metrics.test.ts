@@ -159,6 +159,28 @@ describe('progress measures over a checkpoint stream', () => {
     expect(String(first?.getChild('key_source')?.get(0))).toBe('embed');
   });
 
+  it("uses the dataset's task: div over its p(p-1) pairs in the discrete-log basis, NaN restricted / excluded loss for a polynomial", async () => {
+    const cps = [checkpointTable(cfg, 10, initParams(cfg, 1))];
+    const run = async (task: string) => {
+      const dataset = gridDataset({ p: 7, task, split: { fraction: 0.5, seed: 1, shuffle: 'mulberry32' } });
+      const [row] = await lastValueFrom(progressMeasures(tf)({ checkpoints: of(...cps), dataset: dataset() }).pipe(toArray()));
+      return row;
+    };
+    const div = await run('div');
+    const m = loadModel(weightsTable(cfg, initParams(cfg, 1)));
+    const { labels, valid } = inputGrid(7, 'div');
+    const [ds] = await lastValueFrom(gridDataset({ p: 7, task: 'div', split: { fraction: 0.5, seed: 1, shuffle: 'mulberry32' } })().pipe(toArray()));
+    const train = new Array<boolean>(49).fill(false);
+    for (let i = 0; i < (ds?.numRows ?? 0); i++) if (ds?.getChild('train')?.get(i) === true) train[Number(ds.getChild('a')?.get(i)) * 7 + Number(ds.getChild('b')?.get(i))] = true;
+    const test = train.map((x, r) => !x && valid[r] === 1);
+    expect(Number(div?.getChild('test_loss')?.get(0))).toBeCloseTo(crossEntropy(gridOutputs(tf, m).logits, labels, 7, test).loss, 6);
+    expect(Number.isFinite(Number(div?.getChild('restricted_loss')?.get(0)))).toBe(true);
+    const poly = await run('x2_y2');
+    expect(Number(poly?.getChild('restricted_loss')?.get(0))).toBeNaN();
+    expect(Number(poly?.getChild('excluded_loss')?.get(0))).toBeNaN();
+    expect(Number.isFinite(Number(poly?.getChild('train_loss')?.get(0)))).toBe(true);
+  });
+
   it('reduces to the grokking events at the end', async () => {
     const cps = [10, 20, 30].map((e, i) => checkpointTable(cfg, e, initParams(cfg, i + 1)));
     const dataset = gridDataset({ p: 7, split: { fraction: 0.5, seed: 1, shuffle: 'mulberry32' } });

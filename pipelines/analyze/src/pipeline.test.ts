@@ -74,6 +74,26 @@ describe('analyze pipeline on the Nanda fixture (p = 113)', () => {
     expect(s.ablations.length).toBe(12); // 4 heads x zero/mean/resample
   });
 
+  it('accepts every task of @bitlens/data: div in its discrete-log basis, a polynomial with n/a losses', async () => {
+    const cfg = modelConfig('nanda', 11);
+    const path = join(dir, 'nanda11.safetensors');
+    writeFileSync(path, exportTransformerLens(cfg, initParams(cfg, 2)));
+    const run = async (task: string) => {
+      const config = AnalyzeConfig.parse({ weights: path, p: 11, task, split: { fraction: 0.5, seed: 1 } });
+      const r = await analyzePipeline.run(config, context(new ArtifactStore({ root: join(dir, `t-${task}`) })));
+      return { s: r.summary as { loss_basis: string; restricted_loss?: number; excluded_loss_subset?: string; asymmetry: { logit: number; attention: number } }, lines: r.lines };
+    };
+    const div = await run('div');
+    expect(div.s.loss_basis).toBe('s = i-j, d = i+j (mod 10; a = 2^i, b = 2^j, a, b != 0)');
+    expect(div.s.excluded_loss_subset).toBe('train-nonzero');
+    expect(div.s.asymmetry.logit).toBeGreaterThan(0);
+    const poly = await run('x2_xy_y2');
+    expect(poly.s.loss_basis).toBe('n/a');
+    expect(poly.s.restricted_loss).toBeUndefined();
+    expect(poly.lines.find((l) => l.startsWith('restricted loss'))).toContain('n/a');
+    expect(() => AnalyzeConfig.parse({ weights: path, p: 11, task: 'pow' })).toThrow();
+  });
+
   it('rejects unknown config keys and a missing weights path', async () => {
     expect(() => AnalyzeConfig.parse({ weights: 'x', p: 113, bogus: 1 })).toThrow();
     expect(() => AnalyzeConfig.parse({ p: 113 })).toThrow();

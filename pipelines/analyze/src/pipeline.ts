@@ -49,6 +49,8 @@ interface AnalyzeSummary {
   readonly fcr: number;
   readonly ffs_eps: number;
   readonly clock_pizza: { readonly gradient_symmetricity: number; readonly distance_irrelevance: number; readonly circularity: number };
+  readonly loss_basis: string;
+  readonly asymmetry: { readonly logit: number; readonly attention: number };
   readonly rows: Record<'full' | 'train' | 'test' | 'restricted' | 'excluded', LossRow | undefined>;
   readonly [more: string]: unknown;
 }
@@ -67,7 +69,7 @@ const SummarySchema = new Schema<Summary>([new Field('json', new Utf8(), false)]
 function analysisSummary(options: { readonly model: string; readonly p: number; readonly preset: string; readonly task: string; readonly threshold: number }) {
   return defineJoin({
     name: 'pipeline-analyze/summary',
-    version: '1',
+    version: '2',
     options: { ...options },
     inputs: { mechanism: MechanismSchema, keys: KeyFreqsSchema, losses: LossesSchema, quadrature: QuadratureSchema, attribution: AttributionSchema, ablations: AblationsSchema },
     output: SummarySchema,
@@ -126,6 +128,8 @@ function analysisSummary(options: { readonly model: string; readonly p: number; 
             fcr: round(num(mech, 'fcr'), 4),
             ffs_eps: round(num(mech, 'ffs_eps'), 4),
             clock_pizza: { gradient_symmetricity: round(num(mech, 'gradient_symmetricity'), 4), distance_irrelevance: round(num(mech, 'distance_irrelevance'), 4), circularity: round(num(mech, 'circularity'), 4) },
+            loss_basis: String(mech.getChild('loss_basis')?.get(0)),
+            asymmetry: { logit: round(num(mech, 'logit_asymmetry'), 4), attention: round(num(mech, 'attention_asymmetry'), 4) },
             quadrature: Array.from({ length: quad.numRows }, (_, i) => ({ freq: num(quad, 'freq', i), neurons: num(quad, 'neurons', i), max_error: round(num(quad, 'max_error', i), 4), mean_error: round(num(quad, 'mean_error', i), 4) })),
             attribution_mean_correct_logit: Object.fromEntries(Array.from({ length: attr.numRows }, (_, i) => [String(attr.getChild('component')?.get(i)), round(num(attr, 'mean_correct', i), 4)])),
             ...(abl === undefined
@@ -219,9 +223,10 @@ export const analyzePipeline = definePipeline({
       `key frequencies: embedding {${embedKeys.join(', ')}} (gap ratio ${summary.embed_gap_ratio}), neurons {${neuronKeys.join(', ')}}`,
       `neurons clustered (max FVE >= ${config.thresholds.neuron}): ${f(s.neurons.share_clustered)}; MLP variance explained by key frequencies ${f(s.neurons.variance_explained_by_key_freqs)}`,
       `accuracy all ${f(full?.accuracy)}${train === undefined ? '' : `, train ${f(train.accuracy)}, test ${f(test?.accuracy)}`}; loss all ${f(full?.loss)}${train === undefined ? '' : `, train ${f(train.loss)}, test ${f(test?.loss)}`}`,
-      `restricted loss ${f(restricted?.loss)} (all inputs), excluded loss ${f(excluded?.loss)} (${excluded?.subset} inputs), keys {${summary.loss_keys.join(', ')}}`,
+      `restricted loss ${f(restricted?.loss)} (${restricted?.subset ?? 'n/a'} inputs), excluded loss ${f(excluded?.loss)} (${excluded?.subset ?? 'n/a'} inputs), keys {${summary.loss_keys.join(', ')}} in ${summary.loss_basis}`,
       `gini W_E ${summary.gini.embed}, W_L ${summary.gini.neuron_logit_map}; FFS ${summary.ffs} (eps ${summary.ffs_eps}), FCR ${summary.fcr}`,
       `clock/pizza: gradient symmetricity ${summary.clock_pizza.gradient_symmetricity}, distance irrelevance ${summary.clock_pizza.distance_irrelevance}, circularity ${summary.clock_pizza.circularity}`,
+      `asymmetry (a, b) vs (b, a): logits ${summary.asymmetry.logit}, attention of = ${summary.asymmetry.attention}`,
     ];
     const { rows: _rows, ...printed } = summary;
     void _rows;

@@ -78,7 +78,7 @@ export interface ResolvedComparison {
   readonly logEvery: number;
   readonly seed: number;
   readonly dataSeed: number;
-  readonly task: 'add' | 'sub' | 'mul';
+  readonly task: string;
   readonly model: 'li' | 'nanda';
   readonly runs: readonly PrecisionRun[];
   readonly backend: string;
