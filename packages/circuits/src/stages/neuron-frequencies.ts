@@ -1,5 +1,6 @@
 import type { Tf } from '@bitlens/engine';
 import { type Stage, defineStage } from '@bitlens/core';
+import type { HookName } from '@bitlens/model';
 import type { Table } from 'apache-arrow';
 import { type Observable, map, toArray } from 'rxjs';
 import { activationMatrix } from '../activations.js';
@@ -19,7 +20,7 @@ export const NEURON_MIN_COUNT_KEY = 'bitlens.neuron_min_count';
  * Neuron-frequency clustering (docs/science.md#neuron-frequencies-and-clusters) from activation tables holding `hook` (default the MLP post-activation)
  * at the last position for all p^2 inputs. Reduces the whole stream, then emits one row per neuron.
  */
-export function neuronFrequencies(tf: Tf, options: { readonly hook?: string; readonly threshold?: number; readonly minCount?: number } = {}): Stage<Activations, NeuronFreqs> {
+export function neuronFrequencies(tf: Tf, options: { readonly hook?: HookName; readonly threshold?: number; readonly minCount?: number } = {}): Stage<Activations, NeuronFreqs> {
   const name = 'circuits/neuron-frequencies';
   const threshold = options.threshold ?? 0.85;
   const minCount = options.minCount ?? 5;
