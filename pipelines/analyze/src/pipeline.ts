@@ -11,13 +11,14 @@ import {
   TASKS,
   ablations,
   attribution,
+  dlaHooks,
   gridDataset,
   keysOf,
   mechanismSubgraph,
   quadrature,
 } from '@bitlens/circuits';
 import { BitlensError, PipelineGraph, type SourceStage, defineJoin, defineSource, definePipeline, sha256 } from '@bitlens/core';
-import { type Weights, WeightsSchema, importTransformerLens, modelConfig, weightsTable } from '@bitlens/model';
+import { type ModelConfig, type ModelPreset, type Weights, WeightsSchema, readTransformerLens, transformerLensFileConfig, weightsTable } from '@bitlens/model';
 import { Field, Schema, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { defer, forkJoin, map, of, toArray } from 'rxjs';
 import { z } from 'zod';
@@ -26,8 +27,8 @@ import { z } from 'zod';
 export const AnalyzeConfig = z.strictObject({
   weights: z.string().min(1).describe('path to a TransformerLens-named .safetensors file'),
   task: z.enum(TASKS).default('add').describe('operation the model computes (labels): add, sub or mul'),
-  p: z.number().int().min(3).describe('prime modulus'),
-  preset: z.enum(['nanda', 'li']).default('nanda').describe('architecture preset of the weights'),
+  p: z.number().int().min(3).optional().describe("prime modulus (default: from the file's config; required when the file has none)"),
+  preset: z.enum(['nanda', 'li']).optional().describe("architecture preset of the weights (default: from the file's config, else nanda)"),
   backend: z.string().default('wasm').describe('tfjs backend: wasm, cpu, webgpu, tensorflow'),
   column: z.enum(['effective', 'latent']).default('effective').describe('weights the analyses read'),
   name: z.string().optional().describe('model name in the mechanism row (default: the file name)'),
@@ -54,21 +55,34 @@ export const AnalyzeConfig = z.strictObject({
 export type AnalyzeConfigOutput = z.output<typeof AnalyzeConfig>;
 
 /**
- * Source of the weights table: imports the safetensors bytes for the preset. Its options carry the file's sha256 (not
- * its path), so the cache key follows the content. The bytes are read by the pipeline (the composition root).
+ * Source of the weights table: the safetensors bytes with the model config of the file (its bitlens or TransformerLens
+ * config; `p` and `preset` only where the file has none, and they must agree with it where it has one). Its options
+ * carry the file's sha256 (not its path), so the cache key follows the content. The bytes are read by the pipeline
+ * (the composition root).
  */
-export function weightsSource(bytes: Uint8Array, options: { readonly sha256: string; readonly preset: 'nanda' | 'li'; readonly p: number }): SourceStage<Weights> {
+export function weightsSource(bytes: Uint8Array, options: { readonly sha256: string; readonly preset: ModelPreset; readonly p: number }): SourceStage<Weights> {
   return defineSource({
     name: 'pipeline-analyze/weights',
-    version: '1',
+    // 2: the config comes from the file when it has one (was: the preset's defaults at p).
+    version: '2',
     options: { ...options },
     output: WeightsSchema,
-    create: () => defer(() => of(weightsTable(modelConfig(options.preset, options.p), importTransformerLens(bytes, modelConfig(options.preset, options.p))))),
+    create: () =>
+      defer(() => {
+        const { config, params } = readTransformerLens(bytes, { p: options.p, preset: options.preset });
+        return of(weightsTable(config, params));
+      }),
   });
 }
 
-/** Hooks the analyses beyond the mechanism chain read (attribution), captured with it at the last position. */
-const EXTRA_HOOKS = ['hook_embed', 'blocks.0.attn.hook_z', 'ln_final.hook_scale'] as const;
+/**
+ * The model config of the weights file: its own (bitlens or TransformerLens config) when it has one, checked against an
+ * explicit `p` / `preset` (INVALID_CONFIG naming both values when they differ); else the preset (default nanda) at the
+ * given `p` (INVALID_CONFIG naming `p` when there is none). Reads the header only.
+ */
+export function analyzedModel(config: Pick<AnalyzeConfigOutput, 'p' | 'preset'>, bytes: Uint8Array): ModelConfig {
+  return transformerLensFileConfig(bytes, { ...(config.p === undefined ? {} : { p: config.p }), ...(config.preset === undefined ? {} : { preset: config.preset }) }).config;
+}
 
 /** The summary the pipeline prints (`--json`), before run-specific fields (backend, seconds, stage counts). */
 interface AnalyzeSummary {
@@ -173,6 +187,8 @@ function analysisSummary(options: { readonly model: string; readonly p: number; 
 
 /** The analysis DAG over one weights file. */
 export function analyzeGraph(config: AnalyzeConfigOutput, tf: Awaited<ReturnType<typeof initTfjsBackend>>['tf'], bytes: Uint8Array, name: string) {
+  const model = analyzedModel(config, bytes);
+  const { p, preset } = model;
   const column = config.column;
   const t = config.thresholds;
   const settings = {
@@ -183,13 +199,14 @@ export function analyzeGraph(config: AnalyzeConfigOutput, tf: Awaited<ReturnType
     ...(t.sparsity === undefined ? {} : { sparsity: { kind: 'relative', fraction: t.sparsity } as const }),
   };
   return PipelineGraph.create()
-    .source('weights', weightsSource(bytes, { sha256: sha256(bytes), preset: config.preset, p: config.p }))
-    .source('dataset', gridDataset({ p: config.p, task: config.task, ...(config.split === undefined ? {} : { split: config.split }) }))
-    .use('', mechanismSubgraph(tf, { model: name, task: config.task, settings, column, extraHooks: EXTRA_HOOKS }), { weights: 'weights', grid: 'dataset' })
+    .source('weights', weightsSource(bytes, { sha256: sha256(bytes), preset, p }))
+    .source('dataset', gridDataset({ p, task: config.task, ...(config.split === undefined ? {} : { split: config.split }) }))
+    // The attribution's hooks are captured with the chain's, at the last position.
+    .use('', mechanismSubgraph(tf, { model: name, task: config.task, settings, column, extraHooks: dlaHooks(model) }), { weights: 'weights', grid: 'dataset' })
     .join('quadrature', quadrature({ column }), { weights: 'weights', activations: 'activations', neurons: 'neurons' })
     .join('attribution', attribution(tf, { task: config.task, column }), { weights: 'weights', activations: 'activations' })
     .then('ablations', ablations(tf, { task: config.task, column, ...(config.ablations ? {} : { modes: [] }) }), 'weights')
-    .join('summary', analysisSummary({ model: name, p: config.p, preset: config.preset, task: config.task, threshold: t.neuron }), {
+    .join('summary', analysisSummary({ model: name, p, preset, task: config.task, threshold: t.neuron }), {
       mechanism: 'mechanism',
       keys: 'keys',
       losses: 'losses',
@@ -222,6 +239,7 @@ export const analyzePipeline = definePipeline({
   name: 'analyze',
   async plan(config, context) {
     const bytes = readWeights(config.weights);
+    analyzedModel(config, bytes); // config errors before a backend starts
     const { tf } = await initTfjsBackend(config.backend);
     return analyzeGraph(config, tf, bytes, modelName(config)).plan(context.store);
   },
@@ -230,6 +248,7 @@ export const analyzePipeline = definePipeline({
   async run(config, context) {
     const start = performance.now();
     const bytes = readWeights(config.weights);
+    const model = analyzedModel(config, bytes); // config errors before a backend starts
     const { tf, info } = await initTfjsBackend(config.backend);
     const name = modelName(config);
     const { tables, stats } = await analyzeGraph(config, tf, bytes, name).run({
@@ -249,7 +268,7 @@ export const analyzePipeline = definePipeline({
     const neuronKeys = s.key_frequencies.neurons;
     const f = (x: number | undefined): string => (x === undefined ? 'n/a' : Math.abs(x) < 1e-3 ? x.toExponential(3) : x.toFixed(4));
     const lines = [
-      `analyze ${name} (p=${config.p}, ${config.preset}, ${config.task}, ${info.description}): ${summary.seconds} s, ${stats.executed.length} stages run, ${stats.cached.length} read from store`,
+      `analyze ${name} (p=${model.p}, ${model.preset}, ${config.task}, ${info.description}): ${summary.seconds} s, ${stats.executed.length} stages run, ${stats.cached.length} read from store`,
       `key frequencies: embedding {${embedKeys.join(', ')}} (gap ratio ${summary.embed_gap_ratio}), neurons {${neuronKeys.join(', ')}}`,
       `neurons clustered (max FVE >= ${config.thresholds.neuron}): ${f(s.neurons.share_clustered)}; MLP variance explained by key frequencies ${f(s.neurons.variance_explained_by_key_freqs)}`,
       `accuracy all ${f(full?.accuracy)}${train === undefined ? '' : `, train ${f(train.accuracy)}, test ${f(test?.accuracy)}`}; loss all ${f(full?.loss)}${train === undefined ? '' : `, train ${f(train.loss)}, test ${f(test?.loss)}`}`,
