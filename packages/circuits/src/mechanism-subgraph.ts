@@ -1,6 +1,6 @@
 import type { Tf } from '@bitlens/engine';
 import { type Subgraph, defineSubgraph } from '@bitlens/core';
-import { type Weights, WeightsSchema } from '@bitlens/model';
+import { type HookName, type Weights, WeightsSchema } from '@bitlens/model';
 import { activations } from './activations.js';
 import { DEFAULT_VERDICT_RULE, type VerdictRule } from './compare.js';
 import type { WeightsColumn } from './model.js';
@@ -58,13 +58,13 @@ export interface MechanismSubgraphOptions {
   /** Which weights the analyses read (default `effective`: what the forward pass multiplies with). */
   readonly column?: WeightsColumn;
   /** Hooks to capture besides the ones the chain needs (e.g. `hook_embed` for attribution), as TransformerLens names. */
-  readonly extraHooks?: readonly string[];
+  readonly extraHooks?: readonly HookName[];
 }
 
 /** The hooks the mechanism chain reads at the last position. */
-const CHAIN_HOOKS = ['blocks.0.mlp.hook_pre', 'blocks.0.mlp.hook_post', PATTERN_HOOK, 'logits'] as const;
+const CHAIN_HOOKS: readonly HookName[] = ['blocks.0.mlp.hook_pre', 'blocks.0.mlp.hook_post', PATTERN_HOOK, 'logits'];
 
-function hookPattern(extra: readonly string[]): string {
+function hookPattern(extra: readonly HookName[]): string {
   const names = [...new Set([...CHAIN_HOOKS, ...extra])].sort();
   return `^(${names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`;
 }

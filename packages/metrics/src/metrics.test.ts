@@ -1,7 +1,7 @@
 import { mulberry32 } from '@bitlens/core';
 import { type Tf, initTfjsBackend } from '@bitlens/engine';
 import { crossEntropy, gridDataset, gridOutputs, inputGrid, loadModel } from '@bitlens/circuits';
-import { checkpointTable, forwardFull, initParams, modelConfig, toTensors, weightsTable } from '@bitlens/model';
+import { type HookName, checkpointTable, isHookName, forwardFull, initParams, modelConfig, toTensors, weightsTable } from '@bitlens/model';
 import { Table } from 'apache-arrow';
 import { Subject, lastValueFrom, of, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -41,7 +41,7 @@ describe('activation outliers of a model over all p^2 inputs', () => {
   const host = initParams(cfg, 3);
 
   /** Every tracked hook's per-input activation, straight from forwardFull (an independent path from the stage's). */
-  function perInput(hook: string): Float32Array[] {
+  function perInput(hook: HookName): Float32Array[] {
     const P = toTensors(tf, host);
     const data = tf.tidy(() => {
       const toks = tf.tensor2d(Array.from({ length: 49 }, (_, r) => [Math.floor(r / 7), r % 7, 7]).flat(), [49, 3], 'int32');
@@ -55,13 +55,14 @@ describe('activation outliers of a model over all p^2 inputs', () => {
   it('tracks the Bondarenko outputs (with the final norm of li) and computes inf-norm and kurtosis per input, flattened', async () => {
     const [row] = await lastValueFrom(of(weightsTable(cfg, host)).pipe(activationOutliers(tf), toArray()));
     const hooks = strings0(row, 'hooks');
-    expect(hooks).toEqual(['blocks.0.hook_attn_out', 'blocks.0.hook_mlp_out', 'blocks.0.hook_resid_mid', 'blocks.0.hook_resid_post', 'blocks.0.mlp.hook_post', 'blocks.0.mlp.hook_pre', 'ln_final.hook_normalized']);
+    expect(hooks).toEqual(['blocks.0.hook_attn_out', 'blocks.0.hook_mlp_out', 'blocks.0.hook_resid_mid', 'blocks.0.hook_resid_post', 'blocks.0.mlp.hook_post', 'blocks.0.mlp.hook_pre', 'ln_final.hook_out']);
     expect(row?.getChild('epoch')?.get(0)).toBeNull();
     expect(Number(row?.getChild('samples')?.get(0))).toBe(49);
     const inf = list0(row, 'inf_norm');
     const kurt = list0(row, 'kurtosis');
+    expect(hooks.every(isHookName)).toBe(true);
     hooks.forEach((h, i) => {
-      const xs = perInput(h);
+      const xs = perInput(h as HookName); // checked above
       expect(xs[0]?.length).toBe(3 * (h.includes('mlp.hook') ? 16 : 8)); // all three positions
       expect(inf[i]).toBeCloseTo(Math.max(...xs.map(infNorm)), 5);
       expect(kurt[i]).toBeCloseTo(xs.reduce((s, x) => s + kurtosis(x), 0) / 49, 4);
@@ -86,7 +87,7 @@ describe('activation outliers of a model over all p^2 inputs', () => {
     const two = new Table([...checkpointTable(nanda, 10, initParams(nanda, 1)).batches, ...checkpointTable(nanda, 20, initParams(nanda, 2)).batches]);
     const rows = await lastValueFrom(of(two).pipe(activationOutliers(tf), toArray()));
     expect(rows.map((r) => r.getChild('epoch')?.get(0))).toEqual([10, 20]);
-    expect(strings0(rows[0], 'hooks')).not.toContain('ln_final.hook_normalized');
+    expect(strings0(rows[0], 'hooks')).not.toContain('ln_final.hook_out');
     expect(strings0(rows[0], 'hooks').length).toBe(6);
     expect(Number(rows[0]?.getChild('max_inf_norm')?.get(0))).not.toBe(Number(rows[1]?.getChild('max_inf_norm')?.get(0)));
   });

@@ -41,9 +41,9 @@ export function kurtosis(x: ArrayLike<number>): number {
 /**
  * The hooks tracked by default (the outputs Bondarenko et al. track, in TransformerLens names): per block the attention
  * output (after W_O), resid_mid, the MLP pre- and post-activation, the MLP output and resid_post, and the final norm's
- * output where the model has one.
+ * output where the model has one (`ln_final.hook_out`: gain applied, what the unembedding reads).
  */
-export const OUTLIER_HOOKS = '^(blocks\\.\\d+\\.(hook_attn_out|hook_resid_mid|mlp\\.hook_pre|mlp\\.hook_post|hook_mlp_out|hook_resid_post)|ln_final\\.hook_normalized)$';
+export const OUTLIER_HOOKS = '^(blocks\\.\\d+\\.(hook_attn_out|hook_resid_mid|mlp\\.hook_pre|mlp\\.hook_post|hook_mlp_out|hook_resid_post)|ln_final\\.hook_out)$';
 
 /**
  * One row per model (or per checkpoint): the outlier summary and, aligned with `hooks`, the per-hook numbers.
@@ -198,7 +198,8 @@ export function activationOutliers(tf: Tf, options: OutlierOptions = {}): Stage<
   }
   return defineStage({
     name: STAGE,
-    version: '2',
+    // 3: the final norm's output is tracked as ln_final.hook_out (ln_final.hook_normalized is now TransformerLens's, before the gain).
+    version: '3',
     options: { ...options },
     input: WeightsSchema,
     output: OutliersSchema,

@@ -2,7 +2,7 @@ import { BitlensError } from '@bitlens/core';
 import { seededPermutation } from '@bitlens/circuits';
 import type { Tf } from '@bitlens/engine';
 import {
-  type HostTensor, type ModelConfig, type Ptq, type PtqLayer, QUANTIZABLE_LAYERS, forwardFull, isPtqQuantized, toTensors, validateConfig,
+  type HookName, type HostTensor, type ModelConfig, type Ptq, type PtqLayer, QUANTIZABLE_LAYERS, forwardFull, isPtqQuantized, toTensors, validateConfig,
 } from '@bitlens/model';
 import { symmetricQuantizer, updateRange } from '@bitlens/quantization';
 import type { Tensor } from '@tensorflow/tfjs-core';
@@ -10,7 +10,7 @@ import type { ResolvedW8A8 } from './options.js';
 
 /** One activation-quantization site: the hook whose tensor is the input of `layers` (full weight names), in forward order. */
 export interface CalibrationSite {
-  readonly hook: string;
+  readonly hook: HookName;
   readonly layers: readonly string[];
 }
 
@@ -23,7 +23,7 @@ export function calibrationSites(config: ModelConfig, layers: readonly PtqLayer[
   const sites: CalibrationSite[] = [];
   const pick = (l: number, names: readonly string[]): string[] => names.filter((n) => layers.includes(n as PtqLayer)).map((n) => `blocks.${l}.${n}`);
   for (let l = 0; l < config.nLayers; l++) {
-    const b = `blocks.${l}`;
+    const b = `blocks.${l}` as const;
     for (const [hook, names] of [
       [`${b}.hook_resid_pre`, ['attn.W_Q', 'attn.W_K', 'attn.W_V']],
       [`${b}.attn.hook_z`, ['attn.W_O']],
@@ -34,7 +34,7 @@ export function calibrationSites(config: ModelConfig, layers: readonly PtqLayer[
       if (ls.length > 0) sites.push({ hook, layers: ls });
     }
   }
-  if (layers.includes('unembed.W_U')) sites.push({ hook: config.finalNorm ? 'ln_final.hook_normalized' : `blocks.${config.nLayers - 1}.hook_resid_post`, layers: ['unembed.W_U'] });
+  if (layers.includes('unembed.W_U')) sites.push({ hook: config.finalNorm ? 'ln_final.hook_out' : `blocks.${config.nLayers - 1}.hook_resid_post`, layers: ['unembed.W_U'] });
   return sites;
 }
 

@@ -1,18 +1,18 @@
 import { BitlensError } from '@bitlens/core';
 import { type LoadedModel, runGrid } from '@bitlens/circuits';
 import type { Tf } from '@bitlens/engine';
-import { isPtqQuantized } from '@bitlens/model';
+import { type BlockHook, type HookName, isPtqQuantized } from '@bitlens/model';
 import { sqnrDb, sqnrFromSums, sqnrSums } from '@bitlens/quantization';
 
 /** The hook holding the output of a linear layer (full weight name) in the TransformerLens forward. */
-export function outputHookOf(layer: string): string {
+export function outputHookOf(layer: string): HookName {
   if (layer === 'embed.W_E') return 'hook_embed';
   if (layer === 'unembed.W_U') return 'logits';
-  const m = /^(blocks\.\d+)\.(attn\.W_[QKVO]|mlp\.W_in|mlp\.W_out)$/.exec(layer);
-  const out: Record<string, string> = { 'attn.W_Q': 'attn.hook_q', 'attn.W_K': 'attn.hook_k', 'attn.W_V': 'attn.hook_v', 'attn.W_O': 'hook_attn_out', 'mlp.W_in': 'mlp.hook_pre', 'mlp.W_out': 'hook_mlp_out' };
+  const m = /^blocks\.(\d+)\.(attn\.W_[QKVO]|mlp\.W_in|mlp\.W_out)$/.exec(layer);
+  const out: Record<string, BlockHook> = { 'attn.W_Q': 'attn.hook_q', 'attn.W_K': 'attn.hook_k', 'attn.W_V': 'attn.hook_v', 'attn.W_O': 'hook_attn_out', 'mlp.W_in': 'mlp.hook_pre', 'mlp.W_out': 'hook_mlp_out' };
   const hook = m === null ? undefined : out[m[2] ?? ''];
   if (m === null || hook === undefined) throw new BitlensError('INVALID_OPTION', { stage: 'ptq/error', field: 'layer', expected: 'a linear layer weight name', found: layer });
-  return `${m[1]}.${hook}`;
+  return `blocks.${Number(m[1])}.${hook}`;
 }
 
 /** What quantization changed in a model's computation over all p^2 inputs. */
@@ -56,7 +56,7 @@ export function quantizationError(tf: Tf, reference: LoadedModel, quantized: Loa
   const layers = [...quantized.params.keys()].filter((n) => isPtqQuantized(quantized.config, n));
   const weightSqnrDb = layers.map((n) => sqnrDb(reference.params.get(n)?.data ?? new Float32Array(0), quantized.params.get(n)?.data ?? new Float32Array(0)));
   const hooks = new Map(layers.map((n) => [outputHookOf(n), { signal: 0, noise: 0 }]));
-  const capture = (h: string): boolean => hooks.has(h);
+  const capture = (h: HookName): boolean => hooks.has(h);
   const { p, dVocabOut } = reference.config;
   const referenceLogits = new Float32Array(p * p * dVocabOut);
   const quantizedLogits = new Float32Array(p * p * dVocabOut);

@@ -1,6 +1,6 @@
 import { activations, frequencyLossesStage, gridDataset, gridLogits, crossEntropy, keyFrequencies, loadModel, neuronFrequencies } from '@bitlens/circuits';
 import { initTfjsBackend, type Tf } from '@bitlens/engine';
-import { type ModelConfig, effectiveHostParams, forwardFull, initParams, modelConfig, readWeightsTable, toTensors, weightsTable } from '@bitlens/model';
+import { type HookName, type ModelConfig, effectiveHostParams, forwardFull, initParams, modelConfig, readWeightsTable, toTensors, weightsTable } from '@bitlens/model';
 import { createQuantizerRegistry, symmetricQuantizer } from '@bitlens/quantization';
 import type { Table } from 'apache-arrow';
 import { type Observable, lastValueFrom, of, shareReplay, toArray } from 'rxjs';
@@ -42,7 +42,7 @@ describe('W8A8 options and calibration sites', () => {
   it('visits the linear inputs in forward order; the unembedding reads the final norm (li) or resid_post (nanda)', () => {
     const li = modelConfig('li', P, OVER);
     expect(calibrationSites(li, ['attn.W_Q', 'attn.W_K', 'attn.W_V', 'attn.W_O', 'mlp.W_in', 'mlp.W_out', 'unembed.W_U']).map((s) => s.hook)).toEqual([
-      'blocks.0.hook_resid_pre', 'blocks.0.attn.hook_z', 'blocks.0.hook_resid_mid', 'blocks.0.mlp.hook_post', 'ln_final.hook_normalized',
+      'blocks.0.hook_resid_pre', 'blocks.0.attn.hook_z', 'blocks.0.hook_resid_mid', 'blocks.0.mlp.hook_post', 'ln_final.hook_out',
     ]);
     expect(calibrationSites(modelConfig('nanda', P, OVER), ['mlp.W_in', 'unembed.W_U']).map((s) => [s.hook, s.layers])).toEqual([
       ['blocks.0.hook_resid_mid', ['blocks.0.mlp.W_in']], ['blocks.0.hook_resid_post', ['unembed.W_U']],
@@ -88,7 +88,7 @@ describe('w8a8Quantize', () => {
     const g = (await lastValueFrom(grid())).getChild('train');
     for (let r = 0; r < P * P; r++) if (g?.get(r) === true) train.push(r);
     const tokens = (): ReturnType<Tf['tensor2d']> => tf.tensor2d(train.flatMap((r) => [Math.floor(r / P), r % P, P]), [train.length, 3], 'int32');
-    const extremes = (c: ModelConfig, hook: string): [number, number] => {
+    const extremes = (c: ModelConfig, hook: HookName): [number, number] => {
       const Pt = toTensors(tf, q.effective);
       const out = tf.tidy(() => {
         const x = forwardFull(tf, c, Pt, tokens(), { capture: (h) => h === hook }).cache.get(hook);

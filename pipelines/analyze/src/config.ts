@@ -1,4 +1,4 @@
-import { DEFAULT_ANALYSIS, TASKS, TaskSchema, gridModulusSchema } from '@bitlens/circuits';
+import { DEFAULT_ANALYSIS, GRID_MAX_P, TASKS, TaskSchema, gridModulusSchema } from '@bitlens/circuits';
 import type { ConfigFiles } from '@bitlens/core';
 import { splitSizes } from '@bitlens/data';
 import { TfjsBackendSchema } from '@bitlens/engine';
@@ -10,8 +10,8 @@ export const AnalyzeConfig = z
   .strictObject({
     weights: z.string().min(1, { error: 'expected a path to a .safetensors file' }).describe('path to a TransformerLens-named .safetensors file'),
     task: TaskSchema.default('add').describe(`operation the model computes (labels): ${TASKS.join(', ')}`),
-    p: gridModulusSchema.describe('prime modulus'),
-    preset: z.enum(['nanda', 'li'], { error: 'expected an architecture preset: nanda or li' }).default('nanda').describe('architecture preset of the weights'),
+    p: gridModulusSchema.optional().describe("prime modulus (default: from the file's config; required when the file has none)"),
+    preset: z.enum(['nanda', 'li'], { error: 'expected an architecture preset: nanda or li' }).optional().describe("architecture preset of the weights (default: from the file's config, else nanda)"),
     backend: TfjsBackendSchema.default('wasm').describe('tfjs backend: wasm, cpu, webgpu, tensorflow'),
     column: z.enum(['effective', 'latent'], { error: 'expected effective or latent' }).default('effective').describe('weights the analyses read'),
     name: z.string().optional().describe('model name in the mechanism row (default: the file name)'),
@@ -34,7 +34,7 @@ export const AnalyzeConfig = z
     ablations: z.boolean().default(false).describe('also zero/mean/resample-ablate every head (about 15 more forward passes over the grid)'),
   })
   .superRefine((c, ctx) => {
-    if (c.split === undefined) return;
+    if (c.split === undefined || c.p === undefined) return; // without p, the split is checked once the file's p is known
     const n = c.p * c.p;
     const { nTrain, nTest } = splitSizes(n, c.split.fraction);
     if (nTrain < 1 || nTest < 1) {
@@ -50,8 +50,11 @@ export type AnalyzeConfigOutput = z.output<typeof AnalyzeConfig>;
  * positional embedding TransformerLens always saves) twice over in F64, plus 1 MiB of header and buffers. A file much
  * larger than its model is not that model; it is refused before it is read.
  */
-export function weightsByteLimit(preset: 'nanda' | 'li', p: number): number {
-  const params = paramCount(modelConfig(preset, p, { biases: true, posEmbed: true }));
+export function weightsByteLimit(preset: 'nanda' | 'li' | undefined, p: number | undefined): number {
+  // Without p or preset (taken from the file's own config), the bound is the largest model the analyses accept.
+  const q = p ?? GRID_MAX_P;
+  const presets = preset === undefined ? (['nanda', 'li'] as const) : [preset];
+  const params = Math.max(...presets.map((x) => paramCount(modelConfig(x, q, { biases: true, posEmbed: true }))));
   return 2 * 8 * params + 2 ** 20;
 }
 

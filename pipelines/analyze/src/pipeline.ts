@@ -9,34 +9,48 @@ import {
   QuadratureSchema,
   ablations,
   attribution,
+  dlaHooks,
   gridDataset,
   keysOf,
   mechanismSubgraph,
   quadrature,
 } from '@bitlens/circuits';
 import { BitlensError, PipelineGraph, type SourceStage, defineJoin, defineSource, definePipeline, sha256 } from '@bitlens/core';
-import { type Weights, WeightsSchema, importTransformerLens, modelConfig, weightsTable } from '@bitlens/model';
+import { type ModelConfig, type ModelPreset, type Weights, WeightsSchema, readTransformerLens, transformerLensFileConfig, weightsTable } from '@bitlens/model';
 import { readSafetensorsFile } from '@bitlens/safetensors';
 import { Field, Schema, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { defer, forkJoin, map, of, toArray } from 'rxjs';
 import { type AnalyzeConfigOutput, AnalyzeConfig, analyzeFiles, weightsByteLimit } from './config.js';
 
 /**
- * Source of the weights table: imports the safetensors bytes for the preset. Its options carry the file's sha256 (not
- * its path), so the cache key follows the content. The bytes are read by the pipeline (the composition root).
+ * Source of the weights table: the safetensors bytes with the model config of the file (its bitlens or TransformerLens
+ * config; `p` and `preset` only where the file has none, and they must agree with it where it has one). Its options
+ * carry the file's sha256 (not its path), so the cache key follows the content. The bytes are read by the pipeline
+ * (the composition root).
  */
-export function weightsSource(bytes: Uint8Array, options: { readonly sha256: string; readonly preset: 'nanda' | 'li'; readonly p: number }): SourceStage<Weights> {
+export function weightsSource(bytes: Uint8Array, options: { readonly sha256: string; readonly preset: ModelPreset; readonly p: number }): SourceStage<Weights> {
   return defineSource({
     name: 'pipeline-analyze/weights',
-    version: '1',
+    // 2: the config comes from the file when it has one (was: the preset's defaults at p).
+    version: '2',
     options: { ...options },
     output: WeightsSchema,
-    create: () => defer(() => of(weightsTable(modelConfig(options.preset, options.p), importTransformerLens(bytes, modelConfig(options.preset, options.p))))),
+    create: () =>
+      defer(() => {
+        const { config, params } = readTransformerLens(bytes, { p: options.p, preset: options.preset });
+        return of(weightsTable(config, params));
+      }),
   });
 }
 
-/** Hooks the analyses beyond the mechanism chain read (attribution), captured with it at the last position. */
-const EXTRA_HOOKS = ['hook_embed', 'blocks.0.attn.hook_z', 'ln_final.hook_scale'] as const;
+/**
+ * The model config of the weights file: its own (bitlens or TransformerLens config) when it has one, checked against an
+ * explicit `p` / `preset` (INVALID_CONFIG naming both values when they differ); else the preset (default nanda) at the
+ * given `p` (INVALID_CONFIG naming `p` when there is none). Reads the header only.
+ */
+export function analyzedModel(config: Pick<AnalyzeConfigOutput, 'p' | 'preset'>, bytes: Uint8Array): ModelConfig {
+  return transformerLensFileConfig(bytes, { ...(config.p === undefined ? {} : { p: config.p }), ...(config.preset === undefined ? {} : { preset: config.preset }) }).config;
+}
 
 /** The summary the pipeline prints (`--json`), before run-specific fields (backend, seconds, stage counts). */
 interface AnalyzeSummary {
@@ -145,6 +159,8 @@ function analysisSummary(options: { readonly model: string; readonly p: number; 
 
 /** The analysis DAG over one weights file. */
 export function analyzeGraph(config: AnalyzeConfigOutput, tf: Awaited<ReturnType<typeof initTfjsBackend>>['tf'], bytes: Uint8Array, name: string) {
+  const model = analyzedModel(config, bytes);
+  const { p, preset } = model;
   const column = config.column;
   const t = config.thresholds;
   const settings = {
@@ -155,13 +171,14 @@ export function analyzeGraph(config: AnalyzeConfigOutput, tf: Awaited<ReturnType
     ...(t.sparsity === undefined ? {} : { sparsity: { kind: 'relative', fraction: t.sparsity } as const }),
   };
   return PipelineGraph.create()
-    .source('weights', weightsSource(bytes, { sha256: sha256(bytes), preset: config.preset, p: config.p }))
-    .source('dataset', gridDataset({ p: config.p, task: config.task, ...(config.split === undefined ? {} : { split: config.split }) }))
-    .use('', mechanismSubgraph(tf, { model: name, task: config.task, settings, column, extraHooks: EXTRA_HOOKS }), { weights: 'weights', grid: 'dataset' })
+    .source('weights', weightsSource(bytes, { sha256: sha256(bytes), preset, p }))
+    .source('dataset', gridDataset({ p, task: config.task, ...(config.split === undefined ? {} : { split: config.split }) }))
+    // The attribution's hooks are captured with the chain's, at the last position.
+    .use('', mechanismSubgraph(tf, { model: name, task: config.task, settings, column, extraHooks: dlaHooks(model) }), { weights: 'weights', grid: 'dataset' })
     .join('quadrature', quadrature({ column }), { weights: 'weights', activations: 'activations', neurons: 'neurons' })
     .join('attribution', attribution(tf, { task: config.task, column }), { weights: 'weights', activations: 'activations' })
     .then('ablations', ablations(tf, { task: config.task, column, ...(config.ablations ? {} : { modes: [] }) }), 'weights')
-    .join('summary', analysisSummary({ model: name, p: config.p, preset: config.preset, task: config.task, threshold: t.neuron }), {
+    .join('summary', analysisSummary({ model: name, p, preset, task: config.task, threshold: t.neuron }), {
       mechanism: 'mechanism',
       keys: 'keys',
       losses: 'losses',
@@ -191,6 +208,7 @@ export const analyzePipeline = definePipeline({
   name: 'analyze',
   async plan(config, context) {
     const bytes = readWeights(config);
+    analyzedModel(config, bytes); // config errors before a backend starts
     const { tf } = await initTfjsBackend(config.backend);
     return analyzeGraph(config, tf, bytes, modelName(config)).plan(context.store);
   },
@@ -200,6 +218,7 @@ export const analyzePipeline = definePipeline({
   async run(config, context) {
     const start = performance.now();
     const bytes = readWeights(config);
+    const model = analyzedModel(config, bytes); // config errors before a backend starts
     const { tf, info } = await initTfjsBackend(config.backend);
     const name = modelName(config);
     const { tables, stats } = await analyzeGraph(config, tf, bytes, name).run({
@@ -219,7 +238,7 @@ export const analyzePipeline = definePipeline({
     const neuronKeys = s.key_frequencies.neurons;
     const f = (x: number | undefined): string => (x === undefined ? 'n/a' : Math.abs(x) < 1e-3 ? x.toExponential(3) : x.toFixed(4));
     const lines = [
-      `analyze ${name} (p=${config.p}, ${config.preset}, ${config.task}, ${info.description}): ${summary.seconds} s, ${stats.executed.length} stages run, ${stats.cached.length} read from store`,
+      `analyze ${name} (p=${model.p}, ${model.preset}, ${config.task}, ${info.description}): ${summary.seconds} s, ${stats.executed.length} stages run, ${stats.cached.length} read from store`,
       `key frequencies: embedding {${embedKeys.join(', ')}} (gap ratio ${summary.embed_gap_ratio}), neurons {${neuronKeys.join(', ')}}`,
       `neurons clustered (max FVE >= ${config.thresholds.neuron}): ${f(s.neurons.share_clustered)}; MLP variance explained by key frequencies ${f(s.neurons.variance_explained_by_key_freqs)}`,
       `accuracy all ${f(full?.accuracy)}${train === undefined ? '' : `, train ${f(train.accuracy)}, test ${f(test?.accuracy)}`}; loss all ${f(full?.loss)}${train === undefined ? '' : `, train ${f(train.loss)}, test ${f(test?.loss)}`}`,

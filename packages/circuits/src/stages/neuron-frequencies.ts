@@ -1,5 +1,6 @@
 import type { Tf } from '@bitlens/engine';
 import { type Stage, defineStage } from '@bitlens/core';
+import type { HookName } from '@bitlens/model';
 import type { Table } from 'apache-arrow';
 import { type Observable, map, toArray } from 'rxjs';
 import { activationMatrix } from '../activations.js';
@@ -30,7 +31,7 @@ export const NEURON_PLAIN_KEY = 'bitlens.neuron_plain';
  * frequencies of the label's combination; discrete logs over a, b != 0 for mul and div), over (a, b) mod p for add
  * and for a task without structure. Reduces the whole stream, then emits one row per neuron.
  */
-export function neuronFrequencies(tf: Tf, options: { readonly hook?: string; readonly threshold?: number; readonly minCount?: number; readonly task?: Task } = {}): Stage<Activations, NeuronFreqs> {
+export function neuronFrequencies(tf: Tf, options: { readonly hook?: HookName; readonly threshold?: number; readonly minCount?: number; readonly task?: Task } = {}): Stage<Activations, NeuronFreqs> {
   const name = 'circuits/neuron-frequencies';
   const threshold = options.threshold ?? 0.85;
   const minCount = options.minCount ?? 5;

@@ -1,6 +1,6 @@
 import type { Tf } from '@bitlens/engine';
 import { BitlensError, type Stage, defineStage } from '@bitlens/core';
-import { type Weights, WeightsSchema } from '@bitlens/model';
+import { type HookName, type Weights, WeightsSchema } from '@bitlens/model';
 import type { Table } from 'apache-arrow';
 import { map } from 'rxjs';
 import { float64, int32, tableOf, utf8 } from '../internal/arrow.js';
@@ -13,7 +13,7 @@ import { configMeta } from './internal.js';
 /** Activation patching between clean and corrupted inputs at one hook (optionally one head / neuron slice). */
 export function patching(
   tf: Tf,
-  options: { readonly pairs: readonly { readonly clean: readonly [number, number]; readonly corrupt: readonly [number, number] }[]; readonly hook: string; readonly slice?: AblationTarget; readonly task?: Task; readonly column?: WeightsColumn },
+  options: { readonly pairs: readonly { readonly clean: readonly [number, number]; readonly corrupt: readonly [number, number] }[]; readonly hook: HookName; readonly slice?: AblationTarget; readonly task?: Task; readonly column?: WeightsColumn },
 ): Stage<Weights, Patching> {
   const name = 'circuits/patching';
   const task = resolveTask(options.task ?? 'add', name);
