@@ -1,9 +1,10 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArtifactStore, type GraphEvent, hashJson } from '@bitlens/core';
 import { exportTransformerLens, initParams, modelConfig } from '@bitlens/model';
+import { ANALYSIS_FIGURES } from '@bitlens/report';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnalyzeConfig, analyzePipeline } from './index.js';
 
@@ -19,9 +20,21 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const context = (store: ArtifactStore, lines: string[] = []) => ({ store, configHash: hashJson({}), onEvent: (_e: GraphEvent) => undefined, log: (l: string) => lines.push(l) });
 
+/** Every figure of the single-model report is there, drawn (an SVG each, the heatmaps with inline rasters). */
+function expectEveryFigure(html: string): void {
+  expect((html.match(/<figure class="plot/g) ?? []).length).toBe(ANALYSIS_FIGURES.length);
+  for (const id of ANALYSIS_FIGURES) {
+    const at = html.indexOf(`id="${id}"`);
+    expect(at, id).toBeGreaterThan(0);
+    expect(html.slice(at, html.indexOf('</figure>', at)), id).toContain('<svg');
+  }
+  expect((html.match(/href="data:image\/png;base64,/g) ?? []).length).toBeGreaterThanOrEqual(10);
+  expect(html).not.toContain('id="missing-views"');
+}
+
 describe('analyze pipeline on the Nanda fixture (p = 113)', () => {
   it.skipIf(!existsSync(FIXTURE))('reports accuracy 1, key frequencies {6,23,37,39,41} by both methods, restricted < full loss, excluded > 5', async () => {
-    const config = AnalyzeConfig.parse({ weights: FIXTURE, p: 113, split: { fraction: 0.3, seed: 1, shuffle: 'python' } });
+    const config = AnalyzeConfig.parse({ weights: FIXTURE, p: 113, split: { fraction: 0.3, seed: 1, shuffle: 'python' }, out: join(dir, 'analysis.html') });
     const store = new ArtifactStore({ root: dir });
     const result = await analyzePipeline.run(config, context(store));
     const s = result.summary as Record<string, unknown> & {
@@ -48,6 +61,15 @@ describe('analyze pipeline on the Nanda fixture (p = 113)', () => {
     expect(s.loss.test / 4.988e-7).toBeGreaterThan(0.95);
     expect(s.loss.test / 4.988e-7).toBeLessThan(1.05);
     expect(s.excluded_loss).toBeCloseTo(8.385, 1);
+    // The report: every figure; the neuron heatmaps and the clock planes are those of the five key frequencies.
+    const html = readFileSync(join(dir, 'analysis.html'), 'utf8');
+    expectEveryFigure(html);
+    const neurons = html.slice(html.indexOf('id="plot-neuron-heatmaps"'), html.indexOf('</figure>', html.indexOf('id="plot-neuron-heatmaps"')));
+    for (const k of [6, 23, 37, 39, 41]) expect((neurons.match(new RegExp(`>k ${k} · #\\d+ · 0\\.\\d\\d<`, 'g')) ?? []).length, `k ${k}`).toBe(3);
+    const clock = html.slice(html.indexOf('id="plot-clock"'));
+    for (const k of [6, 23, 37, 39, 41]) expect(clock).toMatch(new RegExp(`>k ${k} \\(\\d+% of W_E\\)<`));
+    expect(html).toMatch(/<td>key_frequencies\.embedding<\/td><td class="num">\{6, 23, 37, 39, 41\}<\/td>/);
+    expect(result.lines.at(-1)).toBe(`report: ${join(dir, 'analysis.html')}`);
 
     // A second run reads every stage from the artifact store.
     const again = await analyzePipeline.run(config, context(store));
@@ -66,12 +88,21 @@ describe('analyze pipeline on the Nanda fixture (p = 113)', () => {
     const cfg = modelConfig('li', 11);
     const path = join(dir, 'li11.safetensors');
     writeFileSync(path, exportTransformerLens(cfg, initParams(cfg, 1)));
-    const r = await analyzePipeline.run(AnalyzeConfig.parse({ weights: path, p: 11, preset: 'li', ablations: true }), context(new ArtifactStore({ root: join(dir, 'li') })));
+    const out = join(dir, 'li11.html');
+    const r = await analyzePipeline.run(AnalyzeConfig.parse({ weights: path, p: 11, preset: 'li', ablations: true, out }), context(new ArtifactStore({ root: join(dir, 'li') })));
+    expectEveryFigure(readFileSync(out, 'utf8'));
     const s = r.summary as { preset: string; accuracy: { all: number }; attribution_mean_correct_logit: Record<string, number>; ablations: unknown[] };
     expect(s.preset).toBe('li');
     expect(s.accuracy.all).toBeGreaterThanOrEqual(0);
     expect(Object.keys(s.attribution_mean_correct_logit)).toEqual(['embed', 'head.0', 'head.1', 'head.2', 'head.3', 'mlp']);
     expect(s.ablations.length).toBe(12); // 4 heads x zero/mean/resample
+  });
+
+  it('checks the report path before any work: an unwritable one is a config error naming out, and nothing is stored', async () => {
+    const root = join(dir, 'bad-out');
+    const run = analyzePipeline.run(AnalyzeConfig.parse({ weights: FIXTURE, p: 113, out: '/proc/no/such/report.html' }), context(new ArtifactStore({ root })));
+    await expect(run).rejects.toMatchObject({ code: 'INVALID_CONFIG', site: { field: 'out', found: '"/proc/no/such/report.html"' } });
+    expect(existsSync(root) ? readdirSync(root) : []).toEqual([]);
   });
 
   it('rejects unknown config keys and a missing weights path', async () => {

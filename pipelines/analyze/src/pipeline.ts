@@ -16,10 +16,12 @@ import {
   mechanismSubgraph,
   quadrature,
 } from '@bitlens/circuits';
-import { BitlensError, PipelineGraph, type SourceStage, defineJoin, defineSource, definePipeline, sha256 } from '@bitlens/core';
+import { BitlensError, PipelineGraph, type SourceStage, bitlensVersion, defineJoin, defineSource, definePipeline, sha256 } from '@bitlens/core';
 import { type Weights, WeightsSchema, importTransformerLens, modelConfig, weightsTable } from '@bitlens/model';
+import { REPORT_HOOKS, type StageRecord, modelViews } from '@bitlens/report';
 import { Field, Schema, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { defer, forkJoin, map, of, toArray } from 'rxjs';
+import { checkReportPath, writeAnalysisReport } from './report-sink.js';
 import { z } from 'zod';
 
 /** Config of the `analyze` pipeline. */
@@ -48,6 +50,7 @@ export const AnalyzeConfig = z.strictObject({
     })
     .default({ neuron: DEFAULT_ANALYSIS.neuronThreshold, neuronMinCount: DEFAULT_ANALYSIS.neuronMinCount, maxKeys: DEFAULT_ANALYSIS.maxKeys }),
   ablations: z.boolean().default(false).describe('also zero/mean/resample-ablate every head (about 15 more forward passes over the grid)'),
+  out: z.string().min(1).optional().describe('path of a self-contained HTML report of the analysis (spectra, neuron heatmaps, Fourier maps, attention, clock planes); none when unset'),
 });
 
 /** The validated config. */
@@ -67,8 +70,14 @@ export function weightsSource(bytes: Uint8Array, options: { readonly sha256: str
   });
 }
 
-/** Hooks the analyses beyond the mechanism chain read (attribution), captured with it at the last position. */
-const EXTRA_HOOKS = ['hook_embed', 'blocks.0.attn.hook_z', 'ln_final.hook_scale'] as const;
+/**
+ * Hooks the analyses beyond the mechanism chain read (attribution; the report's attention pattern), captured with it
+ * at the last position.
+ */
+const EXTRA_HOOKS = ['hook_embed', 'blocks.0.attn.hook_z', 'ln_final.hook_scale', ...REPORT_HOOKS] as const;
+
+/** The nodes the report reads besides the summary (run only when a report is asked for). */
+const REPORT_NODES = ['views', 'norms', 'neurons', 'keys', 'mechanism'] as const;
 
 /** The summary the pipeline prints (`--json`), before run-specific fields (backend, seconds, stage counts). */
 interface AnalyzeSummary {
@@ -189,6 +198,7 @@ export function analyzeGraph(config: AnalyzeConfigOutput, tf: Awaited<ReturnType
     .join('quadrature', quadrature({ column }), { weights: 'weights', activations: 'activations', neurons: 'neurons' })
     .join('attribution', attribution(tf, { task: config.task, column }), { weights: 'weights', activations: 'activations' })
     .then('ablations', ablations(tf, { task: config.task, column, ...(config.ablations ? {} : { modes: [] }) }), 'weights')
+    .join('views', modelViews(tf, { column }), { weights: 'weights', activations: 'activations', neurons: 'neurons', keys: 'keys' })
     .join('summary', analysisSummary({ model: name, p: config.p, preset: config.preset, task: config.task, threshold: t.neuron }), {
       mechanism: 'mechanism',
       keys: 'keys',
@@ -229,15 +239,17 @@ export const analyzePipeline = definePipeline({
   config: AnalyzeConfig,
   async run(config, context) {
     const start = performance.now();
+    if (config.out !== undefined) checkReportPath(config.out);
     const bytes = readWeights(config.weights);
     const { tf, info } = await initTfjsBackend(config.backend);
     const name = modelName(config);
-    const { tables, stats } = await analyzeGraph(config, tf, bytes, name).run({
+    const graph = analyzeGraph(config, tf, bytes, name);
+    const { tables, stats } = await graph.run({
       store: context.store,
       onEvent: context.onEvent,
       ...(context.run === undefined ? {} : { log: context.run }),
       provenance: { configHash: context.configHash, backend: info.name, ...(context.gitRevision === undefined ? {} : { gitRevision: context.gitRevision }) },
-      collect: ['summary'],
+      collect: config.out === undefined ? ['summary'] : ['summary', ...REPORT_NODES],
     });
     // One terminal node: every stage runs once (shared where several consume it); a rerun reads only the summary.
     const [table] = tables.summary;
@@ -259,6 +271,18 @@ export const analyzePipeline = definePipeline({
     ];
     const { rows: _rows, ...printed } = summary;
     void _rows;
-    return { stats, summary: printed, lines };
+    if (config.out === undefined) return { stats, summary: printed, lines };
+    const executed = new Set(stats.executed);
+    const stages: StageRecord[] = graph.describe().map((d) => ({ node: d.node, stage: d.stage, key: d.key, cached: !executed.has(d.node) }));
+    const report = await writeAnalysisReport(config.out, {
+      name,
+      title: `bitlens analysis: ${name} (p = ${config.p}, ${config.preset}, ${config.task})`,
+      subtitle: `p = ${config.p}, task ${config.task}, model preset ${config.preset}, weights read: ${config.column}; ${config.split === undefined ? 'no train/test split' : `train fraction ${config.split.fraction} (split seed ${config.split.seed}, ${config.split.shuffle})`}`,
+      p: config.p,
+      tables: { views: tables.views, norms: tables.norms, neurons: tables.neurons, keys: tables.keys, mechanism: tables.mechanism },
+      summary: printed,
+      provenance: { pipeline: 'analyze', config: { ...config }, configHash: context.configHash, backend: info.description, seed: config.split?.seed ?? 0, bitlensVersion: bitlensVersion(), ...(context.gitRevision === undefined ? {} : { gitRevision: context.gitRevision }), generatedAt: new Date().toISOString(), wallSeconds: summary.seconds, stages },
+    });
+    return { stats, summary: { ...printed, report }, lines: [...lines, `report: ${report}`] };
   },
 });
