@@ -36,6 +36,9 @@ export interface WeightQuantizer {
   quantize(tf: Tf, w: Tensor): Tensor;
   /** Codes and scale with Q(w) = scale * codes (absent when the quantizer has no integer codes). */
   codes?(tf: Tf, w: Tensor): QuantizedCodes;
-  /** Q computed on the host in float64 arithmetic, the values rounded to float32 at the end. */
+  /**
+   * Q computed on the host (plain TypeScript). The built-ins use the formulas of @bitlens/kernels: float64-accumulated
+   * statistics rounded once to float32, elementwise steps in float32 as an fp32 backend does them.
+   */
   quantizeHost(w: Float32Array): HostQuantized;
 }

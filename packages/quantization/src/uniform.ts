@@ -1,7 +1,7 @@
 import { BitlensError } from '@bitlens/core';
 import type { Tf } from '@bitlens/engine';
 import type { GradSaveFunc, Tensor } from '@tensorflow/tfjs-core';
-import { roundHalfEven } from './internal/math.js';
+import { roundHalfEven } from '@bitlens/kernels';
 import type { HostQuantized, QuantizedCodes, WeightQuantizer } from './quantizer.js';
 
 // Uniform (integer-grid) quantizers of post-training quantization, after the reference code of Bondarenko et al. 2023

@@ -31,6 +31,7 @@ export type CellRow = {
   task: Utf8;
   quantizer: Utf8;
   model: Utf8;
+  attention: Utf8;
   seed: Int32;
   data_seed: Int32;
   p: Int32;
@@ -74,6 +75,7 @@ export const CellRowSchema = new Schema<CellRow>([
   f('task', new Utf8()),
   f('quantizer', new Utf8()),
   f('model', new Utf8()),
+  f('attention', new Utf8()),
   f('seed', new Int32()),
   f('data_seed', new Int32()),
   f('p', new Int32()),
@@ -100,7 +102,7 @@ export const CellRowSchema = new Schema<CellRow>([
 /** The training run of a cell (the stage options: its cache key). */
 export function cellTrainOptions(s: CellSettings): TrainOptions {
   return {
-    model: modelConfig(s.model, s.p, { quantizer: s.quantizer }),
+    model: modelConfig(s.model, s.p, { quantizer: s.quantizer, attention: s.attention }),
     seed: s.seed,
     epochs: s.epochs,
     optimizer: { lr: s.lr, weightDecay: s.weightDecay },
@@ -166,6 +168,7 @@ export function cellRow(cell: Cell): JoinStage<{ metrics: Metrics; mechanism: Me
             utf8([s.task]),
             utf8([s.quantizer]),
             utf8([s.model]),
+            utf8([s.attention]),
             int32([s.seed]),
             int32([s.dataSeed]),
             int32([s.p]),

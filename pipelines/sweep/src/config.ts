@@ -1,5 +1,6 @@
 import { BitlensError } from '@bitlens/core';
 import { MAX_P, createTaskRegistry, generatePairs, isPrime } from '@bitlens/data';
+import { ATTENTION_VARIANTS } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';
 import { z } from 'zod';
 
@@ -16,6 +17,7 @@ const SETTING_SCHEMAS = {
   task: z.enum(TASK_NAMES).describe('operation mod p (every task of @bitlens/data)'),
   quantizer: z.enum(QUANTIZER_NAMES).describe('weight quantizer of the block layers (fp32 = not quantized)'),
   model: z.enum(['li', 'nanda']).describe('architecture preset'),
+  attention: z.enum(ATTENTION_VARIANTS).describe('attention variant: vanilla, clipped (clipped softmax) or gated (per-head sigmoid gate), with their default parameters'),
   seed: z.number().int().describe('seed of the parameter init'),
   dataSeed: z.number().int().describe('seed of the train/test split'),
   p: z.number().int().min(3).max(MAX_P).describe('prime modulus'),
@@ -42,6 +44,7 @@ export const DEFAULT_SETTINGS: Omit<CellSettings, 'dataSeed'> = {
   task: 'add',
   quantizer: FULL_PRECISION,
   model: 'li',
+  attention: 'vanilla',
   seed: 0,
   p: 59,
   trainFraction: 0.6,

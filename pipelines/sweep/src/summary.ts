@@ -9,6 +9,7 @@ export interface CellSummary {
   readonly task: string;
   readonly quantizer: string;
   readonly model: string;
+  readonly attention: string;
   readonly seed: number;
   readonly p: number;
   readonly trainFraction: number;
@@ -65,6 +66,7 @@ export function cellSummaries(tables: readonly Table[], cells: readonly Cell[]):
         task: str(t, 'task', i) ?? '',
         quantizer: str(t, 'quantizer', i) ?? '',
         model: str(t, 'model', i) ?? '',
+        attention: str(t, 'attention', i) ?? '',
         seed: num(t, 'seed', i) ?? 0,
         p: num(t, 'p', i) ?? 0,
         trainFraction: num(t, 'train_fraction', i) ?? 0,

@@ -28,7 +28,7 @@ const asFloat = (tf: Tf, t: HostTensor): TfTensor => tf.tensor(t.dtype === 'floa
 const INT8_CHUNK = 1024;
 
 /** The dense (non-packed) kernels, shared by tfjs cpu, wasm and webgpu: written against the tf API only. */
-export function denseKernels(tf: Tf): { readonly [N in Exclude<OpName, 'BinaryMatMul' | 'TernaryMatMul'>]: Kernel<N> } {
+export function denseKernels(tf: Tf): { readonly [N in Exclude<OpName, 'BinaryMatMul' | 'TernaryMatMul' | 'TernaryMatMulA8'>]: Kernel<N> } {
   return {
     MatMul: async ({ a, b }, { transposeB }) => {
       // an explicit transpose: tfjs-wasm's matMul with transposeB is 10-25x slower (docs/platform.md)
