@@ -32,6 +32,7 @@ export const AnalyzeConfig = z
       })
       .default({ neuron: DEFAULT_ANALYSIS.neuronThreshold, neuronMinCount: DEFAULT_ANALYSIS.neuronMinCount, maxKeys: DEFAULT_ANALYSIS.maxKeys }),
     ablations: z.boolean().default(false).describe('also zero/mean/resample-ablate every head (about 15 more forward passes over the grid)'),
+    out: z.string().min(1).optional().describe('path of a self-contained HTML report of the analysis (spectra, neuron heatmaps, Fourier maps, attention, clock planes); none when unset'),
   })
   .superRefine((c, ctx) => {
     if (c.split === undefined || c.p === undefined) return; // without p, the split is checked once the file's p is known

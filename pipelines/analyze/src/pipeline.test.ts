@@ -1,9 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArtifactStore, type GraphEvent, hashJson } from '@bitlens/core';
 import { MODEL_CONFIG_KEY, TRANSFORMER_LENS_CONFIG_KEY, exportTransformerLens, initParams, modelConfig } from '@bitlens/model';
+import { ANALYSIS_FIGURES } from '@bitlens/report';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnalyzeConfig, analyzePipeline } from './index.js';
 
@@ -36,9 +37,21 @@ const metadataOf = (bytes: Uint8Array): Record<string, string> => {
 
 const context = (store: ArtifactStore, lines: string[] = []) => ({ store, configHash: hashJson({}), onEvent: (_e: GraphEvent) => undefined, log: (l: string) => lines.push(l) });
 
+/** Every figure of the single-model report is there, drawn (an SVG each, the heatmaps with inline rasters). */
+function expectEveryFigure(html: string): void {
+  expect((html.match(/<figure class="plot/g) ?? []).length).toBe(ANALYSIS_FIGURES.length);
+  for (const id of ANALYSIS_FIGURES) {
+    const at = html.indexOf(`id="${id}"`);
+    expect(at, id).toBeGreaterThan(0);
+    expect(html.slice(at, html.indexOf('</figure>', at)), id).toContain('<svg');
+  }
+  expect((html.match(/href="data:image\/png;base64,/g) ?? []).length).toBeGreaterThanOrEqual(10);
+  expect(html).not.toContain('id="missing-views"');
+}
+
 describe('analyze pipeline on the Nanda fixture (p = 113)', () => {
   it.skipIf(!existsSync(FIXTURE))('without --set p (read from its TransformerLens config): accuracy 1, key frequencies {6,23,37,39,41} by both methods, restricted < full loss, excluded > 5', async () => {
-    const config = AnalyzeConfig.parse({ weights: FIXTURE, split: { fraction: 0.3, seed: 1, shuffle: 'python' } });
+    const config = AnalyzeConfig.parse({ weights: FIXTURE, split: { fraction: 0.3, seed: 1, shuffle: 'python' }, out: join(dir, 'analysis.html') });
     const store = new ArtifactStore({ root: dir });
     const result = await analyzePipeline.run(config, context(store));
     const s = result.summary as Record<string, unknown> & {
@@ -73,6 +86,15 @@ describe('analyze pipeline on the Nanda fixture (p = 113)', () => {
       expect(rel(got, want)).toBeLessThan(1e-5);
     }
     expect(s['attribution_mean_correct_logit']).toMatchObject({ 'head.0': 0.1089, 'head.1': 0.1996, 'head.2': 0.1418, 'head.3': 0.1642, mlp: 58.08 });
+    // The report: every figure; the neuron heatmaps and the clock planes are those of the five key frequencies.
+    const html = readFileSync(join(dir, 'analysis.html'), 'utf8');
+    expectEveryFigure(html);
+    const neurons = html.slice(html.indexOf('id="plot-neuron-heatmaps"'), html.indexOf('</figure>', html.indexOf('id="plot-neuron-heatmaps"')));
+    for (const k of [6, 23, 37, 39, 41]) expect((neurons.match(new RegExp(`>k ${k} · #\\d+ · 0\\.\\d\\d<`, 'g')) ?? []).length, `k ${k}`).toBe(3);
+    const clock = html.slice(html.indexOf('id="plot-clock"'));
+    for (const k of [6, 23, 37, 39, 41]) expect(clock).toMatch(new RegExp(`>k ${k} \\(\\d+% of W_E\\)<`));
+    expect(html).toMatch(/<td>key_frequencies\.embedding<\/td><td class="num">\{6, 23, 37, 39, 41\}<\/td>/);
+    expect(result.lines.at(-1)).toBe(`report: ${join(dir, 'analysis.html')}`);
 
     // With an explicit, agreeing p and preset the analysis is the same one: every stage is read from the artifact store.
     const again = await analyzePipeline.run(AnalyzeConfig.parse({ ...config, p: 113, preset: 'nanda' }), context(store));
@@ -104,33 +126,21 @@ describe('analyze pipeline on the Nanda fixture (p = 113)', () => {
     const bytes = exportTransformerLens(cfg, initParams(cfg, 1));
     writeFileSync(path, bytes);
     // p and the preset come from the file's bitlens config.
-    const r = await analyzePipeline.run(AnalyzeConfig.parse({ weights: path, ablations: true }), context(new ArtifactStore({ root: join(dir, 'li') })));
+    const r = await analyzePipeline.run(AnalyzeConfig.parse({ weights: path, ablations: true, out: join(dir, 'li11.html') }), context(new ArtifactStore({ root: join(dir, 'li') })));
     const s = r.summary as { p: number; preset: string; accuracy: { all: number }; attribution_mean_correct_logit: Record<string, number>; ablations: unknown[] };
     expect([s.p, s.preset]).toEqual([11, 'li']);
     expect(metadataOf(bytes)[MODEL_CONFIG_KEY]).toBe(JSON.stringify(cfg));
+    expectEveryFigure(readFileSync(join(dir, 'li11.html'), 'utf8'));
     expect(s.accuracy.all).toBeGreaterThanOrEqual(0);
     expect(Object.keys(s.attribution_mean_correct_logit)).toEqual(['embed', 'head.0', 'head.1', 'head.2', 'head.3', 'mlp']);
     expect(s.ablations.length).toBe(12); // 4 heads x zero/mean/resample
   });
 
-  it('accepts every task of @bitlens/data: div in its discrete-log basis, a polynomial with n/a losses', async () => {
-    const cfg = modelConfig('nanda', 11);
-    const path = join(dir, 'nanda11.safetensors');
-    writeFileSync(path, exportTransformerLens(cfg, initParams(cfg, 2)));
-    const run = async (task: string) => {
-      const config = AnalyzeConfig.parse({ weights: path, p: 11, task, split: { fraction: 0.5, seed: 1 } });
-      const r = await analyzePipeline.run(config, context(new ArtifactStore({ root: join(dir, `t-${task}`) })));
-      return { s: r.summary as { loss_basis: string; restricted_loss?: number; excluded_loss_subset?: string; asymmetry: { logit: number; attention: number } }, lines: r.lines };
-    };
-    const div = await run('div');
-    expect(div.s.loss_basis).toBe('s = i-j, d = i+j (mod 10; a = 2^i, b = 2^j, a, b != 0)');
-    expect(div.s.excluded_loss_subset).toBe('train-nonzero');
-    expect(div.s.asymmetry.logit).toBeGreaterThan(0);
-    const poly = await run('x2_xy_y2');
-    expect(poly.s.loss_basis).toBe('n/a');
-    expect(poly.s.restricted_loss).toBeUndefined();
-    expect(poly.lines.find((l) => l.startsWith('restricted loss'))).toContain('n/a');
-    expect(() => AnalyzeConfig.parse({ weights: path, p: 11, task: 'pow' })).toThrow();
+  it('checks the report path before any work: an unwritable one is a config error naming out, and nothing is stored', async () => {
+    const root = join(dir, 'bad-out');
+    const run = analyzePipeline.run(AnalyzeConfig.parse({ weights: FIXTURE, p: 113, out: '/proc/no/such/report.html' }), context(new ArtifactStore({ root })));
+    await expect(run).rejects.toMatchObject({ code: 'INVALID_CONFIG', site: { field: 'out', found: '"/proc/no/such/report.html"' } });
+    expect(existsSync(root) ? readdirSync(root) : []).toEqual([]);
   });
 
   it('rejects unknown config keys and a missing weights path', async () => {

@@ -15,12 +15,14 @@ import {
   mechanismSubgraph,
   quadrature,
 } from '@bitlens/circuits';
-import { BitlensError, PipelineGraph, type SourceStage, defineJoin, defineSource, definePipeline, sha256 } from '@bitlens/core';
+import { BitlensError, PipelineGraph, type SourceStage, bitlensVersion, defineJoin, defineSource, definePipeline, sha256 } from '@bitlens/core';
 import { type ModelConfig, type ModelPreset, type Weights, WeightsSchema, readTransformerLens, transformerLensFileConfig, weightsTable } from '@bitlens/model';
 import { readSafetensorsFile } from '@bitlens/safetensors';
 import { Field, Schema, Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { defer, forkJoin, map, of, toArray } from 'rxjs';
 import { type AnalyzeConfigOutput, AnalyzeConfig, analyzeFiles, weightsByteLimit } from './config.js';
+import { type StageRecord, modelViews } from '@bitlens/report';
+import { checkReportPath, writeAnalysisReport } from './report-sink.js';
 
 /**
  * Source of the weights table: the safetensors bytes with the model config of the file (its bitlens or TransformerLens
@@ -51,6 +53,9 @@ export function weightsSource(bytes: Uint8Array, options: { readonly sha256: str
 export function analyzedModel(config: Pick<AnalyzeConfigOutput, 'p' | 'preset'>, bytes: Uint8Array): ModelConfig {
   return transformerLensFileConfig(bytes, { ...(config.p === undefined ? {} : { p: config.p }), ...(config.preset === undefined ? {} : { preset: config.preset }) }).config;
 }
+
+/** The nodes the report reads besides the summary (run only when a report is asked for). */
+const REPORT_NODES = ['views', 'norms', 'neurons', 'keys', 'mechanism'] as const;
 
 /** The summary the pipeline prints (`--json`), before run-specific fields (backend, seconds, stage counts). */
 interface AnalyzeSummary {
@@ -178,6 +183,7 @@ export function analyzeGraph(config: AnalyzeConfigOutput, tf: Awaited<ReturnType
     .join('quadrature', quadrature({ column }), { weights: 'weights', activations: 'activations', neurons: 'neurons' })
     .join('attribution', attribution(tf, { task: config.task, column }), { weights: 'weights', activations: 'activations' })
     .then('ablations', ablations(tf, { task: config.task, column, ...(config.ablations ? {} : { modes: [] }) }), 'weights')
+    .join('views', modelViews(tf, { column }), { weights: 'weights', activations: 'activations', neurons: 'neurons', keys: 'keys' })
     .join('summary', analysisSummary({ model: name, p, preset, task: config.task, threshold: t.neuron }), {
       mechanism: 'mechanism',
       keys: 'keys',
@@ -217,16 +223,18 @@ export const analyzePipeline = definePipeline({
   files: analyzeFiles,
   async run(config, context) {
     const start = performance.now();
+    if (config.out !== undefined) checkReportPath(config.out);
     const bytes = readWeights(config);
     const model = analyzedModel(config, bytes); // config errors before a backend starts
     const { tf, info } = await initTfjsBackend(config.backend);
     const name = modelName(config);
-    const { tables, stats } = await analyzeGraph(config, tf, bytes, name).run({
+    const graph = analyzeGraph(config, tf, bytes, name);
+    const { tables, stats } = await graph.run({
       store: context.store,
       onEvent: context.onEvent,
       ...(context.run === undefined ? {} : { log: context.run }),
       provenance: { configHash: context.configHash, backend: info.name, ...(context.gitRevision === undefined ? {} : { gitRevision: context.gitRevision }) },
-      collect: ['summary'],
+      collect: config.out === undefined ? ['summary'] : ['summary', ...REPORT_NODES],
     });
     // One terminal node: every stage runs once (shared where several consume it); a rerun reads only the summary.
     const [table] = tables.summary;
@@ -249,6 +257,18 @@ export const analyzePipeline = definePipeline({
     ];
     const { rows: _rows, ...printed } = summary;
     void _rows;
-    return { stats, summary: printed, lines };
+    if (config.out === undefined) return { stats, summary: printed, lines };
+    const executed = new Set(stats.executed);
+    const stages: StageRecord[] = graph.describe().map((d) => ({ node: d.node, stage: d.stage, key: d.key, cached: !executed.has(d.node) }));
+    const report = await writeAnalysisReport(config.out, {
+      name,
+      title: `bitlens analysis: ${name} (p = ${config.p}, ${config.preset}, ${config.task})`,
+      subtitle: `p = ${config.p}, task ${config.task}, model preset ${config.preset}, weights read: ${config.column}; ${config.split === undefined ? 'no train/test split' : `train fraction ${config.split.fraction} (split seed ${config.split.seed}, ${config.split.shuffle})`}`,
+      p: config.p,
+      tables: { views: tables.views, norms: tables.norms, neurons: tables.neurons, keys: tables.keys, mechanism: tables.mechanism },
+      summary: printed,
+      provenance: { pipeline: 'analyze', config: { ...config }, configHash: context.configHash, backend: info.description, seed: config.split?.seed ?? 0, bitlensVersion: bitlensVersion(), ...(context.gitRevision === undefined ? {} : { gitRevision: context.gitRevision }), generatedAt: new Date().toISOString(), wallSeconds: summary.seconds, stages },
+    });
+    return { stats, summary: { ...printed, report }, lines: [...lines, `report: ${report}`] };
   },
 });

@@ -4,6 +4,7 @@ import { PipelineGraph, defineSubgraph } from '@bitlens/core';
 import { DatasetSchema, datasetStage } from '@bitlens/data';
 import { progressMeasures } from '@bitlens/metrics';
 import { modelConfig } from '@bitlens/model';
+import { REPORT_HOOKS, embedSpectra, modelViews } from '@bitlens/report';
 import { finalCheckpoint, selectCheckpoints, selectMetrics, trainInWorkerStage } from '@bitlens/training';
 import type { PrecisionRun, ResolvedComparison } from './config.js';
 import { collectMechanisms } from './internal/stages.js';
@@ -13,8 +14,10 @@ export const GROK_THRESHOLD = 0.99;
 
 /**
  * One run of the comparison as a subgraph (inputs `dataset`, `grid`): `train` (in a worker thread) → `metrics`,
- * `checkpoints` → `progress` (progress measures per checkpoint, over the grid) and `final` → the mechanism analysis
- * of @bitlens/circuits (`activations`, `norms`, `neurons`, `keys`, `losses`, `clock-pizza`, `mechanism`).
+ * `checkpoints` → `progress` (progress measures per checkpoint, over the grid), `spectra` (embedding Fourier norms per
+ * checkpoint, for the report) and `final` → the mechanism analysis of @bitlens/circuits (`activations`, also capturing
+ * the attention pattern for the report; `norms`, `neurons`, `keys`, `losses`, `clock-pizza`, `mechanism`) → `views`
+ * (the report's pictures of the final model).
  */
 export function runSubgraph(r: ResolvedComparison, run: PrecisionRun, tf: Tf) {
   const train = trainInWorkerStage(
@@ -36,8 +39,10 @@ export function runSubgraph(r: ResolvedComparison, run: PrecisionRun, tf: Tf) {
       .then('metrics', selectMetrics(), 'train')
       .then('checkpoints', selectCheckpoints(), 'train')
       .join('progress', progressMeasures(tf, { sparsity: DEFAULT_ANALYSIS.sparsity }), { checkpoints: 'checkpoints', dataset: 'grid' })
+      .then('spectra', embedSpectra(), 'checkpoints')
       .then('final', finalCheckpoint(), 'checkpoints')
-      .use('', mechanismSubgraph(tf, { model: run.name, task: r.task }), { weights: 'final', grid: 'grid' }),
+      .use('', mechanismSubgraph(tf, { model: run.name, task: r.task, extraHooks: REPORT_HOOKS }), { weights: 'final', grid: 'grid' })
+      .join('views', modelViews(tf), { weights: 'final', activations: 'activations', neurons: 'neurons', keys: 'keys' }),
   );
 }
 

@@ -11,7 +11,7 @@ const PIPELINE = 'precision-comparison';
 
 
 /** The nodes of one run that the report reads. */
-const REPORT_NODES = ['metrics', 'progress', 'final', 'norms', 'neurons', 'keys', 'mechanism'] as const;
+const REPORT_NODES = ['metrics', 'progress', 'spectra', 'final', 'norms', 'neurons', 'keys', 'mechanism', 'views'] as const;
 
 /**
  * Runs the graph once and collects what the report needs: the comparison and, per run, its training metrics,
@@ -23,7 +23,10 @@ async function runGraph(graph: ComparisonGraph, r: ResolvedComparison, runOption
   const { tables, stats } = await graph.run({ ...runOptions, collect: ['comparison', ...nodes] });
   const runs = r.runs.map((run) => {
     const of = (what: (typeof REPORT_NODES)[number]): Table[] => tables[`${run.name}/${what}`];
-    return { run, tables: { metrics: of('metrics'), progress: of('progress'), final: of('final'), norms: of('norms'), neurons: of('neurons'), keys: of('keys'), mechanism: of('mechanism') } };
+    const collected: RunTables = {
+      metrics: of('metrics'), progress: of('progress'), spectra: of('spectra'), final: of('final'), norms: of('norms'), neurons: of('neurons'), keys: of('keys'), mechanism: of('mechanism'), views: of('views'),
+    };
+    return { run, tables: collected };
   });
   return { stats, runs, comparison: tables.comparison };
 }

@@ -14,6 +14,8 @@ tr.verdict-different td.verdict { background: #fbe4e4; font-weight: 600; }
 tr.verdict-inconclusive td.verdict { background: #fdf3d7; font-weight: 600; }
 .fail { color: #b42318; font-weight: 600; }
 figure.plot { margin: 16px 0; } figure.plot svg { max-width: 100%; height: auto; }
+div.model-views { display: flex; flex-wrap: wrap; gap: 12px 28px; align-items: flex-start; }
+div.model-name { font-weight: 600; font-size: 13px; margin: 4px 0 2px; }
 figcaption { font-size: 13px; color: #4a5563; margin-bottom: 4px; }
 p.note { color: #4a5563; font-size: 13px; }
 pre { background: #f3f5f8; padding: 8px; overflow-x: auto; font-size: 12px; }
