@@ -2,6 +2,7 @@ import { BitlensError } from '@bitlens/core';
 import { MAX_P, createTaskRegistry, generatePairs, isPrime } from '@bitlens/data';
 import { createQuantizerRegistry } from '@bitlens/quantization';
 import { z } from 'zod';
+import { checkQueueUrl } from './queue/connection.js';
 
 const STAGE = 'pipeline sweep';
 
@@ -77,6 +78,7 @@ const SweepConfigShape = z.strictObject({
   axes: axesSchema.default({}).describe(`settings to vary, each a non-empty list: ${SETTING_NAMES.join(', ')}; cells are their product`),
   fixed: fixedSchema.default({}).describe('settings shared by every cell (defaults: the main job\'s small preset)'),
   workers: z.number().int().min(0).max(256).optional().describe('worker threads that run cells at once (default: the number of cores; 0 = in this process)'),
+  queue: z.string().optional().describe('redis://HOST:PORT[/DB]: run the cells on `bitlens worker`s taking them from this Redis (BullMQ) instead of worker threads here'),
   maxCells: z.number().int().min(1).default(200).describe('refuse a sweep with more cells than this'),
   backend: z.string().default('wasm').describe('tfjs backend of the workers: wasm, cpu, webgpu, tensorflow'),
   out: z.string().min(1).default('sweep-report.html').describe('path of the HTML sweep report'),
@@ -117,6 +119,8 @@ export interface ResolvedSweep {
   readonly backend: string;
   readonly out: string;
   readonly workers: number | undefined;
+  /** The queue the cells go to (`redis://…`), when they run on `bitlens worker`s. */
+  readonly queue: string | undefined;
 }
 
 function fail(field: string, expected: string, found: string, detail?: string): never {
@@ -179,5 +183,9 @@ export function resolveSweep(c: SweepConfigOutput): ResolvedSweep {
     const sib = cells.find((o) => o.settings.quantizer === FULL_PRECISION && names.every((k) => k === 'quantizer' || o.axes[k] === cell.axes[k]));
     return sib === undefined ? cell : { ...cell, sibling: sib.id };
   });
-  return { preset: c.preset, axes, cells: withSiblings, backend: c.backend, out: c.out, workers: c.workers };
+  if (c.queue !== undefined) {
+    checkQueueUrl(c.queue);
+    if (c.workers !== undefined) fail('workers', 'no local worker threads with a queue (start `bitlens worker --concurrency N` on each machine)', String(c.workers));
+  }
+  return { preset: c.preset, axes, cells: withSiblings, backend: c.backend, out: c.out, workers: c.workers, queue: c.queue };
 }

@@ -1,0 +1,335 @@
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { BitlensError } from '@bitlens/core';
+import { type Job, Queue, QueueEvents } from 'bullmq';
+import type { Table } from 'apache-arrow';
+import { Observable, type Subscriber } from 'rxjs';
+import type { CellRow } from '../cell.js';
+import type { Cell } from '../config.js';
+import type { CellExecutor, ExecutorContext } from '../executor.js';
+import { cellKey, withWorkerOrigin } from '../graph.js';
+import type { CellRunStats } from '../run-cell.js';
+import { checkQueueUrl, closeConnection, connectWithin, redactUrl, redisConnection } from './connection.js';
+import { QUEUE_PREFIX, cellJobData, codeOfMessage, parseCellJobProgress, parseCellJobResult, queueName } from './protocol.js';
+
+/** Options of {@link queueExecutor}. */
+export interface QueueExecutorOptions extends ExecutorContext {
+  /** The queue: `redis://HOST:PORT[/DB]`. */
+  readonly queue: string;
+  /** Progress of the whole sweep: called on every change of a cell's state or worker. */
+  readonly onStatus?: (status: QueueStatus) => void;
+  /** Lines for the user (lost jobs enqueued again, Redis outages). */
+  readonly log?: (line: string) => void;
+  /** Runs of a cell before it is failed, for failures that may pass on a retry (BullMQ `attempts`). Default 3. */
+  readonly attempts?: number;
+  /** How often every unfinished cell's job is checked in Redis (events can be missed while it is down), ms. Default 2 000. */
+  readonly reconcileMs?: number;
+  /** Bounded wait for Redis at start, ms. Default 15 000. */
+  readonly connectTimeoutMs?: number;
+  /** How long Redis may stay unreachable before the sweep fails (QUEUE_UNAVAILABLE), ms. Default 600 000. */
+  readonly outageLimitMs?: number;
+}
+
+/** Where the cells of a queued sweep are. */
+export interface QueueStatus {
+  readonly cells: number;
+  readonly waiting: number;
+  readonly running: number;
+  readonly done: number;
+  readonly failed: number;
+  /** Every worker seen by this sweep, with the cells it runs now and how many it finished. */
+  readonly workers: readonly { readonly id: string; readonly running: readonly string[]; readonly done: number }[];
+}
+
+/** When a queued cell's job went through the queue (epoch ms; `cellMs`: its graph's own time on the worker). */
+export interface CellTiming {
+  /** Whether this executor enqueued the job (a job found finished from an earlier submission has old times). */
+  readonly enqueuedHere: boolean;
+  readonly enqueuedAt: number;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  /** When the row reached this executor. */
+  readonly receivedAt: number;
+  readonly cellMs: number;
+}
+
+/** A {@link CellExecutor} on a queue, with what it saw of it. */
+export interface QueueExecutor extends CellExecutor {
+  /** Per cell id, the job's times through the queue (cells computed by a worker for this executor). */
+  readonly timings: ReadonlyMap<string, CellTiming>;
+  status(): QueueStatus;
+}
+
+type EntryState = 'submitting' | 'waiting' | 'running' | 'done' | 'failed' | 'left';
+
+interface Entry {
+  readonly cell: Cell;
+  readonly key: string;
+  readonly subscriber: Subscriber<Table<CellRow>>;
+  state: EntryState;
+  worker: string | undefined;
+  enqueuedHere: boolean;
+  error: BitlensError | undefined;
+  reported: boolean;
+}
+
+const PENDING: ReadonlySet<EntryState> = new Set(['submitting', 'waiting', 'running']);
+const DAY_S = 86_400;
+
+/**
+ * Runs the sweep's cells on `bitlens worker`s through a BullMQ queue on Redis. Each cell is one job whose id is the
+ * cell node's cache key, so a cell submitted twice (another submitter, a rerun) is one job, and a job that finished
+ * before hands its row back without running again; a job that failed before is retried. A cell already in the
+ * submitter's store never gets here (the sweep's graph reads it back first). Rows come back as Arrow IPC bytes with the
+ * worker that holds the cell's artifacts, recorded in the row's schema metadata (the merged table's `worker_host`,
+ * `worker_store`). A failed cell fails the sweep once every other cell has finished, with every failed cell named.
+ * Redis restarts are survived: connections reconnect, and the jobs of unfinished cells are checked every `reconcileMs`
+ * and enqueued again if Redis lost them (a server without persistence).
+ */
+export async function queueExecutor(o: QueueExecutorOptions): Promise<QueueExecutor> {
+  const url = checkQueueUrl(o.queue);
+  const log = o.log ?? ((): void => undefined);
+  const attempts = o.attempts ?? 3;
+  const name = queueName(o.backend);
+  let downSince: number | undefined;
+  const events = { onDown: (why: string) => onDown(why), onUp: () => onUp() };
+  const qc = redisConnection(url, events);
+  const ec = redisConnection(url);
+  try {
+    await connectWithin(qc, url, o.connectTimeoutMs);
+    await connectWithin(ec, url, o.connectTimeoutMs);
+  } catch (e) {
+    await Promise.all([closeConnection(qc), closeConnection(ec)]);
+    throw e;
+  }
+  const queue = new Queue(name, { connection: qc, prefix: QUEUE_PREFIX });
+  const queueEvents = new QueueEvents(name, { connection: ec, prefix: QUEUE_PREFIX });
+  await queueEvents.waitUntilReady();
+  const entries = new Map<string, Entry>();
+  const stats = new Map<string, CellRunStats>();
+  const timings = new Map<string, CellTiming>();
+  const doneBy = new Map<string, number>();
+  const submitter = { host: hostname(), store: resolve(o.store) };
+
+  const status = (): QueueStatus => {
+    const all = [...entries.values()].filter((e) => e.state !== 'left');
+    const count = (s: EntryState): number => all.filter((e) => e.state === s).length;
+    const ids = new Set([...doneBy.keys(), ...all.flatMap((e) => (e.state === 'running' && e.worker !== undefined ? [e.worker] : []))]);
+    const workers = [...ids].sort().map((id) => ({ id, running: all.filter((e) => e.state === 'running' && e.worker === id).map((e) => e.cell.id), done: doneBy.get(id) ?? 0 }));
+    return { cells: all.length, waiting: count('waiting') + count('submitting'), running: count('running'), done: count('done'), failed: count('failed'), workers };
+  };
+  const changed = (): void => o.onStatus?.(status());
+
+  /** Errors every failed cell once no cell is pending any more: the message names every failed cell. */
+  const settleFailures = (): void => {
+    if ([...entries.values()].some((e) => PENDING.has(e.state))) return;
+    const failed = [...entries.values()].filter((e) => e.state === 'failed' && !e.reported);
+    const first = failed[0]?.error;
+    if (first === undefined) return;
+    const total = [...entries.values()].filter((e) => e.state !== 'left').length;
+    const detail = failed.map((e) => `${e.cell.id}: ${e.error?.message ?? '?'}`).join('; ');
+    const err = new BitlensError(first.code, { stage: 'pipeline sweep (queue)', field: 'cells' }, `${failed.length} of ${total} cell(s) failed, the others completed — ${detail}`);
+    for (const e of failed) {
+      e.reported = true;
+      e.subscriber.error(err);
+    }
+  };
+
+  const deliver = (entry: Entry, job: Job): void => {
+    if (!PENDING.has(entry.state)) return;
+    let parsed: ReturnType<typeof parseCellJobResult>;
+    try {
+      parsed = parseCellJobResult(job.returnvalue, entry.cell.id);
+    } catch (e) {
+      failWith(entry, e instanceof BitlensError ? e : new BitlensError('INVALID_DATA', { stage: `pipeline sweep: cell ${entry.cell.id}` }, String(e)));
+      return;
+    }
+    const { result, row } = parsed;
+    entry.state = 'done';
+    entry.worker = result.worker.id;
+    doneBy.set(result.worker.id, (doneBy.get(result.worker.id) ?? 0) + 1);
+    stats.set(entry.cell.id, result.stats);
+    timings.set(entry.cell.id, { enqueuedHere: entry.enqueuedHere, enqueuedAt: job.timestamp, startedAt: job.processedOn ?? Number.NaN, finishedAt: job.finishedOn ?? Number.NaN, receivedAt: Date.now(), cellMs: result.cellMs });
+    changed();
+    entry.subscriber.next(withWorkerOrigin(row, { host: result.worker.host, store: result.worker.store }));
+    entry.subscriber.complete();
+    settleFailures();
+  };
+
+  const failWith = (entry: Entry, error: BitlensError): void => {
+    if (!PENDING.has(entry.state)) return;
+    entry.state = 'failed';
+    entry.error = error;
+    changed();
+    settleFailures();
+  };
+
+  const failed = (entry: Entry, job: Job): void => {
+    const reason = job.failedReason ?? 'no reason recorded';
+    failWith(entry, new BitlensError(codeOfMessage(reason), { stage: `pipeline sweep: cell ${entry.cell.id}` }, `failed on worker ${job.processedBy ?? '?'} after ${job.attemptsMade} attempt(s): ${reason}`));
+  };
+
+  const enqueue = async (entry: Entry): Promise<void> => {
+    const data = cellJobData(entry.key, entry.cell, o.backend, o.provenance, o.parentRun, submitter);
+    await queue.add('cell', data, { jobId: entry.key, attempts, backoff: { type: 'exponential', delay: 10_000 }, removeOnComplete: { age: 7 * DAY_S }, removeOnFail: { age: 7 * DAY_S } });
+    entry.enqueuedHere = true;
+  };
+
+  /** Brings a cell up to date with its job in Redis (the one path for events, submission and reconciliation). */
+  const check = async (entry: Entry, submitting: boolean): Promise<void> => {
+    if (!PENDING.has(entry.state)) return;
+    const job = await queue.getJob(entry.key);
+    if (!PENDING.has(entry.state)) return;
+    if (job === undefined) {
+      if (!submitting) log(`queue: the job of cell ${entry.cell.id} is gone from Redis (restarted without persistence?); enqueued again`);
+      await enqueue(entry);
+      if (entry.state === 'submitting') entry.state = 'waiting';
+      changed();
+      return;
+    }
+    const state = await job.getState();
+    if (state === 'completed') return deliver(entry, job);
+    if (state === 'failed') {
+      if (!submitting) return failed(entry, job);
+      log(`queue: cell ${entry.cell.id} failed in an earlier submission (${job.failedReason ?? '?'}); retrying it`);
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).catch(() => undefined); // another submitter retried it first
+    }
+    const next: EntryState = state === 'active' ? 'running' : 'waiting';
+    if (next !== entry.state || (next === 'running' && entry.worker === undefined && job.processedBy !== undefined)) {
+      entry.state = next;
+      if (next === 'running') entry.worker ??= job.processedBy;
+      changed();
+    }
+  };
+
+  const checkSafely = (entry: Entry, submitting = false): void => {
+    check(entry, submitting).catch((e: unknown) => failWith(entry, e instanceof BitlensError ? e : new BitlensError('QUEUE_UNAVAILABLE', { stage: `pipeline sweep: cell ${entry.cell.id}`, field: 'queue' }, e instanceof Error ? e.message : String(e))));
+  };
+
+  const byJob = (jobId: string): Entry | undefined => {
+    const e = entries.get(jobId);
+    return e !== undefined && PENDING.has(e.state) ? e : undefined;
+  };
+  queueEvents.on('completed', ({ jobId }) => {
+    const e = byJob(jobId);
+    if (e !== undefined) checkSafely(e);
+  });
+  queueEvents.on('failed', ({ jobId }) => {
+    const e = byJob(jobId);
+    if (e !== undefined) checkSafely(e);
+  });
+  queueEvents.on('active', ({ jobId }) => {
+    const e = byJob(jobId);
+    if (e !== undefined) checkSafely(e);
+  });
+  queueEvents.on('stalled', ({ jobId }) => {
+    const e = byJob(jobId);
+    if (e === undefined) return;
+    log(`queue: cell ${e.cell.id} lost its worker ${e.worker ?? '?'}; back on the queue for another one`);
+    e.worker = undefined;
+    checkSafely(e);
+  });
+  queueEvents.on('progress', ({ jobId, data }) => {
+    const e = byJob(jobId);
+    const p = parseCellJobProgress(data);
+    if (e === undefined || p === undefined) return;
+    if (e.state !== 'running' || e.worker !== p.worker.id) {
+      e.state = 'running';
+      e.worker = p.worker.id;
+      changed();
+    }
+    if (p.event !== undefined) o.onEvent?.(p.event);
+  });
+  queueEvents.on('error', () => undefined); // outages are reported by the command connection
+
+  let reconciling = false;
+  const reconcile = async (): Promise<void> => {
+    if (reconciling) return;
+    reconciling = true;
+    try {
+      for (const e of [...entries.values()]) if (PENDING.has(e.state)) await check(e, false).catch(() => undefined);
+    } finally {
+      reconciling = false;
+    }
+  };
+  const timer = setInterval(() => {
+    if (downSince !== undefined && Date.now() - downSince > (o.outageLimitMs ?? 600_000)) {
+      const err = new BitlensError('QUEUE_UNAVAILABLE', { stage: 'pipeline sweep (queue)', field: 'queue', expected: `Redis at ${redactUrl(url)} back within ${Math.round((o.outageLimitMs ?? 600_000) / 1000)} s`, found: 'still unreachable' });
+      for (const e of entries.values()) failWith(e, err);
+      return;
+    }
+    void reconcile();
+  }, o.reconcileMs ?? 2_000);
+  function onDown(why: string): void {
+    downSince ??= Date.now();
+    log(`queue: Redis at ${redactUrl(url)} unreachable (${why}); reconnecting (the sweep waits)`);
+  }
+  function onUp(): void {
+    downSince = undefined;
+    log('queue: reconnected to Redis; checking every unfinished cell');
+    void reconcile();
+  }
+
+  return {
+    stats,
+    timings,
+    status,
+    run: (cell) =>
+      new Observable<Table<CellRow>>((subscriber) => {
+        const key = cellKey(cell, o.backend);
+        const entry: Entry = { cell, key, subscriber, state: 'submitting', worker: undefined, enqueuedHere: false, error: undefined, reported: false };
+        entries.set(key, entry);
+        changed();
+        checkSafely(entry, true);
+        return () => {
+          // A cell left before its row came (another cell failed the sweep): its job stays on the queue and its row
+          // will be there for the next submission.
+          if (PENDING.has(entry.state)) entry.state = 'left';
+        };
+      }),
+    close: async () => {
+      clearInterval(timer);
+      await queueEvents.close().catch(() => undefined);
+      await queue.close().catch(() => undefined);
+      await Promise.all([closeConnection(qc), closeConnection(ec)]);
+    },
+  };
+}
+
+/** One line of a queued sweep's progress: counts, then each worker with what it runs. */
+export function queueStatusLine(s: QueueStatus): string {
+  const workers = s.workers.map((w) => `${w.id} ${w.running.length > 0 ? `running ${w.running.join(' + ')}` : 'idle'}, ${w.done} done`);
+  return `queue: ${s.cells} cells — ${s.waiting} waiting, ${s.running} running, ${s.done} done, ${s.failed} failed${workers.length > 0 ? `; ${workers.join('; ')}` : ''}`;
+}
+
+/**
+ * Prints a queued sweep's progress as lines: one whenever it changes, at most one a second (the last change is always
+ * printed, so the final state shows).
+ */
+export function statusPrinter(log: (line: string) => void, minIntervalMs = 1_000): (s: QueueStatus) => void {
+  let last = '';
+  let lastAt = Date.now(); // the first line after a second: the cells are being submitted one by one until then
+  let pending: QueueStatus | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const print = (s: QueueStatus): void => {
+    const line = queueStatusLine(s);
+    if (line === last) return;
+    last = line;
+    lastAt = Date.now();
+    log(line);
+  };
+  return (s) => {
+    const settled = s.waiting + s.running === 0;
+    if (settled || Date.now() - lastAt >= minIntervalMs) {
+      clearTimeout(timer);
+      timer = undefined;
+      print(s);
+      return;
+    }
+    pending = s;
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      if (pending !== undefined) print(pending);
+    }, minIntervalMs).unref();
+  };
+}
