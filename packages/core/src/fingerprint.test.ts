@@ -65,6 +65,19 @@ describe('cache keys follow the code', () => {
     expect(packageFingerprint(b)).not.toBe(fa);
   });
 
+  it('a stage defined in a script beside package.json gets the fingerprint of that script', async () => {
+    const root = join(dir, 'script-pkg');
+    writePackage(root, 1);
+    const moved = join(root, 'stage.ts');
+    cpSync(join(root, 'src', 'stage.ts'), moved);
+    rmSync(join(root, 'src'), { recursive: true });
+    clearFingerprintCache();
+    version += 1;
+    const mod = (await import(`${moved}?v=${version}`)) as { stage: () => Parameters<ReturnType<typeof PipelineGraph.create>['source']>[1] };
+    expect(PipelineGraph.create().source('value', mod.stage()).keys().value).toMatch(/^[0-9a-f]{64}$/);
+    expect(packageFingerprint(root, 'stage.ts')).toMatch(/^[0-9a-f]{64}$/);
+  });
+
   it("a package's fingerprint includes its @bitlens dependencies' code", () => {
     const dep = join(dir, 'node_modules', '@bitlens', 'dep');
     mkdirSync(join(dep, 'src'), { recursive: true });

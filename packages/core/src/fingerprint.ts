@@ -105,7 +105,9 @@ export function packageFingerprint(root: string, codeDir?: string): CodeFingerpr
   const present = dir !== undefined && existsSync(join(key, dir)) ? dir : undefined;
   if (present !== undefined) {
     const files: string[] = [];
-    listFiles(key, join(key, present), files);
+    // The code may be a folder (src/, dist/) or a single file beside package.json (a script defining its own stages).
+    if (statSync(join(key, present)).isFile()) files.push(present);
+    else listFiles(key, join(key, present), files);
     for (const rel of files.sort()) {
       h.update(`file ${rel}\n`);
       h.update(readFileSync(join(key, rel)));

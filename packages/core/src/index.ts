@@ -8,7 +8,9 @@ export type {
   GraphEvent, RunOptions, RunProvenance, RunStats, NodeFeeding, NodeDescription, NodePlan, NodeStatus, Prefixed, Subgraph, SubgraphUse, CollectResult, StreamsResult,
 } from './graph.js';
 export { ArtifactStore, defaultStoreRoot } from './store.js';
-export type { ArtifactLineage, ArtifactManifest, ArtifactPart, ArtifactStoreOptions, ArtifactWriter, CorruptArtifact, WriteOptions } from './store.js';
+export { planGc, applyGc, resolveArtifact, storeBytes } from './store-tools.js';
+export type { GcPlan, ResolvedArtifact } from './store-tools.js';
+export type { ArtifactInfo, ArtifactLineage, ArtifactManifest, ArtifactPart, ArtifactStoreOptions, ArtifactWriter, CorruptArtifact, WriteOptions } from './store.js';
 export { newRunId, RUN_ID_RE } from './run-log.js';
 export type { RunLog, RunMeta, RunNodeRecord, RunNodeStatus, RunRecord } from './run-log.js';
 export { reportProgress } from './progress.js';

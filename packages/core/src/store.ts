@@ -49,6 +49,19 @@ function manifestDigest(m: Omit<ArtifactManifest, 'digest'> & { readonly digest?
   return sha256(canonicalJson(rest, STAGE));
 }
 
+/** One stored artifact, as listed by `ArtifactStore.entries` (read from its manifest; not verified). */
+export interface ArtifactInfo {
+  readonly key: string;
+  readonly stage: string;
+  readonly node?: string;
+  readonly runId?: string;
+  readonly createdAt?: string;
+  /** Bytes of its parts. */
+  readonly bytes: number;
+  readonly parts: number;
+  readonly rows: number;
+}
+
 /** Why a stored artifact was refused. */
 export interface CorruptArtifact {
   readonly key: string;
@@ -263,6 +276,30 @@ export class ArtifactStore {
     }
   }
 
+  /** Every complete artifact with what its manifest says (stage, node, run, date, size); unverified, unordered. */
+  entries(): ArtifactInfo[] {
+    return this.keys().flatMap((key) => {
+      const m = this.manifest(key);
+      if (m === undefined || !Array.isArray(m.parts)) return [];
+      return [{
+        key,
+        stage: String(m.stage),
+        ...(m.node === undefined ? {} : { node: m.node }),
+        ...(m.runId === undefined ? {} : { runId: m.runId }),
+        ...(m.createdAt === undefined ? {} : { createdAt: m.createdAt }),
+        bytes: m.parts.reduce((n, p) => n + (Number(p.bytes) || 0), 0),
+        parts: m.parts.length,
+        rows: m.parts.reduce((n, p) => n + (Number(p.rows) || 0), 0),
+      }];
+    });
+  }
+
+  /** Removes a run record (`runs/<id>.json`); absent is fine. */
+  removeRun(id: string): void {
+    if (!RUN_ID_RE.test(id)) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'run', expected: 'a run id', found: JSON.stringify(id) });
+    rmSync(join(this.root, 'runs', `${id}.json`), { force: true });
+  }
+
   /** Reads the manifest, or undefined if there is no complete artifact. Verifies nothing (see `read`). */
   manifest(key: string): ArtifactManifest | undefined {
     const path = join(this.pathOf(key), 'manifest.json');
@@ -397,6 +434,11 @@ export class ArtifactStore {
   hasPartial(key: string): boolean {
     const dir = this.partialDirOf(key);
     return existsSync(join(dir, partName(0))) && !lockHolderAlive(`${dir}.lock`);
+  }
+
+  /** True when a live process is writing `key` resumably right now (its partial write must not be touched). */
+  hasPartialLive(key: string): boolean {
+    return lockHolderAlive(`${this.partialDirOf(key)}.lock`);
   }
 
   /**

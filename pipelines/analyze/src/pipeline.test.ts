@@ -53,7 +53,7 @@ describe('analyze pipeline on the Nanda fixture (p = 113)', () => {
     const again = await analyzePipeline.run(config, context(store));
     expect(again.stats.executed).toEqual([]);
     expect((again.summary as typeof s).key_frequencies).toEqual(s.key_frequencies);
-  });
+  }, 240_000); // p = 113 over all inputs: about 15 s idle, much longer on a loaded machine
 
   it.skipIf(!existsSync(FIXTURE))('a p that does not fit the weights fails with a typed error naming the tensor', async () => {
     await expect(analyzePipeline.run(AnalyzeConfig.parse({ weights: FIXTURE, p: 59 }), context(new ArtifactStore({ root: join(dir, 'p59') })))).rejects.toMatchObject({
