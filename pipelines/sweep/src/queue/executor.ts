@@ -3,11 +3,12 @@ import { resolve } from 'node:path';
 import { BitlensError } from '@bitlens/core';
 import { type Job, Queue, QueueEvents } from 'bullmq';
 import type { Table } from 'apache-arrow';
+import type { Redis } from 'ioredis';
 import { Observable, type Subscriber } from 'rxjs';
 import type { CellRow } from '../cell.js';
 import type { Cell } from '../config.js';
 import type { CellExecutor, ExecutorContext } from '../executor.js';
-import { cellKey, withWorkerOrigin } from '../graph.js';
+import { type WorkerOrigin, cellKey, withWorkerOrigin } from '../graph.js';
 import type { CellRunStats } from '../run-cell.js';
 import { checkQueueUrl, closeConnection, connectWithin, redactUrl, redisConnection } from './connection.js';
 import { QUEUE_PREFIX, cellJobData, codeOfMessage, parseCellJobProgress, parseCellJobResult, queueName } from './protocol.js';
@@ -76,6 +77,202 @@ interface Entry {
 const PENDING: ReadonlySet<EntryState> = new Set(['submitting', 'waiting', 'running']);
 const DAY_S = 86_400;
 
+/** What the submitting side knows of its cells' jobs; every change of a job in Redis goes through `check`. */
+class QueuedCells {
+  readonly entries = new Map<string, Entry>();
+  readonly stats = new Map<string, CellRunStats>();
+  readonly timings = new Map<string, CellTiming>();
+  private readonly doneBy = new Map<string, number>();
+  private readonly submitter: WorkerOrigin;
+  private reconciling = false;
+
+  constructor(
+    private readonly o: QueueExecutorOptions,
+    private readonly queue: Queue,
+    private readonly log: (line: string) => void,
+  ) {
+    this.submitter = { host: hostname(), store: resolve(o.store) };
+  }
+
+  status(): QueueStatus {
+    const all = [...this.entries.values()].filter((e) => e.state !== 'left');
+    const count = (s: EntryState): number => all.filter((e) => e.state === s).length;
+    const running = all.filter((e) => e.state === 'running');
+    const ids = new Set([...this.doneBy.keys(), ...running.flatMap((e) => (e.worker === undefined ? [] : [e.worker]))]);
+    const workers = [...ids].sort().map((id) => ({ id, running: running.filter((e) => e.worker === id).map((e) => e.cell.id), done: this.doneBy.get(id) ?? 0 }));
+    return { cells: all.length, waiting: count('waiting') + count('submitting'), running: count('running'), done: count('done'), failed: count('failed'), workers };
+  }
+
+  private changed(): void {
+    this.o.onStatus?.(this.status());
+  }
+
+  /** A new cell: submitted at once (or found already queued, finished or failed by an earlier submission). */
+  add(cell: Cell, subscriber: Subscriber<Table<CellRow>>): Entry {
+    const key = cellKey(cell, this.o.backend);
+    const entry: Entry = { cell, key, subscriber, state: 'submitting', worker: undefined, enqueuedHere: false, error: undefined, reported: false };
+    this.entries.set(key, entry);
+    this.changed();
+    this.checkSafely(entry, true);
+    return entry;
+  }
+
+  /** The pending entry of a job, if it is one of ours. */
+  pending(jobId: string): Entry | undefined {
+    const e = this.entries.get(jobId);
+    return e !== undefined && PENDING.has(e.state) ? e : undefined;
+  }
+
+  /** A progress report of a job: who runs it now, and an event of the cell's graph for the progress view. */
+  progress(entry: Entry, worker: string): void {
+    if (entry.state === 'running' && entry.worker === worker) return;
+    entry.state = 'running';
+    entry.worker = worker;
+    this.changed();
+  }
+
+  /** Errors every failed cell once no cell is pending any more: the message names every failed cell. */
+  private settleFailures(): void {
+    const all = [...this.entries.values()];
+    if (all.some((e) => PENDING.has(e.state))) return;
+    const failed = all.filter((e) => e.state === 'failed' && !e.reported);
+    const first = failed[0]?.error;
+    if (first === undefined) return;
+    const total = all.filter((e) => e.state !== 'left').length;
+    const detail = failed.map((e) => `${e.cell.id}: ${e.error?.message ?? '?'}`).join('; ');
+    const err = new BitlensError(first.code, { stage: 'pipeline sweep (queue)', field: 'cells' }, `${failed.length} of ${total} cell(s) failed, the others completed — ${detail}`);
+    for (const e of failed) {
+      e.reported = true;
+      e.subscriber.error(err);
+    }
+  }
+
+  private deliver(entry: Entry, job: Job): void {
+    let parsed: ReturnType<typeof parseCellJobResult>;
+    try {
+      parsed = parseCellJobResult(job.returnvalue, entry.cell.id);
+    } catch (e) {
+      this.failWith(entry, e instanceof BitlensError ? e : new BitlensError('INVALID_DATA', { stage: `pipeline sweep: cell ${entry.cell.id}` }, String(e)));
+      return;
+    }
+    const { result, row } = parsed;
+    entry.state = 'done';
+    entry.worker = result.worker.id;
+    this.doneBy.set(result.worker.id, (this.doneBy.get(result.worker.id) ?? 0) + 1);
+    this.stats.set(entry.cell.id, result.stats);
+    this.timings.set(entry.cell.id, { enqueuedHere: entry.enqueuedHere, enqueuedAt: job.timestamp, startedAt: job.processedOn ?? Number.NaN, finishedAt: job.finishedOn ?? Number.NaN, receivedAt: Date.now(), cellMs: result.cellMs });
+    this.changed();
+    entry.subscriber.next(withWorkerOrigin(row, { host: result.worker.host, store: result.worker.store }));
+    entry.subscriber.complete();
+    this.settleFailures();
+  }
+
+  failWith(entry: Entry, error: BitlensError): void {
+    if (!PENDING.has(entry.state)) return;
+    entry.state = 'failed';
+    entry.error = error;
+    this.changed();
+    this.settleFailures();
+  }
+
+  private async enqueue(entry: Entry): Promise<void> {
+    const data = cellJobData(entry.key, entry.cell, this.o.backend, this.o.provenance, this.o.parentRun, this.submitter);
+    const keep = { age: 7 * DAY_S };
+    await this.queue.add('cell', data, { jobId: entry.key, attempts: this.o.attempts ?? 3, backoff: { type: 'exponential', delay: 10_000 }, removeOnComplete: keep, removeOnFail: keep });
+    entry.enqueuedHere = true;
+  }
+
+  /** Brings a cell up to date with its job in Redis (the one path for submission, events and reconciliation). */
+  async check(entry: Entry, submitting: boolean): Promise<void> {
+    if (!PENDING.has(entry.state)) return;
+    const job = await this.queue.getJob(entry.key);
+    if (!PENDING.has(entry.state)) return;
+    if (job === undefined) {
+      if (!submitting) this.log(`queue: the job of cell ${entry.cell.id} is gone from Redis (restarted without persistence?); enqueued again`);
+      await this.enqueue(entry);
+      if (entry.state === 'submitting') entry.state = 'waiting';
+      this.changed();
+      return;
+    }
+    const state = await job.getState();
+    if (!PENDING.has(entry.state)) return;
+    if (state === 'completed') return this.deliver(entry, job);
+    if (state === 'failed' && !submitting) return this.failWith(entry, failure(entry.cell, job));
+    if (state === 'failed') {
+      this.log(`queue: cell ${entry.cell.id} failed in an earlier submission (${job.failedReason ?? '?'}); retrying it`);
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).catch(() => undefined); // another submitter retried it first
+    }
+    const next: EntryState = state === 'active' ? 'running' : 'waiting';
+    const worker = next === 'running' ? (entry.worker ?? job.processedBy) : undefined;
+    if (next === entry.state && worker === entry.worker) return;
+    entry.state = next;
+    entry.worker = worker;
+    this.changed();
+  }
+
+  checkSafely(entry: Entry, submitting = false): void {
+    this.check(entry, submitting).catch((e: unknown) => this.failWith(entry, e instanceof BitlensError ? e : new BitlensError('QUEUE_UNAVAILABLE', { stage: `pipeline sweep: cell ${entry.cell.id}`, field: 'queue' }, e instanceof Error ? e.message : String(e))));
+  }
+
+  /** Checks every unfinished cell's job, one at a time (events may have been missed while Redis was away). */
+  async reconcile(): Promise<void> {
+    if (this.reconciling) return;
+    this.reconciling = true;
+    try {
+      for (const e of [...this.entries.values()]) if (PENDING.has(e.state)) await this.check(e, false).catch(() => undefined);
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  /** Fails every unfinished cell (Redis stayed away too long). */
+  failAll(error: BitlensError): void {
+    for (const e of this.entries.values()) this.failWith(e, error);
+  }
+}
+
+/** A job's final failure as the sweep reports it: its code (from the message), the worker and the attempts. */
+function failure(cell: Cell, job: Job): BitlensError {
+  const reason = job.failedReason ?? 'no reason recorded';
+  return new BitlensError(codeOfMessage(reason), { stage: `pipeline sweep: cell ${cell.id}` }, `failed on worker ${job.processedBy ?? '?'} after ${job.attemptsMade} attempt(s): ${reason}`);
+}
+
+/** Turns the queue's events into checks of our cells' jobs, and progress reports into graph events. */
+function listen(events: QueueEvents, cells: QueuedCells, o: QueueExecutorOptions, log: (line: string) => void): void {
+  const check = ({ jobId }: { jobId: string }): void => {
+    const e = cells.pending(jobId);
+    if (e !== undefined) cells.checkSafely(e);
+  };
+  events.on('completed', check);
+  events.on('failed', check);
+  events.on('active', check);
+  events.on('stalled', ({ jobId }) => {
+    const e = cells.pending(jobId);
+    if (e === undefined) return;
+    log(`queue: cell ${e.cell.id} lost its worker ${e.worker ?? '?'}; back on the queue for another one`);
+    e.worker = undefined;
+    cells.checkSafely(e);
+  });
+  events.on('progress', ({ jobId, data }) => {
+    const e = cells.pending(jobId);
+    const p = parseCellJobProgress(data);
+    if (e === undefined || p === undefined) return;
+    cells.progress(e, p.worker.id);
+    if (p.event !== undefined) o.onEvent?.(p.event);
+  });
+  events.on('error', () => undefined); // outages are reported once by the command connection
+}
+
+/** Connects both connections (bounded), or closes them and fails. */
+async function connectAll(url: string, clients: readonly Redis[], ms: number | undefined): Promise<void> {
+  try {
+    for (const c of clients) await connectWithin(c, url, ms);
+  } catch (e) {
+    await Promise.all(clients.map(closeConnection));
+    throw e;
+  }
+}
+
 /**
  * Runs the sweep's cells on `bitlens worker`s through a BullMQ queue on Redis. Each cell is one job whose id is the
  * cell node's cache key, so a cell submitted twice (another submitter, a rerun) is one job, and a job that finished
@@ -89,207 +286,49 @@ const DAY_S = 86_400;
 export async function queueExecutor(o: QueueExecutorOptions): Promise<QueueExecutor> {
   const url = checkQueueUrl(o.queue);
   const log = o.log ?? ((): void => undefined);
-  const attempts = o.attempts ?? 3;
-  const name = queueName(o.backend);
+  const outageLimit = o.outageLimitMs ?? 600_000;
   let downSince: number | undefined;
-  const events = { onDown: (why: string) => onDown(why), onUp: () => onUp() };
-  const qc = redisConnection(url, events);
+  let cells: QueuedCells | undefined;
+  const qc = redisConnection(url, {
+    onDown: (why) => {
+      downSince ??= Date.now();
+      log(`queue: Redis at ${redactUrl(url)} unreachable (${why}); reconnecting (the sweep waits)`);
+    },
+    onUp: () => {
+      downSince = undefined;
+      log('queue: reconnected to Redis; checking every unfinished cell');
+      void cells?.reconcile();
+    },
+  });
   const ec = redisConnection(url);
-  try {
-    await connectWithin(qc, url, o.connectTimeoutMs);
-    await connectWithin(ec, url, o.connectTimeoutMs);
-  } catch (e) {
-    await Promise.all([closeConnection(qc), closeConnection(ec)]);
-    throw e;
-  }
+  await connectAll(url, [qc, ec], o.connectTimeoutMs);
+  const name = queueName(o.backend);
   const queue = new Queue(name, { connection: qc, prefix: QUEUE_PREFIX });
-  const queueEvents = new QueueEvents(name, { connection: ec, prefix: QUEUE_PREFIX });
-  await queueEvents.waitUntilReady();
-  const entries = new Map<string, Entry>();
-  const stats = new Map<string, CellRunStats>();
-  const timings = new Map<string, CellTiming>();
-  const doneBy = new Map<string, number>();
-  const submitter = { host: hostname(), store: resolve(o.store) };
-
-  const status = (): QueueStatus => {
-    const all = [...entries.values()].filter((e) => e.state !== 'left');
-    const count = (s: EntryState): number => all.filter((e) => e.state === s).length;
-    const ids = new Set([...doneBy.keys(), ...all.flatMap((e) => (e.state === 'running' && e.worker !== undefined ? [e.worker] : []))]);
-    const workers = [...ids].sort().map((id) => ({ id, running: all.filter((e) => e.state === 'running' && e.worker === id).map((e) => e.cell.id), done: doneBy.get(id) ?? 0 }));
-    return { cells: all.length, waiting: count('waiting') + count('submitting'), running: count('running'), done: count('done'), failed: count('failed'), workers };
-  };
-  const changed = (): void => o.onStatus?.(status());
-
-  /** Errors every failed cell once no cell is pending any more: the message names every failed cell. */
-  const settleFailures = (): void => {
-    if ([...entries.values()].some((e) => PENDING.has(e.state))) return;
-    const failed = [...entries.values()].filter((e) => e.state === 'failed' && !e.reported);
-    const first = failed[0]?.error;
-    if (first === undefined) return;
-    const total = [...entries.values()].filter((e) => e.state !== 'left').length;
-    const detail = failed.map((e) => `${e.cell.id}: ${e.error?.message ?? '?'}`).join('; ');
-    const err = new BitlensError(first.code, { stage: 'pipeline sweep (queue)', field: 'cells' }, `${failed.length} of ${total} cell(s) failed, the others completed — ${detail}`);
-    for (const e of failed) {
-      e.reported = true;
-      e.subscriber.error(err);
-    }
-  };
-
-  const deliver = (entry: Entry, job: Job): void => {
-    if (!PENDING.has(entry.state)) return;
-    let parsed: ReturnType<typeof parseCellJobResult>;
-    try {
-      parsed = parseCellJobResult(job.returnvalue, entry.cell.id);
-    } catch (e) {
-      failWith(entry, e instanceof BitlensError ? e : new BitlensError('INVALID_DATA', { stage: `pipeline sweep: cell ${entry.cell.id}` }, String(e)));
-      return;
-    }
-    const { result, row } = parsed;
-    entry.state = 'done';
-    entry.worker = result.worker.id;
-    doneBy.set(result.worker.id, (doneBy.get(result.worker.id) ?? 0) + 1);
-    stats.set(entry.cell.id, result.stats);
-    timings.set(entry.cell.id, { enqueuedHere: entry.enqueuedHere, enqueuedAt: job.timestamp, startedAt: job.processedOn ?? Number.NaN, finishedAt: job.finishedOn ?? Number.NaN, receivedAt: Date.now(), cellMs: result.cellMs });
-    changed();
-    entry.subscriber.next(withWorkerOrigin(row, { host: result.worker.host, store: result.worker.store }));
-    entry.subscriber.complete();
-    settleFailures();
-  };
-
-  const failWith = (entry: Entry, error: BitlensError): void => {
-    if (!PENDING.has(entry.state)) return;
-    entry.state = 'failed';
-    entry.error = error;
-    changed();
-    settleFailures();
-  };
-
-  const failed = (entry: Entry, job: Job): void => {
-    const reason = job.failedReason ?? 'no reason recorded';
-    failWith(entry, new BitlensError(codeOfMessage(reason), { stage: `pipeline sweep: cell ${entry.cell.id}` }, `failed on worker ${job.processedBy ?? '?'} after ${job.attemptsMade} attempt(s): ${reason}`));
-  };
-
-  const enqueue = async (entry: Entry): Promise<void> => {
-    const data = cellJobData(entry.key, entry.cell, o.backend, o.provenance, o.parentRun, submitter);
-    await queue.add('cell', data, { jobId: entry.key, attempts, backoff: { type: 'exponential', delay: 10_000 }, removeOnComplete: { age: 7 * DAY_S }, removeOnFail: { age: 7 * DAY_S } });
-    entry.enqueuedHere = true;
-  };
-
-  /** Brings a cell up to date with its job in Redis (the one path for events, submission and reconciliation). */
-  const check = async (entry: Entry, submitting: boolean): Promise<void> => {
-    if (!PENDING.has(entry.state)) return;
-    const job = await queue.getJob(entry.key);
-    if (!PENDING.has(entry.state)) return;
-    if (job === undefined) {
-      if (!submitting) log(`queue: the job of cell ${entry.cell.id} is gone from Redis (restarted without persistence?); enqueued again`);
-      await enqueue(entry);
-      if (entry.state === 'submitting') entry.state = 'waiting';
-      changed();
-      return;
-    }
-    const state = await job.getState();
-    if (state === 'completed') return deliver(entry, job);
-    if (state === 'failed') {
-      if (!submitting) return failed(entry, job);
-      log(`queue: cell ${entry.cell.id} failed in an earlier submission (${job.failedReason ?? '?'}); retrying it`);
-      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).catch(() => undefined); // another submitter retried it first
-    }
-    const next: EntryState = state === 'active' ? 'running' : 'waiting';
-    if (next !== entry.state || (next === 'running' && entry.worker === undefined && job.processedBy !== undefined)) {
-      entry.state = next;
-      if (next === 'running') entry.worker ??= job.processedBy;
-      changed();
-    }
-  };
-
-  const checkSafely = (entry: Entry, submitting = false): void => {
-    check(entry, submitting).catch((e: unknown) => failWith(entry, e instanceof BitlensError ? e : new BitlensError('QUEUE_UNAVAILABLE', { stage: `pipeline sweep: cell ${entry.cell.id}`, field: 'queue' }, e instanceof Error ? e.message : String(e))));
-  };
-
-  const byJob = (jobId: string): Entry | undefined => {
-    const e = entries.get(jobId);
-    return e !== undefined && PENDING.has(e.state) ? e : undefined;
-  };
-  queueEvents.on('completed', ({ jobId }) => {
-    const e = byJob(jobId);
-    if (e !== undefined) checkSafely(e);
-  });
-  queueEvents.on('failed', ({ jobId }) => {
-    const e = byJob(jobId);
-    if (e !== undefined) checkSafely(e);
-  });
-  queueEvents.on('active', ({ jobId }) => {
-    const e = byJob(jobId);
-    if (e !== undefined) checkSafely(e);
-  });
-  queueEvents.on('stalled', ({ jobId }) => {
-    const e = byJob(jobId);
-    if (e === undefined) return;
-    log(`queue: cell ${e.cell.id} lost its worker ${e.worker ?? '?'}; back on the queue for another one`);
-    e.worker = undefined;
-    checkSafely(e);
-  });
-  queueEvents.on('progress', ({ jobId, data }) => {
-    const e = byJob(jobId);
-    const p = parseCellJobProgress(data);
-    if (e === undefined || p === undefined) return;
-    if (e.state !== 'running' || e.worker !== p.worker.id) {
-      e.state = 'running';
-      e.worker = p.worker.id;
-      changed();
-    }
-    if (p.event !== undefined) o.onEvent?.(p.event);
-  });
-  queueEvents.on('error', () => undefined); // outages are reported by the command connection
-
-  let reconciling = false;
-  const reconcile = async (): Promise<void> => {
-    if (reconciling) return;
-    reconciling = true;
-    try {
-      for (const e of [...entries.values()]) if (PENDING.has(e.state)) await check(e, false).catch(() => undefined);
-    } finally {
-      reconciling = false;
-    }
-  };
+  const events = new QueueEvents(name, { connection: ec, prefix: QUEUE_PREFIX });
+  await events.waitUntilReady();
+  const queued = new QueuedCells(o, queue, log);
+  cells = queued;
+  listen(events, queued, o, log);
   const timer = setInterval(() => {
-    if (downSince !== undefined && Date.now() - downSince > (o.outageLimitMs ?? 600_000)) {
-      const err = new BitlensError('QUEUE_UNAVAILABLE', { stage: 'pipeline sweep (queue)', field: 'queue', expected: `Redis at ${redactUrl(url)} back within ${Math.round((o.outageLimitMs ?? 600_000) / 1000)} s`, found: 'still unreachable' });
-      for (const e of entries.values()) failWith(e, err);
-      return;
-    }
-    void reconcile();
+    if (downSince === undefined || Date.now() - downSince <= outageLimit) return void queued.reconcile();
+    queued.failAll(new BitlensError('QUEUE_UNAVAILABLE', { stage: 'pipeline sweep (queue)', field: 'queue', expected: `Redis at ${redactUrl(url)} back within ${Math.round(outageLimit / 1000)} s`, found: 'still unreachable' }));
   }, o.reconcileMs ?? 2_000);
-  function onDown(why: string): void {
-    downSince ??= Date.now();
-    log(`queue: Redis at ${redactUrl(url)} unreachable (${why}); reconnecting (the sweep waits)`);
-  }
-  function onUp(): void {
-    downSince = undefined;
-    log('queue: reconnected to Redis; checking every unfinished cell');
-    void reconcile();
-  }
-
   return {
-    stats,
-    timings,
-    status,
+    stats: queued.stats,
+    timings: queued.timings,
+    status: () => queued.status(),
     run: (cell) =>
       new Observable<Table<CellRow>>((subscriber) => {
-        const key = cellKey(cell, o.backend);
-        const entry: Entry = { cell, key, subscriber, state: 'submitting', worker: undefined, enqueuedHere: false, error: undefined, reported: false };
-        entries.set(key, entry);
-        changed();
-        checkSafely(entry, true);
+        const entry = queued.add(cell, subscriber);
         return () => {
-          // A cell left before its row came (another cell failed the sweep): its job stays on the queue and its row
-          // will be there for the next submission.
+          // Left before its row came (another cell failed the sweep): the job stays queued; its row will be there
+          // for the next submission.
           if (PENDING.has(entry.state)) entry.state = 'left';
         };
       }),
     close: async () => {
       clearInterval(timer);
-      await queueEvents.close().catch(() => undefined);
+      await events.close().catch(() => undefined);
       await queue.close().catch(() => undefined);
       await Promise.all([closeConnection(qc), closeConnection(ec)]);
     },

@@ -11,6 +11,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasRedisServer, startTestRedis, type TestRedis } from '../../test/redis-server.js';
+import { cellJobData } from './protocol.js';
 import { type CellExecutor, type ResolvedSweep, type SweepStats, SweepConfig, cellGraph, queueExecutor, queueName, resolveSweep, sweepGraph, sweepPipeline } from '../index.js';
 
 // The sweep through a real Redis (Debian's redis-server, started here on a free loopback port without persistence)
@@ -172,6 +173,24 @@ describe.runIf(available || inCi)('sweep cells on a BullMQ queue in Redis, run b
     expect(store.has(keys[`${bad.id}/cell`] ?? '')).toBe(false);
   }, 300_000);
 
+  it('a job whose key the worker does not compute (other code) is failed at once, naming the mismatch', async () => {
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const q = new Queue(queueName('wasm'), { connection, prefix: 'bitlens' });
+    try {
+      const cell = resolveSweep(SweepConfig.parse(cells4)).cells[0];
+      if (cell === undefined) throw new Error('a cell expected');
+      const foreign = 'f'.repeat(64);
+      await q.add('cell', cellJobData(foreign, cell, 'wasm', {}, undefined, { host: 'elsewhere', store: '/x' }), { jobId: foreign, attempts: 3 });
+      await until('the foreign job to fail', async () => (await q.getJobState(foreign)) === 'failed');
+      const job = await q.getJob(foreign);
+      expect(job?.failedReason).toMatch(/\[INVALID_DATA\].*runs other code than the submitter/);
+      expect(job?.attemptsMade).toBe(1);
+    } finally {
+      await q.close();
+      await connection.quit();
+    }
+  });
+
   describe('workers sharing one store', () => {
     const shared = join(dir, 'shared');
     beforeAll(async () => {
@@ -180,24 +199,27 @@ describe.runIf(available || inCi)('sweep cells on a BullMQ queue in Redis, run b
       startWorker(shared);
     });
 
-    it('SIGKILL of the worker training a cell: the other one continues it from its checkpoint; the table is the same', async () => {
-      const one = { fixed: { p: 11, seed: 7, epochs: 200, checkpointEvery: 20, logEvery: 20 } };
-      const r = resolveSweep(SweepConfig.parse(one));
-      const cell = r.cells[0];
+    /** A one-cell sweep on the queue, and the worker process training it once its training has a checkpoint. */
+    async function trainingOnQueue(seed: number) {
+      const one = { fixed: { p: 11, seed, epochs: 120, checkpointEvery: 20, logEvery: 20 } };
+      const cell = resolveSweep(SweepConfig.parse(one)).cells[0];
       if (cell === undefined) throw new Error('one cell expected');
       const { tf } = await initTfjsBackend('wasm');
       const trainKey = cellGraph(cell, tf, createQuantizerRegistry()).keys()[`${cell.id}/train`];
       const lock = join(shared, 'tmp', `partial-${trainKey}.lock`);
-      const sweep = runSweep(join(dir, 'submitter-kill'), { ...one, queue: redis.url });
-      // Wait until the training has written a checkpoint (parts: metrics and checkpoints alternate), then kill its worker.
+      const sweep = runSweep(join(dir, `submitter-seed-${seed}`), { ...one, queue: redis.url });
+      // Parts of a training alternate metrics and checkpoints: four parts hold at least one checkpoint.
       await until('a checkpoint of the training in the shared store', () => existsSync(join(shared, 'tmp', `partial-${trainKey}`, 'part-00003.arrow')) && existsSync(lock));
       const pid = Number(readFileSync(lock, 'utf8'));
-      const victim = children.find((c) => c.proc.pid === pid);
-      expect(victim, `the lock names pid ${pid}, not one of the workers`).toBeDefined();
-      if (victim !== undefined) {
-        await stopWorker(victim, 'SIGKILL');
-        children.splice(children.indexOf(victim), 1);
-      }
+      const holder = children.find((c) => c.proc.pid === pid);
+      if (holder === undefined) throw new Error(`the training's lock names pid ${pid}, not one of the workers`);
+      children.splice(children.indexOf(holder), 1);
+      return { one, sweep, holder };
+    }
+
+    it('SIGKILL of the worker training a cell: the other one continues it from its checkpoint; the table is the same', async () => {
+      const { one, sweep, holder } = await trainingOnQueue(7);
+      await stopWorker(holder, 'SIGKILL');
       const queued = await sweep;
       expect(queued.stats).toMatchObject({ cells: 1, executed: 1, resumed: 1 });
       const clean = await runSweep(join(dir, 'clean-kill'), { ...one, workers: 0 });
@@ -221,9 +243,32 @@ describe.runIf(available || inCi)('sweep cells on a BullMQ queue in Redis, run b
       expect(done.lines.some((l) => l.includes('reconnected to Redis'))).toBe(true);
     }, 300_000);
 
-    it('SIGTERM: a worker finishes its cell (or has none) and exits 0', async () => {
+    it('SIGTERM: the worker finishes its running cell, takes no other, and exits 0', async () => {
+      const { sweep, holder } = await trainingOnQueue(8);
+      holder.proc.kill('SIGTERM');
+      const code = await new Promise<number | null>((r) => holder.proc.once('exit', (c) => r(c)));
+      expect(code).toBe(0);
+      const done = await sweep;
+      expect(done.stats).toMatchObject({ cells: 1, executed: 1, resumed: 0 });
+      expect(holder.output.join('')).toMatch(/cell all done in .* \(trained\)[\s\S]*closed after \d+ cell/);
+      startWorker(shared);
+    }, 300_000);
+
+    it('a second SIGTERM hands the running cell back at once: another worker continues it from its checkpoint', async () => {
+      const { sweep, holder } = await trainingOnQueue(9);
+      holder.proc.kill('SIGTERM');
+      await until('the worker to say it finishes its cell', () => holder.output.join('').includes('finishing 1 running cell'));
+      holder.proc.kill('SIGTERM');
+      const code = await new Promise<number | null>((r) => holder.proc.once('exit', (c) => r(c)));
+      expect(code).toBe(0);
+      expect(holder.output.join('')).toContain('handed back to the queue');
+      const done = await sweep;
+      expect(done.stats).toMatchObject({ cells: 1, executed: 1, resumed: 1 });
+    }, 300_000);
+
+    it('idle workers stop on SIGTERM with exit code 0', async () => {
       const codes = await Promise.all(children.splice(0).map((c) => stopWorker(c, 'SIGTERM')));
-      expect(codes.every((c) => c === 0)).toBe(true);
+      expect(codes).toEqual(codes.map(() => 0));
     });
   });
 });

@@ -2,9 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { ArtifactStore, BitlensError, type GraphEvent } from '@bitlens/core';
 import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { Subscription } from 'rxjs';
-import { cellThreads } from '../executor.js';
+import { type CellThreads, cellThreads } from '../executor.js';
 import { cellKey } from '../graph.js';
 import type { CellJob, CellResult } from '../run-cell.js';
 import { checkQueueUrl, closeConnection, connectWithin, redactUrl, redisConnection } from './connection.js';
@@ -51,11 +49,6 @@ export interface QueueWorker {
   readonly finished: () => number;
 }
 
-interface Running {
-  readonly cell: string;
-  subscription: Subscription | undefined;
-}
-
 /** A failure of a cell as BullMQ should see it: unrecoverable when it would fail the same way anywhere. */
 function forQueue(e: unknown): Error {
   const message = e instanceof Error ? e.message : String(e);
@@ -100,6 +93,53 @@ function checkedJob(job: Job, backend: string): CellJobData {
   return data;
 }
 
+/** What the processor of a worker's jobs works with. */
+interface ProcessorContext {
+  readonly identity: WorkerIdentity;
+  readonly backend: string;
+  readonly threads: CellThreads;
+  /** Cells running now, by job id. */
+  readonly running: Map<string, string>;
+  readonly log: (line: string) => void;
+  /** Set once the worker hands its cells back: resolves when their threads are stopped and their locks released. */
+  handingBack: Promise<void> | undefined;
+  finished: number;
+}
+
+/** A worker's job processor: one cell on a thread, its events as job progress, its row (or failure) for the queue. */
+function cellProcessor(ctx: ProcessorContext): (job: Job, token?: string) => Promise<CellJobResult> {
+  const { identity, log } = ctx;
+  return async (job, token) => {
+    const data = checkedJob(job, ctx.backend);
+    const cellJob: CellJob = { cell: data.cell, store: identity.store, backend: ctx.backend, provenance: data.provenance, ...(data.parentRun === undefined ? {} : { parentRun: data.parentRun }) };
+    const id = job.id ?? data.key;
+    ctx.running.set(id, data.cell.id);
+    log(`worker ${identity.id}: cell ${data.cell.id} started (job ${id.slice(0, 12)}, from ${data.submitter.host})`);
+    const t0 = performance.now();
+    try {
+      const result = await new Promise<CellResult>((res, rej) => {
+        ctx.threads.run(cellJob, progressForwarder(job, identity)).subscribe({ next: res, error: rej });
+      });
+      const cellMs = performance.now() - t0;
+      ctx.finished += 1;
+      const how = result.stats.resumed.length > 0 ? 'resumed from a checkpoint' : result.stats.executed.some((n) => n.endsWith('/train')) ? 'trained' : 'read from the store';
+      log(`worker ${identity.id}: cell ${data.cell.id} done in ${(cellMs / 1000).toFixed(1)} s (${how})`);
+      return cellJobResult(result.row, result.stats, identity, cellMs);
+    } catch (e) {
+      if (ctx.handingBack === undefined) {
+        log(`worker ${identity.id}: cell ${data.cell.id} failed: ${e instanceof Error ? e.message : String(e)}`);
+        throw forQueue(e);
+      }
+      await ctx.handingBack;
+      await job.moveToWait(token);
+      log(`worker ${identity.id}: cell ${data.cell.id} handed back to the queue`);
+      throw new WaitingError();
+    } finally {
+      ctx.running.delete(id);
+    }
+  };
+}
+
 /**
  * Starts a worker of the sweep's queue: it takes cells of its backend's queue from Redis (BullMQ) and runs each with
  * `runCell` on a worker thread against its own store — the same stages, cache keys and store layout as a local sweep —
@@ -114,50 +154,13 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   const concurrency = options.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new BitlensError('INVALID_OPTION', { stage: 'bitlens worker', field: 'concurrency', expected: 'a positive integer', found: String(concurrency) });
   const log = options.log ?? ((): void => undefined);
-  const storeRoot = resolve(options.store);
-  const store = new ArtifactStore({ root: storeRoot });
+  const store = new ArtifactStore({ root: resolve(options.store) });
   store.check();
-  const identity: WorkerIdentity = { host: hostname(), store: storeRoot, pid: process.pid, id: `${hostname()}:${process.pid}` };
-  const connection: Redis = redisConnection(url, { onDown: (why) => log(`worker ${identity.id}: Redis at ${redactUrl(url)} unreachable (${why}); reconnecting`), onUp: () => log(`worker ${identity.id}: reconnected to Redis`) });
+  const identity: WorkerIdentity = { host: hostname(), store: store.root, pid: process.pid, id: `${hostname()}:${process.pid}` };
+  const connection = redisConnection(url, { onDown: (why) => log(`worker ${identity.id}: Redis at ${redactUrl(url)} unreachable (${why}); reconnecting`), onUp: () => log(`worker ${identity.id}: reconnected to Redis`) });
   await connectWithin(connection, url, options.connectTimeoutMs);
-  const threads = cellThreads(concurrency, backend);
-  const running = new Map<string, Running>();
-  let handingBack: Promise<void> | undefined;
-  let finished = 0;
-
-  const processor = async (job: Job, token?: string): Promise<CellJobResult> => {
-    const data = checkedJob(job, backend);
-    const cellJob: CellJob = { cell: data.cell, store: storeRoot, backend, provenance: data.provenance, ...(data.parentRun === undefined ? {} : { parentRun: data.parentRun }) };
-    const forward = progressForwarder(job, identity);
-    const id = job.id ?? data.key;
-    const entry: Running = { cell: data.cell.id, subscription: undefined };
-    running.set(id, entry);
-    log(`worker ${identity.id}: cell ${data.cell.id} started (job ${id.slice(0, 12)}, from ${data.submitter.host})`);
-    const t0 = performance.now();
-    try {
-      const result = await new Promise<CellResult>((res, rej) => {
-        entry.subscription = threads.run(cellJob, forward).subscribe({ next: res, error: rej });
-      });
-      const cellMs = performance.now() - t0;
-      finished += 1;
-      const trained = result.stats.executed.some((n) => n.endsWith('/train'));
-      log(`worker ${identity.id}: cell ${data.cell.id} done in ${(cellMs / 1000).toFixed(1)} s (${result.stats.resumed.length > 0 ? 'resumed from a checkpoint' : trained ? 'trained' : 'read from the store'})`);
-      return cellJobResult(result.row, result.stats, identity, cellMs);
-    } catch (e) {
-      if (handingBack !== undefined) {
-        await handingBack;
-        await job.moveToWait(token);
-        log(`worker ${identity.id}: cell ${data.cell.id} handed back to the queue`);
-        throw new WaitingError();
-      }
-      log(`worker ${identity.id}: cell ${data.cell.id} failed: ${e instanceof Error ? e.message : String(e)}`);
-      throw forQueue(e);
-    } finally {
-      running.delete(id);
-    }
-  };
-
-  const worker = new Worker<unknown, CellJobResult>(queueName(backend), processor, {
+  const ctx: ProcessorContext = { identity, backend, threads: cellThreads(concurrency, backend), running: new Map(), log, handingBack: undefined, finished: 0 };
+  const worker = new Worker<unknown, CellJobResult>(queueName(backend), cellProcessor(ctx), {
     connection,
     prefix: QUEUE_PREFIX,
     name: identity.id,
@@ -172,41 +175,33 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
     if (e.message !== lastError) log(`worker ${identity.id}: queue error: ${e.message}`);
     lastError = e.message;
   });
-  let resolveClosed: () => void = () => undefined;
-  const closed = new Promise<void>((r) => {
-    resolveClosed = r;
-  });
   let closing: Promise<void> | undefined;
+  let markClosed: () => void = () => undefined;
+  const closed = new Promise<void>((r) => {
+    markClosed = r;
+  });
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       await worker.close();
-      await threads.close();
+      await ctx.threads.close();
       await closeConnection(connection);
-      log(`worker ${identity.id}: closed after ${finished} cell(s)`);
-      resolveClosed();
+      log(`worker ${identity.id}: closed after ${ctx.finished} cell(s)`);
+      markClosed();
     })());
-
-  void worker.run().catch((e: unknown) => log(`worker ${identity.id}: stopped: ${e instanceof Error ? e.message : String(e)}`));
-  log(`worker ${identity.id}: serving queue ${queueName(backend)} at ${redactUrl(url)} (store ${storeRoot}, ${concurrency} thread(s))`);
-  return {
-    identity,
-    finished: () => finished,
-    closed,
-    stop: async (o = {}) => {
-      if (o.handBack === true && handingBack === undefined) {
-        handingBack = (async () => {
-          // Stop the threads first, then free their trainings' partial writes, and only then requeue the cells, so
-          // the next worker on a shared store continues from the checkpoint instead of starting over beside a lock.
-          await threads.close();
-          store.releaseOwnLocks();
-        })();
-        log(`worker ${identity.id}: handing back ${running.size} running cell(s)`);
-      } else if (closing === undefined) {
-        log(`worker ${identity.id}: finishing ${running.size} running cell(s), taking no new ones (stop again to hand them back now)`);
-      }
-      await close();
-    },
+  const stop = async (o: { readonly handBack?: boolean } = {}): Promise<void> => {
+    if (o.handBack === true && ctx.handingBack === undefined) {
+      // Stop the threads first, then free their trainings' partial writes, and only then requeue the cells, so the
+      // next worker on a shared store continues from the checkpoint instead of starting over beside a stale lock.
+      ctx.handingBack = ctx.threads.close().then(() => void store.releaseOwnLocks());
+      log(`worker ${identity.id}: handing back ${ctx.running.size} running cell(s)`);
+    } else if (closing === undefined) {
+      log(`worker ${identity.id}: finishing ${ctx.running.size} running cell(s), taking no new ones (stop again to hand them back now)`);
+    }
+    await close();
   };
+  void worker.run().catch((e: unknown) => log(`worker ${identity.id}: stopped: ${e instanceof Error ? e.message : String(e)}`));
+  log(`worker ${identity.id}: serving queue ${queueName(backend)} at ${redactUrl(url)} (store ${store.root}, ${concurrency} thread(s))`);
+  return { identity, finished: () => ctx.finished, stop, closed };
 }
 
 /**
