@@ -75,8 +75,9 @@ export function redisConnection(url: string, events: ConnectionEvents = {}): Red
 }
 
 /**
- * Connects and checks that Redis answers within `ms` (default 15 s): QUEUE_UNAVAILABLE naming the address and the
- * reason otherwise, so a wrong `--queue` fails at once instead of waiting for ever.
+ * Connects and waits until Redis answers PING, for at most `ms` (default 15 s: a Redis that is still starting is
+ * waited for): QUEUE_UNAVAILABLE naming the address and the last connection error otherwise, so a wrong `--queue`
+ * fails instead of waiting for ever.
  */
 export async function connectWithin(client: Redis, url: string, ms = 15_000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -86,18 +87,14 @@ export async function connectWithin(client: Redis, url: string, ms = 15_000): Pr
   };
   client.on('error', onError);
   try {
+    const ready = client.status === 'ready' ? Promise.resolve() : new Promise<void>((r) => client.once('ready', () => r()));
+    if (client.status === 'wait') client.connect().catch(() => undefined); // it keeps retrying: wait for 'ready'
     await Promise.race([
-      (async () => {
-        if (client.status === 'wait') await client.connect();
-        await client.ping();
-      })(),
+      ready.then(() => client.ping()),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new BitlensError('QUEUE_UNAVAILABLE', { stage: 'pipeline sweep', field: 'queue', expected: `a Redis server answering at ${redactUrl(url)} within ${Math.round(ms / 1000)} s`, found: last }, 'start one (`redis-server`), or check the address')), ms);
+        timer = setTimeout(() => reject(new BitlensError('QUEUE_UNAVAILABLE', { stage: 'pipeline sweep', field: 'queue', expected: `a Redis server answering at ${redactUrl(url)} within ${(ms / 1000).toFixed(0)} s`, found: last }, 'start one (`redis-server`), or check the address')), ms);
       }),
     ]);
-  } catch (e) {
-    if (e instanceof BitlensError) throw e;
-    throw new BitlensError('QUEUE_UNAVAILABLE', { stage: 'pipeline sweep', field: 'queue', expected: `a Redis server at ${redactUrl(url)}`, found: e instanceof Error ? e.message : String(e) }, undefined, { cause: e });
   } finally {
     clearTimeout(timer);
     client.off('error', onError);

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { BitlensError } from '@bitlens/core';
+import { BitlensError, type ErrorCode } from '@bitlens/core';
 import { type Job, Queue, QueueEvents } from 'bullmq';
 import type { Table } from 'apache-arrow';
 import type { Redis } from 'ioredis';
@@ -52,6 +52,8 @@ export interface CellTiming {
   /** When the row reached this executor. */
   readonly receivedAt: number;
   readonly cellMs: number;
+  /** The worker that computed it (`host:pid`). */
+  readonly worker: string;
 }
 
 /** A {@link CellExecutor} on a queue, with what it saw of it. */
@@ -70,9 +72,13 @@ interface Entry {
   state: EntryState;
   worker: string | undefined;
   enqueuedHere: boolean;
-  error: BitlensError | undefined;
+  /** Why the cell failed: an error code and a message that does not repeat the cell's id. */
+  failure: { readonly code: ErrorCode; readonly reason: string } | undefined;
   reported: boolean;
 }
+
+/** How many failed cells the sweep's error lists one by one (the rest are counted). */
+const LISTED_FAILURES = 5;
 
 const PENDING: ReadonlySet<EntryState> = new Set(['submitting', 'waiting', 'running']);
 const DAY_S = 86_400;
@@ -110,7 +116,7 @@ class QueuedCells {
   /** A new cell: submitted at once (or found already queued, finished or failed by an earlier submission). */
   add(cell: Cell, subscriber: Subscriber<Table<CellRow>>): Entry {
     const key = cellKey(cell, this.o.backend);
-    const entry: Entry = { cell, key, subscriber, state: 'submitting', worker: undefined, enqueuedHere: false, error: undefined, reported: false };
+    const entry: Entry = { cell, key, subscriber, state: 'submitting', worker: undefined, enqueuedHere: false, failure: undefined, reported: false };
     this.entries.set(key, entry);
     this.changed();
     this.checkSafely(entry, true);
@@ -136,11 +142,13 @@ class QueuedCells {
     const all = [...this.entries.values()];
     if (all.some((e) => PENDING.has(e.state))) return;
     const failed = all.filter((e) => e.state === 'failed' && !e.reported);
-    const first = failed[0]?.error;
+    const first = failed[0]?.failure;
     if (first === undefined) return;
     const total = all.filter((e) => e.state !== 'left').length;
-    const detail = failed.map((e) => `${e.cell.id}: ${e.error?.message ?? '?'}`).join('; ');
-    const err = new BitlensError(first.code, { stage: 'pipeline sweep (queue)', field: 'cells' }, `${failed.length} of ${total} cell(s) failed, the others completed — ${detail}`);
+    const listed = failed.slice(0, LISTED_FAILURES).map((e) => `${e.cell.id}: ${e.failure?.reason ?? '?'}`);
+    if (failed.length > LISTED_FAILURES) listed.push(`and ${failed.length - LISTED_FAILURES} more`);
+    const others = failed.length < total ? ' (the others completed)' : '';
+    const err = new BitlensError(first.code, { stage: 'pipeline sweep (queue)', field: 'cells' }, `${failed.length} of ${total} cell(s) failed${others} — ${listed.join('; ')}`);
     for (const e of failed) {
       e.reported = true;
       e.subscriber.error(err);
@@ -152,7 +160,7 @@ class QueuedCells {
     try {
       parsed = parseCellJobResult(job.returnvalue, entry.cell.id);
     } catch (e) {
-      this.failWith(entry, e instanceof BitlensError ? e : new BitlensError('INVALID_DATA', { stage: `pipeline sweep: cell ${entry.cell.id}` }, String(e)));
+      this.failWith(entry, e instanceof BitlensError ? e.code : 'INVALID_DATA', `its result was refused: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
     const { result, row } = parsed;
@@ -160,17 +168,17 @@ class QueuedCells {
     entry.worker = result.worker.id;
     this.doneBy.set(result.worker.id, (this.doneBy.get(result.worker.id) ?? 0) + 1);
     this.stats.set(entry.cell.id, result.stats);
-    this.timings.set(entry.cell.id, { enqueuedHere: entry.enqueuedHere, enqueuedAt: job.timestamp, startedAt: job.processedOn ?? Number.NaN, finishedAt: job.finishedOn ?? Number.NaN, receivedAt: Date.now(), cellMs: result.cellMs });
+    this.timings.set(entry.cell.id, { enqueuedHere: entry.enqueuedHere, enqueuedAt: job.timestamp, startedAt: job.processedOn ?? Number.NaN, finishedAt: job.finishedOn ?? Number.NaN, receivedAt: Date.now(), cellMs: result.cellMs, worker: result.worker.id });
     this.changed();
     entry.subscriber.next(withWorkerOrigin(row, { host: result.worker.host, store: result.worker.store }));
     entry.subscriber.complete();
     this.settleFailures();
   }
 
-  failWith(entry: Entry, error: BitlensError): void {
+  failWith(entry: Entry, code: ErrorCode, reason: string): void {
     if (!PENDING.has(entry.state)) return;
     entry.state = 'failed';
-    entry.error = error;
+    entry.failure = { code, reason };
     this.changed();
     this.settleFailures();
   }
@@ -182,22 +190,28 @@ class QueuedCells {
     entry.enqueuedHere = true;
   }
 
-  /** Brings a cell up to date with its job in Redis (the one path for submission, events and reconciliation). */
+  /**
+   * Brings a cell up to date with its job in Redis (the one path for submission, events and reconciliation). The state
+   * is read before the job: a job read first could finish before its state is read, and carry no return value yet.
+   */
   async check(entry: Entry, submitting: boolean): Promise<void> {
     if (!PENDING.has(entry.state)) return;
-    const job = await this.queue.getJob(entry.key);
+    const state = await this.queue.getJobState(entry.key);
     if (!PENDING.has(entry.state)) return;
-    if (job === undefined) {
+    if (state === 'unknown') {
       if (!submitting) this.log(`queue: the job of cell ${entry.cell.id} is gone from Redis (restarted without persistence?); enqueued again`);
       await this.enqueue(entry);
       if (entry.state === 'submitting') entry.state = 'waiting';
       this.changed();
       return;
     }
-    const state = await job.getState();
-    if (!PENDING.has(entry.state)) return;
+    const job = await this.queue.getJob(entry.key);
+    if (job === undefined || !PENDING.has(entry.state)) return; // removed in between: the next check enqueues it again
     if (state === 'completed') return this.deliver(entry, job);
-    if (state === 'failed' && !submitting) return this.failWith(entry, failure(entry.cell, job));
+    if (state === 'failed' && !submitting) {
+      const reason = job.failedReason ?? 'no reason recorded';
+      return this.failWith(entry, codeOfMessage(reason), `failed on worker ${job.processedBy ?? '?'} after ${job.attemptsMade} attempt(s): ${reason}`);
+    }
     if (state === 'failed') {
       this.log(`queue: cell ${entry.cell.id} failed in an earlier submission (${job.failedReason ?? '?'}); retrying it`);
       await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).catch(() => undefined); // another submitter retried it first
@@ -211,7 +225,7 @@ class QueuedCells {
   }
 
   checkSafely(entry: Entry, submitting = false): void {
-    this.check(entry, submitting).catch((e: unknown) => this.failWith(entry, e instanceof BitlensError ? e : new BitlensError('QUEUE_UNAVAILABLE', { stage: `pipeline sweep: cell ${entry.cell.id}`, field: 'queue' }, e instanceof Error ? e.message : String(e))));
+    this.check(entry, submitting).catch((e: unknown) => this.failWith(entry, e instanceof BitlensError ? e.code : 'QUEUE_UNAVAILABLE', `the queue failed: ${e instanceof Error ? e.message : String(e)}`));
   }
 
   /** Checks every unfinished cell's job, one at a time (events may have been missed while Redis was away). */
@@ -226,15 +240,9 @@ class QueuedCells {
   }
 
   /** Fails every unfinished cell (Redis stayed away too long). */
-  failAll(error: BitlensError): void {
-    for (const e of this.entries.values()) this.failWith(e, error);
+  failAll(code: ErrorCode, reason: string): void {
+    for (const e of this.entries.values()) this.failWith(e, code, reason);
   }
-}
-
-/** A job's final failure as the sweep reports it: its code (from the message), the worker and the attempts. */
-function failure(cell: Cell, job: Job): BitlensError {
-  const reason = job.failedReason ?? 'no reason recorded';
-  return new BitlensError(codeOfMessage(reason), { stage: `pipeline sweep: cell ${cell.id}` }, `failed on worker ${job.processedBy ?? '?'} after ${job.attemptsMade} attempt(s): ${reason}`);
 }
 
 /** Turns the queue's events into checks of our cells' jobs, and progress reports into graph events. */
@@ -304,6 +312,7 @@ export async function queueExecutor(o: QueueExecutorOptions): Promise<QueueExecu
   await connectAll(url, [qc, ec], o.connectTimeoutMs);
   const name = queueName(o.backend);
   const queue = new Queue(name, { connection: qc, prefix: QUEUE_PREFIX });
+  queue.on('error', () => undefined); // outages are reported once by the connection (BullMQ prints unheard errors)
   const events = new QueueEvents(name, { connection: ec, prefix: QUEUE_PREFIX });
   await events.waitUntilReady();
   const queued = new QueuedCells(o, queue, log);
@@ -311,7 +320,7 @@ export async function queueExecutor(o: QueueExecutorOptions): Promise<QueueExecu
   listen(events, queued, o, log);
   const timer = setInterval(() => {
     if (downSince === undefined || Date.now() - downSince <= outageLimit) return void queued.reconcile();
-    queued.failAll(new BitlensError('QUEUE_UNAVAILABLE', { stage: 'pipeline sweep (queue)', field: 'queue', expected: `Redis at ${redactUrl(url)} back within ${Math.round(outageLimit / 1000)} s`, found: 'still unreachable' }));
+    queued.failAll('QUEUE_UNAVAILABLE', `Redis at ${redactUrl(url)} was unreachable for more than ${Math.round(outageLimit / 1000)} s`);
   }, o.reconcileMs ?? 2_000);
   return {
     stats: queued.stats,

@@ -1,4 +1,10 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BitlensError, mulberry32 } from '@bitlens/core';
+import { freePort } from '../../test/redis-server.js';
+import { queueExecutor } from './executor.js';
+import { startQueueWorker } from './worker.js';
 import { describe, expect, it } from 'vitest';
 import { SweepConfig, resolveSweep } from '../config.js';
 import { cellKey } from '../graph.js';
@@ -83,6 +89,15 @@ describe('queue protocol', () => {
     const both = SweepConfig.safeParse({ queue: 'redis://h:1', workers: 2 });
     expect(both.success).toBe(false);
     expect(both.error?.issues[0]?.message).toMatch(/bitlens worker/);
+  });
+
+  it('a queue nobody answers on fails within the bound, naming the address (worker and submitter alike)', async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const t0 = Date.now();
+    await expect(queueExecutor({ queue: url, store: mkdtempSync(join(tmpdir(), 'bitlens-q-')), backend: 'wasm', provenance: {}, connectTimeoutMs: 1_000 })).rejects.toThrow(new RegExp(`QUEUE_UNAVAILABLE.*127\\.0\\.0\\.1:${port}.*ECONNREFUSED`));
+    await expect(startQueueWorker({ queue: url, store: mkdtempSync(join(tmpdir(), 'bitlens-q-')), connectTimeoutMs: 1_000 })).rejects.toThrow(/QUEUE_UNAVAILABLE/);
+    expect(Date.now() - t0).toBeLessThan(60_000); // bounded (generously: this is not a timing test)
   });
 
   it('job ids are never integer-like (BullMQ refuses those): a 64-digit key stays a string', () => {

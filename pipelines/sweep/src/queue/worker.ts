@@ -158,7 +158,12 @@ export async function startQueueWorker(options: QueueWorkerOptions): Promise<Que
   store.check();
   const identity: WorkerIdentity = { host: hostname(), store: store.root, pid: process.pid, id: `${hostname()}:${process.pid}` };
   const connection = redisConnection(url, { onDown: (why) => log(`worker ${identity.id}: Redis at ${redactUrl(url)} unreachable (${why}); reconnecting`), onUp: () => log(`worker ${identity.id}: reconnected to Redis`) });
-  await connectWithin(connection, url, options.connectTimeoutMs);
+  try {
+    await connectWithin(connection, url, options.connectTimeoutMs);
+  } catch (e) {
+    await closeConnection(connection);
+    throw e;
+  }
   const ctx: ProcessorContext = { identity, backend, threads: cellThreads(concurrency, backend), running: new Map(), log, handingBack: undefined, finished: 0 };
   const worker = new Worker<unknown, CellJobResult>(queueName(backend), cellProcessor(ctx), {
     connection,
