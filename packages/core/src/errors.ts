@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'GRAPH_INVALID'
   | 'NOT_FOUND'
   | 'STORE_UNAVAILABLE'
+  | 'QUEUE_UNAVAILABLE'
   | 'INTERNAL';
 
 /** Where an error happened and what was wrong: every bitlens error can name these. */

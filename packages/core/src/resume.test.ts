@@ -106,6 +106,29 @@ describe('resumable stages', () => {
     expect(existsSync(lock)).toBe(false);
   });
 
+  it("releaseOwnLocks frees this process's abandoned partial writes for others at once, never another live process's", () => {
+    const store = new ArtifactStore({ root: dir });
+    const mine = 'a'.repeat(64);
+    const theirs = 'b'.repeat(64);
+    mkdirSync(join(dir, 'tmp', `partial-${mine}`), { recursive: true });
+    mkdirSync(join(dir, 'tmp', `partial-${theirs}`), { recursive: true });
+    writeFileSync(join(dir, 'tmp', `partial-${mine}`, 'part-00000.arrow'), 'x');
+    writeFileSync(join(dir, 'tmp', `partial-${theirs}`, 'part-00000.arrow'), 'x');
+    writeFileSync(join(dir, 'tmp', `partial-${mine}.lock`), String(process.pid)); // a writer of ours whose thread was stopped
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    try {
+      writeFileSync(join(dir, 'tmp', `partial-${theirs}.lock`), String(live.pid));
+      expect(store.hasPartial(mine)).toBe(false);
+      expect(store.releaseOwnLocks()).toEqual([mine]);
+      expect(store.hasPartial(mine)).toBe(true);
+      expect(store.hasPartial(theirs)).toBe(false);
+      expect(existsSync(join(dir, 'tmp', `partial-${theirs}.lock`))).toBe(true);
+      expect(store.releaseOwnLocks()).toEqual([]);
+    } finally {
+      live.kill();
+    }
+  });
+
   it('a stage without `resume` starts over and leaves no partial write behind', async () => {
     const store = new ArtifactStore({ root: dir });
     const plain = defineStage<Xs, Ys>({ ...steps({ steps: 10 }).spec, resume: undefined });

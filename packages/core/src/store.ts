@@ -507,6 +507,34 @@ export class ArtifactStore {
     }
   }
 
+  /**
+   * Releases the locks this process holds on resumable writes (`tmp/partial-<key>.lock` naming our pid) and returns
+   * their keys, so that another process can continue those writes at once instead of after this one exits. Only for a
+   * process whose writers were stopped without finishing (the worker threads that ran them were terminated) and that
+   * starts no new write before it exits: the lock of a live writer must never be released.
+   */
+  releaseOwnLocks(): string[] {
+    const tmpRoot = join(this.root, 'tmp');
+    if (!existsSync(tmpRoot)) return [];
+    const released: string[] = [];
+    for (const f of readdirSync(tmpRoot)) {
+      const m = /^partial-([0-9a-f]{64})\.lock$/.exec(f);
+      const key = m?.[1];
+      if (key === undefined) continue;
+      const path = join(tmpRoot, f);
+      let pid: number;
+      try {
+        pid = Number(readFileSync(path, 'utf8'));
+      } catch {
+        continue;
+      }
+      if (pid !== process.pid) continue;
+      rmSync(path, { force: true });
+      released.push(key);
+    }
+    return released;
+  }
+
   private swept = false;
 
   /** Starts writing an artifact under `key` (see {@link WriteOptions} for a resumable write). */

@@ -3,6 +3,7 @@ import { MAX_P, createTaskRegistry, generatePairs, isPrime } from '@bitlens/data
 import { ATTENTION_VARIANTS } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';
 import { z } from 'zod';
+import { checkQueueUrl } from './queue/connection.js';
 
 const STAGE = 'pipeline sweep';
 
@@ -86,6 +87,7 @@ const SweepConfigShape = z.strictObject({
   axes: axesSchema.default({}).describe(`settings to vary, each a non-empty list: ${SETTING_NAMES.join(', ')}; cells are their product`),
   fixed: fixedSchema.default({}).describe('settings shared by every cell (defaults: the main job\'s small preset)'),
   workers: z.number().int().min(0).max(256).optional().describe('worker threads that run cells at once (default: the number of cores; 0 = in this process)'),
+  queue: z.string().optional().describe('redis://HOST:PORT[/DB]: run the cells on `bitlens worker`s taking them from this Redis (BullMQ) instead of worker threads here'),
   maxCells: z.number().int().min(1).default(200).describe('refuse a sweep with more cells than this'),
   record: z.boolean().optional().describe('also compute each model\'s joined record: outliers, W8A8 post-training quantization and its circuit fidelity, packed inference of ternary/binary models (parity, speed); default: the preset\'s (bondarenko: on), else off'),
   backend: z.string().default('wasm').describe('tfjs backend of the workers: wasm, cpu, webgpu, tensorflow'),
@@ -129,6 +131,8 @@ export interface ResolvedSweep {
   readonly workers: number | undefined;
   /** Whether each cell computes its joined record (see `CellRecord`). */
   readonly record: boolean;
+  /** The queue the cells go to (`redis://…`), when they run on `bitlens worker`s. */
+  readonly queue: string | undefined;
 }
 
 function fail(field: string, expected: string, found: string, detail?: string): never {
@@ -193,5 +197,9 @@ export function resolveSweep(c: SweepConfigOutput): ResolvedSweep {
   });
   const p = SWEEP_PRESETS[c.preset];
   const presetRecord = 'record' in p ? p.record : undefined;
-  return { preset: c.preset, axes, cells: withSiblings, backend: c.backend, out: c.out, workers: c.workers, record: c.record ?? presetRecord ?? false };
+  if (c.queue !== undefined) {
+    checkQueueUrl(c.queue);
+    if (c.workers !== undefined) fail('workers', 'no local worker threads with a queue (start `bitlens worker --concurrency N` on each machine)', String(c.workers));
+  }
+  return { preset: c.preset, axes, cells: withSiblings, backend: c.backend, out: c.out, workers: c.workers, queue: c.queue, record: c.record ?? presetRecord ?? false };
 }

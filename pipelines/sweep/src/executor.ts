@@ -3,12 +3,15 @@ import type { Tf } from '@bitlens/engine';
 import type { QuantizerRegistry } from '@bitlens/quantization';
 import { type Table, tableFromIPC } from 'apache-arrow';
 import type { Worker } from 'node:worker_threads';
-import { Observable, type Subscriber } from 'rxjs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { Observable, type Subscriber, map } from 'rxjs';
 import { type CellResultRow, CellResultSchema } from './cell.js';
 import type { Cell } from './config.js';
+import { type WorkerOrigin, withWorkerOrigin } from './graph.js';
 import type { CellWorkerData, FromCellWorker, ToCellWorker } from './internal/protocol.js';
 import type { CellKernels } from './record.js';
-import { type CellJob, type CellRunStats, runCell } from './run-cell.js';
+import { type CellJob, type CellResult, type CellRunStats, runCell } from './run-cell.js';
 
 /**
  * Where the cells of a sweep run: a pool of worker threads on this machine, this process, or a queue of many machines.
@@ -36,6 +39,11 @@ export interface ExecutorContext {
   readonly onEvent?: (event: GraphEvent) => void;
 }
 
+/** Where the cells of an executor on this machine keep their artifacts: this host, the store's absolute path. */
+function thisProcess(store: string): WorkerOrigin {
+  return { host: hostname(), store: resolve(store) };
+}
+
 function jobOf(cell: Cell, ctx: ExecutorContext): CellJob {
   return { cell, store: ctx.store, backend: ctx.backend, provenance: ctx.provenance, record: ctx.record === true, ...(ctx.parentRun === undefined ? {} : { parentRun: ctx.parentRun }) };
 }
@@ -48,6 +56,7 @@ function cellError(cell: string | undefined, message: string, code: string | und
 /** Runs cells one at a time in this process, on the given engine (tests; a machine with one core). */
 export function inProcessExecutor(ctx: ExecutorContext & { readonly tf: Tf; readonly registry: QuantizerRegistry; readonly kernels?: CellKernels }): CellExecutor {
   const stats = new Map<string, CellRunStats>();
+  const origin = thisProcess(ctx.store);
   let queue: Promise<unknown> = Promise.resolve();
   return {
     stats,
@@ -57,7 +66,7 @@ export function inProcessExecutor(ctx: ExecutorContext & { readonly tf: Tf; read
           try {
             const result = await runCell(jobOf(cell, ctx), ctx.tf, ctx.registry, ctx.onEvent, ctx.kernels);
             stats.set(cell.id, result.stats);
-            subscriber.next(result.row);
+            subscriber.next(withWorkerOrigin(result.row, origin));
             subscriber.complete();
           } catch (e) {
             subscriber.error(e);
@@ -69,8 +78,9 @@ export function inProcessExecutor(ctx: ExecutorContext & { readonly tf: Tf; read
 }
 
 interface Pending {
-  readonly cell: Cell;
-  readonly subscriber: Subscriber<Table<CellResultRow>>;
+  readonly job: CellJob;
+  readonly onEvent: ((event: GraphEvent) => void) | undefined;
+  readonly subscriber: Subscriber<CellResult>;
 }
 
 interface Slot {
@@ -79,13 +89,22 @@ interface Slot {
 }
 
 /**
- * A pool of `workers` worker threads, each with its own tfjs engine, running one cell at a time each; cells wait in
- * order for a free thread. tfjs-wasm is single-threaded in Node, so one thread per core keeps every core busy. A
- * cell whose subscriber leaves early has its thread stopped (its training keeps its partial checkpoints in the store).
+ * Worker threads that run cell jobs, each with its own tfjs engine on `backend`, one job at a time each; jobs wait in
+ * order for a free thread. The engine of the local pool and of `bitlens worker`. @internal
  */
-export function localPool(ctx: ExecutorContext & { readonly workers: number }): CellExecutor {
-  if (!Number.isInteger(ctx.workers) || ctx.workers < 1) throw new BitlensError('INVALID_CONFIG', { stage: 'pipeline sweep', field: 'workers', expected: 'a positive integer', found: String(ctx.workers) });
-  const stats = new Map<string, CellRunStats>();
+export interface CellThreads {
+  /** Runs the job on a free thread (cold: queued on subscribe). Unsubscribing before its result stops the thread. */
+  run(job: CellJob, onEvent?: (event: GraphEvent) => void): Observable<CellResult>;
+  /** Stops every thread (idempotent). */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts (lazily) up to `threads` cell worker threads. A thread whose job is abandoned is terminated: its training
+ * keeps its partial checkpoints in the store, and the next run of the cell continues from them. @internal
+ */
+export function cellThreads(threads: number, backend: string): CellThreads {
+  if (!Number.isInteger(threads) || threads < 1) throw new BitlensError('INVALID_CONFIG', { stage: 'pipeline sweep', field: 'workers', expected: 'a positive integer', found: String(threads) });
   const waiting: Pending[] = [];
   const slots: Slot[] = [];
   let closed = false;
@@ -96,21 +115,20 @@ export function localPool(ctx: ExecutorContext & { readonly workers: number }): 
   };
   const onMessage = (slot: Slot, m: FromCellWorker): void => {
     const cur = slot.current;
-    if (m.type === 'event') ctx.onEvent?.(m.event);
+    if (m.type === 'event') cur?.onEvent?.(m.event);
     else if (m.type === 'row' && cur !== undefined) {
-      stats.set(cur.cell.id, m.stats);
       finish(slot);
-      cur.subscriber.next(assertSchema(CellResultSchema, tableFromIPC(m.bytes), { stage: 'pipeline-sweep/local-pool', side: 'output', exact: true }));
+      cur.subscriber.next({ row: assertSchema(CellResultSchema, tableFromIPC(m.bytes), { stage: 'pipeline-sweep/local-pool', side: 'output', exact: true }), stats: m.stats });
       cur.subscriber.complete();
     } else if (m.type === 'error') {
-      const err = cellError(m.cell ?? cur?.cell.id, m.message, m.code);
+      const err = cellError(m.cell ?? cur?.job.cell.id, m.message, m.code);
       if (cur === undefined) return;
       finish(slot);
       cur.subscriber.error(err);
     }
   };
   const spawn = (): Slot => {
-    const data: CellWorkerData = { backend: ctx.backend };
+    const data: CellWorkerData = { backend };
     const worker = startWorker(new URL('./internal/cell-worker.js', import.meta.url), data);
     const slot: Slot = { worker, current: undefined };
     worker.on('message', (m: FromCellWorker) => onMessage(slot, m));
@@ -119,7 +137,7 @@ export function localPool(ctx: ExecutorContext & { readonly workers: number }): 
       if (i >= 0) slots.splice(i, 1);
       const cur = slot.current;
       slot.current = undefined;
-      cur?.subscriber.error(cellError(cur.cell.id, why, 'INTERNAL'));
+      cur?.subscriber.error(cellError(cur.job.cell.id, why, 'INTERNAL'));
       if (!closed) dispatch();
     };
     worker.on('error', (e) => lost(e.message));
@@ -129,20 +147,23 @@ export function localPool(ctx: ExecutorContext & { readonly workers: number }): 
   };
   const dispatch = (): void => {
     while (!closed && waiting.length > 0) {
-      const slot = slots.find((s) => s.current === undefined) ?? (slots.length < ctx.workers ? spawn() : undefined);
+      const slot = slots.find((s) => s.current === undefined) ?? (slots.length < threads ? spawn() : undefined);
       if (slot === undefined) return;
       const next = waiting.shift();
       if (next === undefined) return;
       slot.current = next;
-      const msg: ToCellWorker = { type: 'run', job: jobOf(next.cell, ctx) };
+      const msg: ToCellWorker = { type: 'run', job: next.job };
       slot.worker.postMessage(msg);
     }
   };
   return {
-    stats,
-    run: (cell) =>
-      new Observable<Table<CellResultRow>>((subscriber) => {
-        const pending: Pending = { cell, subscriber };
+    run: (job, onEvent) =>
+      new Observable<CellResult>((subscriber) => {
+        if (closed) {
+          subscriber.error(cellError(job.cell.id, 'the worker threads were stopped', 'INTERNAL'));
+          return;
+        }
+        const pending: Pending = { job, onEvent, subscriber };
         waiting.push(pending);
         dispatch();
         return () => {
@@ -156,5 +177,27 @@ export function localPool(ctx: ExecutorContext & { readonly workers: number }): 
       closed = true;
       await Promise.all(slots.splice(0).map((s) => s.worker.terminate()));
     },
+  };
+}
+
+/**
+ * A pool of `workers` worker threads, each with its own tfjs engine, running one cell at a time each; cells wait in
+ * order for a free thread. tfjs-wasm is single-threaded in Node, so one thread per core keeps every core busy. A
+ * cell whose subscriber leaves early has its thread stopped (its training keeps its partial checkpoints in the store).
+ */
+export function localPool(ctx: ExecutorContext & { readonly workers: number }): CellExecutor {
+  const threads = cellThreads(ctx.workers, ctx.backend);
+  const stats = new Map<string, CellRunStats>();
+  const origin = thisProcess(ctx.store);
+  return {
+    stats,
+    run: (cell) =>
+      threads.run(jobOf(cell, ctx), ctx.onEvent).pipe(
+        map((result) => {
+          stats.set(cell.id, result.stats);
+          return withWorkerOrigin(result.row, origin);
+        }),
+      ),
+    close: () => threads.close(),
   };
 }

@@ -1,15 +1,21 @@
 import { DEFAULT_ANALYSIS, type MechanismNumbers, jaccard, sameAlgorithmVerdict } from '@bitlens/circuits';
-import { BitlensError, type JoinStage, PipelineGraph, type SourceStage, defineJoin, defineSource, defineSubgraph, field, float64OrNull, int32, listRow, nullable, numbers, utf8, utf8OrNull } from '@bitlens/core';
+import { BitlensError, type JoinStage, PipelineGraph, type SourceStage, defineJoin, defineSource, defineSubgraph, field, float64OrNull, int32, listRow, nullable, numbers, utf8, utf8OrNull, withMetadata } from '@bitlens/core';
 import { Float64, Int32, Schema, Table, type TypeMap, Utf8, makeVector } from 'apache-arrow';
 import { forkJoin, map, toArray } from 'rxjs';
 import { type CellResultRow, CellResultSchema } from './cell.js';
 import type { Cell, ResolvedSweep } from './config.js';
 import type { CellExecutor } from './executor.js';
 
-/** The merged table of a sweep: every cell's id and row, plus its same-algorithm verdict against its fp32 sibling. */
-export type SweepTable = { cell: Utf8; index: Int32 } & CellResultRow & { reference: Utf8; verdict: Utf8; verdict_reason: Utf8; key_jaccard: Float64 };
+/**
+ * The merged table of a sweep: every cell's id and row, its same-algorithm verdict against its fp32 sibling, and where
+ * its artifacts are (the host and store folder of the worker that computed it).
+ */
+export type SweepTable = { cell: Utf8; index: Int32 } & CellResultRow & { reference: Utf8; verdict: Utf8; verdict_reason: Utf8; key_jaccard: Float64; worker_host: Utf8; worker_store: Utf8 };
 
-/** Schema of {@link SweepTable} (`reference`, `verdict`, `verdict_reason`, `key_jaccard`: null for cells without an fp32 sibling). */
+/**
+ * Schema of {@link SweepTable} (`reference`, `verdict`, `verdict_reason`, `key_jaccard`: null for cells without an fp32
+ * sibling; `worker_host`, `worker_store`: null for a row stored by a version of bitlens that did not record them).
+ */
 export const SweepTableSchema = new Schema<SweepTable>([
   field('cell', new Utf8()),
   field('index', new Int32()),
@@ -18,7 +24,33 @@ export const SweepTableSchema = new Schema<SweepTable>([
   nullable(field('verdict', new Utf8())),
   nullable(field('verdict_reason', new Utf8())),
   nullable(field('key_jaccard', new Float64())),
+  nullable(field('worker_host', new Utf8())),
+  nullable(field('worker_store', new Utf8())),
 ]);
+
+/** Where a cell's artifacts are: the host name and the absolute store folder of the worker that computed the cell. */
+export interface WorkerOrigin {
+  readonly host: string;
+  readonly store: string;
+}
+
+/**
+ * Schema-metadata keys of a cell row that name its worker. Provenance, not data: they do not enter the row's cache key,
+ * so the same cell computed on another machine is the same artifact; the merge turns them into columns.
+ */
+const ORIGIN_KEYS = { host: 'bitlens.worker_host', store: 'bitlens.worker_store' } as const;
+
+/** The cell row with its worker recorded in its schema metadata (what every executor does with the rows it returns). */
+export function withWorkerOrigin(row: Table<CellResultRow>, origin: WorkerOrigin): Table<CellResultRow> {
+  return withMetadata(row, new Map([[ORIGIN_KEYS.host, origin.host], [ORIGIN_KEYS.store, origin.store]]));
+}
+
+/** The worker recorded in a cell row's schema metadata, or undefined when it carries none. */
+export function workerOriginOf(row: Table): WorkerOrigin | undefined {
+  const host = row.schema.metadata.get(ORIGIN_KEYS.host);
+  const store = row.schema.metadata.get(ORIGIN_KEYS.store);
+  return host === undefined || store === undefined ? undefined : { host, store };
+}
 
 /**
  * A cell as one node of the sweep's graph: a source whose output is the cell's summary row, computed by the executor
@@ -33,6 +65,15 @@ export function cellSource(cell: Cell, backend: string, record: boolean, executo
     output: CellResultSchema,
     create: () => executor.run(cell),
   });
+}
+
+/**
+ * The cache key of a cell's node in the sweep graph (its settings, the backend and the code fingerprint): the id of
+ * its job on a queue, so a cell submitted twice is one job.
+ */
+export function cellKey(cell: Cell, backend: string, record = false): string {
+  const none: CellExecutor = { run: () => failMissing('pipeline-sweep/cell', cell.id), stats: new Map(), close: () => Promise.resolve() };
+  return PipelineGraph.create().source('cell', cellSource(cell, backend, record, none)).keys().cell;
 }
 
 /** The mechanism numbers of a cell row, for the verdict. */
@@ -56,8 +97,9 @@ function numbersOfRow(t: Table, i: number, model: string): MechanismNumbers {
 
 /**
  * Merges the cells' rows into one table in cell order, and judges each cell that has an fp32 sibling (the same
- * settings, quantizer fp32) against it with the same-algorithm rule of @bitlens/circuits. A reduction: it waits for
- * every cell.
+ * settings, quantizer fp32) against it with the same-algorithm rule of @bitlens/circuits, and records where each
+ * cell's artifacts are (`worker_host`, `worker_store`, from the rows' schema metadata). A reduction: it waits for every
+ * cell.
  */
 export function mergeCells(cells: readonly Cell[]): JoinStage<Record<string, CellResultRow>, SweepTable> {
   const name = 'pipeline-sweep/merge';
@@ -65,7 +107,7 @@ export function mergeCells(cells: readonly Cell[]): JoinStage<Record<string, Cel
   const inputs: Record<string, Schema<CellResultRow>> = Object.fromEntries(ids.map((id) => [id, CellResultSchema]));
   return defineJoin({
     name,
-    version: '1',
+    version: '2',
     options: { cells: cells.map((c) => ({ id: c.id, sibling: c.sibling ?? null })), rule: { ...DEFAULT_ANALYSIS.verdict } },
     inputs,
     output: SweepTableSchema,
@@ -90,11 +132,14 @@ export function mergeCells(cells: readonly Cell[]): JoinStage<Record<string, Cel
           if (first === undefined) throw new BitlensError('INVALID_CONFIG', { stage: name, field: 'cells', expected: 'at least one cell', found: 'none' });
           const ids0 = new Table({ cell: makeVector(utf8(ids)), index: makeVector(int32(cells.map((c) => c.index))) });
           const merged = ids0.assign(first.concat(...rest));
+          const origins = rows.map(workerOriginOf);
           const extra = new Table({
             reference: makeVector(utf8OrNull(verdicts.map((v) => v?.reference ?? null))),
             verdict: makeVector(utf8OrNull(verdicts.map((v) => v?.v.verdict ?? null))),
             verdict_reason: makeVector(utf8OrNull(verdicts.map((v) => v?.v.reason ?? null))),
             key_jaccard: makeVector(float64OrNull(verdicts.map((v) => v?.jaccard ?? null))),
+            worker_host: makeVector(utf8OrNull(origins.map((o) => o?.host ?? null))),
+            worker_store: makeVector(utf8OrNull(origins.map((o) => o?.store ?? null))),
           });
           return withSchema(merged.assign(extra));
         }),

@@ -10,13 +10,18 @@ import { type CellExecutor, type ExecutorContext, inProcessExecutor, localPool }
 import { cellGraph, recordGraph } from './cell.js';
 import { sweepKernels } from './kernels.js';
 import { sweepGraph } from './graph.js';
+import { queueExecutor, statusPrinter } from './queue/executor.js';
 import { type CellSummary, cellReports, cellSummaries, terminalTable } from './summary.js';
 
 const PIPELINE = 'sweep';
 
 
-/** The executor of a run: a pool of worker threads (default one per core), or this process for `workers: 0`. */
-async function executorFor(r: ResolvedSweep, ctx: ExecutorContext): Promise<CellExecutor> {
+/**
+ * The executor of a run: `bitlens worker`s through a queue (`queue`), a pool of worker threads (default one per core),
+ * or this process for `workers: 0`.
+ */
+async function executorFor(r: ResolvedSweep, ctx: ExecutorContext, log: (line: string) => void): Promise<CellExecutor> {
+  if (r.queue !== undefined) return queueExecutor({ ...ctx, queue: r.queue, log, onStatus: statusPrinter(log) });
   const workers = r.workers ?? availableParallelism();
   if (workers > 0) return localPool({ ...ctx, workers });
   const { tf } = await initTfjsBackend(r.backend);
@@ -85,7 +90,7 @@ export const sweepPipeline = definePipeline({
     const out = resolve(r.out);
     const { info } = await initTfjsBackend(r.backend); // fails fast, typed, on a backend this machine cannot start
     const provenance = { configHash: context.configHash, backend: info.name, ...(context.gitRevision === undefined ? {} : { gitRevision: context.gitRevision }) };
-    const executor = await executorFor(r, { store: context.store.root, backend: r.backend, provenance, record: r.record, onEvent: context.onEvent, ...(context.run === undefined ? {} : { parentRun: context.run.id }) });
+    const executor = await executorFor(r, { store: context.store.root, backend: r.backend, provenance, record: r.record, onEvent: context.onEvent, ...(context.run === undefined ? {} : { parentRun: context.run.id }) }, context.log);
     let result: Awaited<ReturnType<ReturnType<typeof sweepGraph>['run']>>;
     try {
       result = await sweepGraph(r, executor).run({ store: context.store, onEvent: context.onEvent, provenance, ...(context.run === undefined ? {} : { log: context.run }), collect: ['table'] });
