@@ -262,9 +262,9 @@ export const analyzePipeline = definePipeline({
     const stages: StageRecord[] = graph.describe().map((d) => ({ node: d.node, stage: d.stage, key: d.key, cached: !executed.has(d.node) }));
     const report = await writeAnalysisReport(config.out, {
       name,
-      title: `bitlens analysis: ${name} (p = ${config.p}, ${config.preset}, ${config.task})`,
-      subtitle: `p = ${config.p}, task ${config.task}, model preset ${config.preset}, weights read: ${config.column}; ${config.split === undefined ? 'no train/test split' : `train fraction ${config.split.fraction} (split seed ${config.split.seed}, ${config.split.shuffle})`}`,
-      p: config.p,
+      title: `bitlens analysis: ${name} (p = ${model.p}, ${model.preset}, ${config.task})`,
+      subtitle: `p = ${model.p}, task ${config.task}, model preset ${model.preset}, weights read: ${config.column}; ${config.split === undefined ? 'no train/test split' : `train fraction ${config.split.fraction} (split seed ${config.split.seed}, ${config.split.shuffle})`}`,
+      p: model.p,
       tables: { views: tables.views, norms: tables.norms, neurons: tables.neurons, keys: tables.keys, mechanism: tables.mechanism },
       summary: printed,
       provenance: { pipeline: 'analyze', config: { ...config }, configHash: context.configHash, backend: info.description, seed: config.split?.seed ?? 0, bitlensVersion: bitlensVersion(), ...(context.gitRevision === undefined ? {} : { gitRevision: context.gitRevision }), generatedAt: new Date().toISOString(), wallSeconds: summary.seconds, stages },
