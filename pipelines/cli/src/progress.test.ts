@@ -119,6 +119,18 @@ describe('no long stage is silent', () => {
     expect(lines.filter((l) => l.startsWith('[fp32/losses] still running')).length).toBe(count); // none after done
   });
 
+  it('many quiet stages at once (a sweep\'s cells waiting on their trainings) share one line', async () => {
+    const lines: string[] = [];
+    const view = lineProgress((l) => lines.push(l), () => performance.now(), 20);
+    for (const n of ['c1/keys', 'c1/losses', 'c2/keys', 'c2/losses', 'c3/keys']) view.onEvent(start(n));
+    await new Promise((r) => setTimeout(r, 120));
+    view.stop();
+    const quiet = lines.filter((l) => l.includes('still running'));
+    expect(quiet.length).toBeGreaterThan(0);
+    expect(quiet.every((l) => l.startsWith('[5 stages] still running: c1/keys ('))).toBe(true);
+    expect(quiet[0]).toMatch(/and 2 more$/);
+  });
+
   it('a second pass of the same stage (another grid run) reports from 0 again', () => {
     const lines: string[] = [];
     const view = lineProgress((l) => lines.push(l), clock(100));

@@ -23,15 +23,25 @@ function doneLine(e: Extract<GraphEvent, { type: 'stage-done' }>, last: Last | u
   return `[${e.node}] done${took}: ${e.tables} table(s), ${e.rows} rows (${e.key.slice(0, 12)})${early}`;
 }
 
-/** Every few seconds, a `still running` line for each running stage not heard of for `quietMs`. Unref'd. */
+/** Quiet stages named one per line up to this many; more (a sweep's cells waiting on their trainings) share one line. */
+const QUIET_LINES = 3;
+
+/**
+ * Every few seconds, a `still running` line for each running stage not heard of for `quietMs`; when more than
+ * {@link QUIET_LINES} are quiet at once, one line naming the first few and counting the rest. Unref'd.
+ */
 function quietWatch(running: Map<string, { at: number; heard: number }>, write: (line: string) => void, now: () => number, quietMs: number): NodeJS.Timeout {
   const timer = setInterval(() => {
     const t = now();
-    for (const [node, r] of running) {
-      if (t - r.heard < quietMs) continue;
-      r.heard = t;
-      write(`[${node}] still running (${formatDuration((t - r.at) / 1000)})`);
+    const quiet = [...running].filter(([, r]) => t - r.heard >= quietMs);
+    for (const [, r] of quiet) r.heard = t;
+    const since = (r: { at: number }): string => formatDuration((t - r.at) / 1000);
+    if (quiet.length <= QUIET_LINES) {
+      for (const [node, r] of quiet) write(`[${node}] still running (${since(r)})`);
+      return;
     }
+    const named = quiet.slice(0, QUIET_LINES).map(([node, r]) => `${node} (${since(r)})`);
+    write(`[${quiet.length} stages] still running: ${named.join(', ')} and ${quiet.length - QUIET_LINES} more`);
   }, Math.max(10, Math.min(quietMs, 5000)));
   timer.unref();
   return timer;
