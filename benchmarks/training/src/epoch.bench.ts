@@ -4,12 +4,11 @@
 // Reports ms/epoch and the ratio bitlens / PyTorch; writes JSON into results/ (git-ignored).
 //   npm run bench -w benchmarks/training            full run
 //   npm run bench -w benchmarks/training -- --quick  fewer epochs, fp32 only, no "before" measurement
-import { initTfjsBackend, type Tf, useExplicitTransposeMatMul } from '@bitlens/engine';
+import { configureEngine, initTfjsBackend, type Tf } from '@bitlens/engine';
 import { datasetTable } from '@bitlens/data';
-import { effectiveParams, forwardLast, initParams, modelConfig, type ModelConfig } from '@bitlens/model';
+import { modelConfig, type ModelConfig } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';
-import { ADAMW_DEFAULTS, adamwState, adamwStep, safeCrossEntropy, trainDataFromTables } from '@bitlens/training';
-import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs';
+import { createTrainingRun, trainDataFromTables } from '@bitlens/training';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -27,34 +26,11 @@ const WARMUP = 2;
 
 const registry = createQuantizerRegistry();
 
-/** A ready-to-run epoch of bitlens training (the same per-epoch work as `trainRun` in @bitlens/training). */
+/** A ready-to-run epoch of bitlens training: the training run's own step (`TrainingRun.step`), nothing copied. */
 function makeEpoch(tf: Tf, cfg: ModelConfig, frac: number): { run: () => void; dispose: () => void; nTrain: number } {
   const data = trainDataFromTables([datasetTable({ task: 'add', p: cfg.p, trainFraction: frac, seed: 598 })], cfg.p);
-  const rows: number[] = [];
-  for (let i = 0; i < data.a.length; i++) if (data.isTrain[i] === 1) rows.push(i);
-  const tokens = tf.tensor2d(rows.flatMap((r) => [data.a[r] ?? 0, data.b[r] ?? 0, cfg.p]), [rows.length, 3], 'int32');
-  const oneHot = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(rows.map((r) => data.label[r] ?? 0), 'int32'), cfg.p), 'float32'));
-  const vars = new Map<string, Variable>();
-  for (const [n, t] of initParams(cfg, 999)) {
-    tf.tidy(() => {
-      vars.set(n, tf.variable(tf.tensor(t.data, [...t.shape]), true));
-    });
-  }
-  const state = adamwState(tf, vars);
-  const names = [...vars.keys()];
-  const byVar = new Map(names.map((n) => [vars.get(n)?.name ?? '', n]));
-  const run = (): void => {
-    const { value, grads } = tf.variableGrads(
-      (): Scalar => safeCrossEntropy(tf, forwardLast(tf, cfg, effectiveParams(tf, cfg, vars, registry), tokens), oneHot) as Scalar,
-      [...vars.values()],
-    );
-    const g = new Map<string, Tensor>(Object.entries(grads).map(([k, t]) => [byVar.get(k) ?? k, t]));
-    adamwStep(tf, ADAMW_DEFAULTS, vars, g, state);
-    value.dataSync(); // wait for the backend (wasm is synchronous; this keeps GPU backends honest too)
-    tf.dispose([value, ...Object.values(grads)]);
-  };
-  const dispose = (): void => tf.dispose([tokens, oneHot, ...vars.values(), ...state.m.values(), ...state.v.values()]);
-  return { run, dispose, nTrain: rows.length };
+  const run = createTrainingRun({ tf, registry }, { model: cfg, seed: 999, schedule: { epochs: Number.MAX_SAFE_INTEGER } }, data);
+  return { run: () => run.step(), dispose: () => run.dispose(), nTrain: run.trainRows };
 }
 
 interface Row {
@@ -105,14 +81,15 @@ const { tf, info } = await initTfjsBackend('wasm');
 const rows: Row[] = [];
 const before: Record<string, number> = {};
 if (!quick) {
-  // The stock wasm BatchMatMul (transposed products 10-25x slower), measured before the override is installed.
+  // tfjs's stock kernels (the wasm BatchMatMul's transposed products are 10-25x slower), then bitlens's again.
+  configureEngine(tf, { kernels: 'tfjs' });
   for (const s of PRESETS) {
     const r = await timeTfjs(tf, `epoch/tfjs-wasm-stock/${s.name}/fp32`, modelConfig('li', s.p), s.frac, 3);
     before[s.name] = r.p50;
     console.log(`stock BatchMatMul ${s.name} fp32: ${r.p50.toFixed(1)} ms/epoch`);
   }
 }
-useExplicitTransposeMatMul(tf);
+configureEngine(tf);
 for (const s of PRESETS) {
   for (const precision of PRECISIONS) {
     const task = `epoch/tfjs-wasm/${s.name}/${precision}`;

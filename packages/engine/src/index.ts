@@ -1,3 +1,6 @@
 export { initTfjsBackend, probeTfjsBackend, TFJS_BACKENDS, isTfjsBackendName } from './init.js';
 export type { TfjsBackendName, TfjsBackendInfo, TfjsBackend, Tf } from './init.js';
-export { useExplicitTransposeMatMul } from './wasm-matmul.js';
+export { configureEngine } from './configure.js';
+export type { EngineOptions, EngineConfig, EngineKernels } from './configure.js';
+export { createEngineWorkers } from './workers.js';
+export type { EngineWorkers, EngineWorkersOptions, EngineTask } from './workers.js';

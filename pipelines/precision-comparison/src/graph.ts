@@ -4,7 +4,7 @@ import { PipelineGraph, type RunOptions, type RunStats } from '@bitlens/core';
 import { datasetStage } from '@bitlens/data';
 import { progressMeasures } from '@bitlens/metrics';
 import { modelConfig } from '@bitlens/model';
-import { finalCheckpoint, selectCheckpoints, selectMetrics, trainInWorkerStage } from '@bitlens/training';
+import { finalCheckpoint, selectCheckpoints, selectMetrics, type TrainExecutor, trainStage } from '@bitlens/training';
 import type { Table } from 'apache-arrow';
 import type { Observable } from 'rxjs';
 import type { ResolvedComparison } from './config.js';
@@ -42,15 +42,15 @@ interface LooseBuilder extends Omit<ComparisonGraph, 'stages'> {
 /**
  * The precision-comparison DAG:
  * `dataset → grid`, and per run r in fp32, ternary, binary:
- * `dataset → r-train (worker) → r-metrics`, `r-train → r-checkpoints → r-progress (with grid)`,
+ * `dataset → r-train → r-metrics`, `r-train → r-checkpoints → r-progress (with grid)`,
  * `r-checkpoints → r-final → r-activations, r-norms`, `r-activations → r-neurons`, `{r-final, r-neurons} → r-keys`,
  * `{r-keys, r-activations, grid} → r-losses`, `{r-final, r-activations} → r-clock-pizza`,
  * `{r-norms, r-neurons, r-keys, r-losses, r-clock-pizza} → r-mechanism`; then
  * `{fp32-mechanism, ternary-mechanism, binary-mechanism} → mechanisms → comparison`.
  * Every node is cached in the store by the graph: changing one run's quantizer changes the keys of that run's nodes,
- * `mechanisms` and `comparison` only.
+ * `mechanisms` and `comparison` only. `training` is where the three trainings run (the pipeline passes worker threads).
  */
-export function comparisonGraph(r: ResolvedComparison, tf: Tf): ComparisonGraph {
+export function comparisonGraph(r: ResolvedComparison, tf: Tf, training: TrainExecutor): ComparisonGraph {
   const stages: Record<string, string> = {};
   const named = <T extends { readonly spec: { readonly name: string } }>(node: string, stage: T): T => {
     stages[node] = stage.spec.name;
@@ -61,18 +61,14 @@ export function comparisonGraph(r: ResolvedComparison, tf: Tf): ComparisonGraph 
     .then('grid', named('grid', gridFromDataset()), 'dataset');
   for (const run of r.runs) {
     const n = (what: (typeof RUN_NODES)[number]): string => `${run.name}-${what}`;
-    const train = trainInWorkerStage(
+    const train = trainStage(
       {
         model: modelConfig(r.model, r.p, { quantizer: run.quantizer }),
         seed: r.seed,
-        epochs: r.epochs,
+        schedule: { epochs: r.epochs, logEvery: r.logEvery, checkpointEvery: r.checkpointEvery, stopAfterGrok: r.afterGrok, grokThreshold: GROK_THRESHOLD },
         optimizer: { lr: r.lr, weightDecay: r.weightDecay },
-        logEvery: r.logEvery,
-        checkpointEvery: r.checkpointEvery,
-        stopAfterGrok: r.afterGrok,
-        grokThreshold: GROK_THRESHOLD,
       },
-      r.backend,
+      training,
     );
     g = g
       .then(n('train'), named(n('train'), train), 'dataset')

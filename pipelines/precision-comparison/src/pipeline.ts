@@ -1,6 +1,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { initTfjsBackend } from '@bitlens/engine';
+import { createEngineWorkers, initTfjsBackend } from '@bitlens/engine';
+import { workerExecutor } from '@bitlens/training';
 import { BitlensError, type GraphEvent, type RunStats, bitlensVersion, definePipeline } from '@bitlens/core';
 import { type StageRecord, renderReport, textSummary } from '@bitlens/report';
 import type { Table } from 'apache-arrow';
@@ -74,7 +75,9 @@ export const precisionComparisonPipeline = definePipeline({
     const start = performance.now();
     const r = resolveComparison(config);
     const { tf, info } = await initTfjsBackend(r.backend);
-    const graph = comparisonGraph(r, tf);
+    // The three trainings run at once, each in a worker thread with its own engine (runs, not kernels, take the cores).
+    const training = workerExecutor({ workers: createEngineWorkers({ backend: r.backend, workers: r.runs.length }) });
+    const graph = comparisonGraph(r, tf, training);
     const events: GraphEvent[] = [];
     const runOptions = {
       store: context.store,

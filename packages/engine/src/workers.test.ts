@@ -1,0 +1,36 @@
+import { BitlensError } from '@bitlens/core';
+import { lastValueFrom, merge, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { createEngineWorkers } from './index.js';
+
+const task = new URL('../test/echo-task.ts', import.meta.url);
+
+describe('createEngineWorkers', () => {
+  it('runs a task in a worker thread on an engine it started and configured, relaying what the task posts', async () => {
+    const pool = createEngineWorkers({ backend: 'wasm', workers: 1 });
+    expect(pool.size).toBe(1);
+    expect(await lastValueFrom(pool.run<string>(task, { n: 7 }).pipe(toArray()))).toEqual(['wasm bitlens matmul', '49']);
+    const stock = createEngineWorkers({ backend: 'cpu', engine: { kernels: 'tfjs' } });
+    expect((await lastValueFrom(stock.run<string>(task, { n: 3 }).pipe(toArray())))[0]).toMatch(/^cpu tfjs/);
+  });
+
+  it('runs at most `workers` tasks at a time, in order, and all of them', async () => {
+    const pool = createEngineWorkers({ backend: 'cpu', workers: 2 });
+    const out = await lastValueFrom(merge(...[1, 2, 3, 4].map((n) => pool.run<string>(task, { n }))).pipe(toArray()));
+    expect(out.filter((m) => !m.startsWith('cpu')).map(Number).sort((x, y) => x - y)).toEqual([1, 4, 9, 16]);
+  });
+
+  it("a task's BitlensError comes back with its code, site and message", async () => {
+    const pool = createEngineWorkers({ backend: 'cpu', workers: 1 });
+    const e = await lastValueFrom(pool.run(task, { n: 5, fail: true })).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(BitlensError);
+    expect((e as BitlensError).code).toBe('INVALID_DATA');
+    expect((e as BitlensError).site).toMatchObject({ stage: 'test/echo', field: 'n', found: '5' });
+    expect((e as BitlensError).message).toContain('asked to fail');
+  });
+
+  it('rejects a bad pool before starting anything', () => {
+    expect(() => createEngineWorkers({ backend: 'cuda' })).toThrow(/BACKEND_UNAVAILABLE/);
+    expect(() => createEngineWorkers({ workers: 0 })).toThrow(/INVALID_OPTION/);
+  });
+});

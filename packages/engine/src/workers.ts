@@ -1,0 +1,147 @@
+import { BitlensError, type ErrorCode, type ErrorSite } from '@bitlens/core';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { Observable } from 'rxjs';
+import type { EngineOptions } from './configure.js';
+import { isTfjsBackendName, type TfjsBackend, type TfjsBackendName } from './init.js';
+
+const STAGE = 'engine/workers';
+
+/**
+ * What a task module exports as `runEngineTask`: the work, given the engine its worker thread started, the task's
+ * input (structured-cloned from the caller) and a function that posts a message back. Resolve when done; throw
+ * (a `BitlensError` keeps its code and site across the thread boundary) to fail the task.
+ */
+export type EngineTask<I, M> = (engine: TfjsBackend, input: I, post: (message: M, transfer?: readonly ArrayBuffer[]) => void) => Promise<void>;
+
+/** How {@link createEngineWorkers} runs tasks. */
+export interface EngineWorkersOptions {
+  /** The tfjs backend every worker starts (default 'wasm'). */
+  readonly backend?: string;
+  /** Tasks that run at a time, each in its own worker thread (default: the number of cores). */
+  readonly workers?: number;
+  /** How each worker configures its engine (see `configureEngine`). */
+  readonly engine?: EngineOptions;
+}
+
+/** A pool of worker threads, each starting its own tfjs engine for one task. */
+export interface EngineWorkers {
+  /** The backend the workers start. */
+  readonly backend: TfjsBackendName;
+  /** Tasks at a time. */
+  readonly size: number;
+  /**
+   * Runs the task module `task` (it exports `runEngineTask`, see {@link EngineTask}) with `input` in a worker thread
+   * that first starts and configures its own engine. Cold: the worker starts on subscribe, once fewer than `size`
+   * tasks of this pool run; it is terminated on unsubscribe. Emits what the task posts; completes when it resolves.
+   */
+  run<M>(task: URL, input: unknown, transfer?: readonly ArrayBuffer[]): Observable<M>;
+}
+
+/** Messages from a worker (the bootstrap's protocol). @internal */
+export type WorkerReply =
+  | { readonly type: 'message'; readonly message: unknown }
+  | { readonly type: 'done' }
+  | { readonly type: 'error'; readonly message: string; readonly code?: ErrorCode; readonly site?: ErrorSite };
+
+/** What the bootstrap receives. @internal */
+export interface WorkerBoot {
+  readonly backend: TfjsBackendName;
+  readonly engine: EngineOptions;
+  readonly task: string;
+  readonly input: unknown;
+}
+
+/**
+ * A pool of engine worker threads: how work that needs its own tfjs engine (a training run; tfjs-wasm is
+ * single-threaded in Node, so this is how several cores are used) runs beside the main thread. Pipelines create it
+ * (engine start-up belongs to them and to this package); domain packages receive it and submit task modules. Each
+ * task gets a fresh worker (a run's engine state never leaks into the next one; start-up costs about a quarter
+ * second).
+ * @example const pool = createEngineWorkers({ backend: 'wasm', workers: 2 }); pool.run<Msg>(new URL('./task.js', import.meta.url), input)
+ */
+export function createEngineWorkers(options: EngineWorkersOptions = {}): EngineWorkers {
+  const backend = options.backend ?? 'wasm';
+  if (!isTfjsBackendName(backend)) throw new BitlensError('BACKEND_UNAVAILABLE', { stage: STAGE, field: 'backend', expected: 'wasm, cpu, webgpu or tensorflow', found: JSON.stringify(backend) });
+  const size = options.workers ?? availableParallelism();
+  if (!Number.isInteger(size) || size < 1) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'workers', expected: 'a positive integer', found: String(size) });
+  const engine = options.engine ?? {};
+  const slots = semaphore(size);
+  return {
+    backend,
+    size,
+    run: <M>(task: URL, input: unknown, transfer: readonly ArrayBuffer[] = []) =>
+      new Observable<M>((subscriber) => {
+        let worker: Worker | undefined;
+        const release = slots.acquire(() => {
+          worker = spawn({ backend, engine, task: task.href, input }, transfer);
+          const fail = (e: Error): void => {
+            release();
+            subscriber.error(e);
+          };
+          worker.on('message', (m: WorkerReply) => {
+            if (m.type === 'message') subscriber.next(m.message as M);
+            else if (m.type === 'done') {
+              release();
+              subscriber.complete();
+            } else fail(fromWorker(m));
+          });
+          worker.on('error', (e) => fail(new BitlensError('INTERNAL', { stage: STAGE, field: task.pathname }, e.message, { cause: e })));
+          worker.on('exit', (code) => {
+            if (code !== 0) fail(new BitlensError('INTERNAL', { stage: STAGE, field: task.pathname, expected: 'the worker to finish its task', found: `exit code ${code}` }));
+          });
+        });
+        return () => {
+          release();
+          void worker?.terminate();
+        };
+      }),
+  };
+}
+
+function fromWorker(m: Extract<WorkerReply, { type: 'error' }>): BitlensError {
+  if (m.code === undefined || m.site === undefined) return new BitlensError('INTERNAL', { stage: STAGE, field: 'task' }, m.message);
+  const e = new BitlensError(m.code, m.site);
+  e.message = m.message; // the original text, detail included
+  return e;
+}
+
+function spawn(boot: WorkerBoot, transfer: readonly ArrayBuffer[]): Worker {
+  const main = new URL(`./internal/worker-main.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
+  const fromSources = main.href.endsWith('.ts') || boot.task.endsWith('.ts');
+  if (!fromSources) return new Worker(main, { workerData: boot, transferList: [...transfer] });
+  // Running from TypeScript sources (tests, tsx): Node 20 does not apply `--import tsx` inside a worker, so a small
+  // bootstrap registers tsx's loader first and then imports the worker entry (which imports the .ts task).
+  const code = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(main.href)}); });`;
+  return new Worker(code, { eval: true, workerData: boot, transferList: [...transfer] });
+}
+
+/** At most `limit` holders at a time; the others wait in order. `acquire` returns an idempotent release. */
+function semaphore(limit: number): { acquire(start: () => void): () => void } {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    acquire(start) {
+      let released = false;
+      let started = false;
+      const go = (): void => {
+        active++;
+        started = true;
+        start();
+      };
+      if (active < limit) go();
+      else waiting.push(go);
+      return () => {
+        if (released) return;
+        released = true;
+        if (!started) {
+          const i = waiting.indexOf(go);
+          if (i >= 0) waiting.splice(i, 1);
+          return;
+        }
+        active--;
+        waiting.shift()?.();
+      };
+    },
+  };
+}
