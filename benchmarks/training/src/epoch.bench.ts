@@ -1,36 +1,47 @@
 // Training-epoch benchmark: one full-batch epoch (last-position forward, safe cross-entropy, backward, AdamW step)
-// of the li model on tfjs-wasm, for the canonical (p = 113, train 0.3) and small (p = 59, train 0.6) task presets
-// and each precision, beside the same model and step in PyTorch on CPU (the peer, run in the same invocation).
-// Reports ms/epoch and the ratio bitlens / PyTorch; writes JSON into results/ (git-ignored).
-//   npm run bench -w benchmarks/training            full run
-//   npm run bench -w benchmarks/training -- --quick  fewer epochs, fp32 only, no "before" measurement
+// of the li model on tfjs-wasm, for the canonical (p = 113, train 0.3) and small (p = 59, train 0.6) task presets and
+// each precision, beside the same model and step in PyTorch on CPU with 1 and with all threads. All are interleaved
+// config by config and repeated (rounds), so that a change of machine load hits them alike; the ratio is taken
+// within each round against the faster PyTorch configuration, and its median and range reported. Writes JSON into
+// results/ (git-ignored).
+//   npm run bench -w benchmarks/training                 full run (3 rounds)
+//   npm run bench -w benchmarks/training -- --quick      fp32 only, 1 round, fewer epochs
+//   options: --rounds N, --no-peer, --stock (also fp32 on tfjs's stock kernels)
 import { configureEngine, initTfjsBackend, type Tf } from '@bitlens/engine';
-import { datasetTable } from '@bitlens/data';
-import { modelConfig, type ModelConfig } from '@bitlens/model';
-import { createQuantizerRegistry } from '@bitlens/quantization';
-import { createTrainingRun, trainDataFromTables } from '@bitlens/training';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Bench } from 'tinybench';
+import { benchRun, load, median, type Peer, PRECISIONS, PRESETS, type Preset, startPeer } from './setup.js';
 
-const quick = process.argv.includes('--quick');
-const noPeer = process.argv.includes('--no-peer');
-const PRESETS = [
-  { name: 'canonical', p: 113, frac: 0.3 },
-  { name: 'small', p: 59, frac: 0.6 },
-] as const;
-const PRECISIONS = quick ? ['fp32'] : ['fp32', 'ternary-centred', 'binary-sign'];
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const flag = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const ROUNDS = Number(flag('--rounds') ?? (quick ? 1 : 3));
+const precisions: readonly string[] = quick ? ['fp32'] : PRECISIONS;
 const ITERATIONS = quick ? 3 : 10;
 const WARMUP = 2;
+const CORES = cpus().length;
 
-const registry = createQuantizerRegistry();
+/** p50 ms of one bitlens epoch (`TrainingRun.step`) over ITERATIONS epochs after WARMUP. */
+async function timeBitlens(tf: Tf, preset: Preset, precision: string, iterations = ITERATIONS): Promise<{ ms: number; nTrain: number }> {
+  const run = benchRun(tf, preset, precision);
+  const bench = new Bench({ name: precision, time: 0, iterations, warmupTime: 0, warmupIterations: WARMUP });
+  bench.add(precision, () => run.step());
+  await bench.run();
+  run.dispose();
+  const r = bench.tasks[0]?.result;
+  if (r?.state !== 'completed') throw new Error(`${preset.name}/${precision}: ${r?.state ?? 'no result'}`);
+  return { ms: r.latency.p50, nTrain: run.trainRows };
+}
 
-/** A ready-to-run epoch of bitlens training: the training run's own step (`TrainingRun.step`), nothing copied. */
-function makeEpoch(tf: Tf, cfg: ModelConfig, frac: number): { run: () => void; dispose: () => void; nTrain: number } {
-  const data = trainDataFromTables([datasetTable({ task: 'add', p: cfg.p, trainFraction: frac, seed: 598 })], cfg.p);
-  const run = createTrainingRun({ tf, registry }, { model: cfg, seed: 999, schedule: { epochs: Number.MAX_SAFE_INTEGER } }, data);
-  return { run: () => run.step(), dispose: () => run.dispose(), nTrain: run.trainRows };
+interface Round {
+  readonly bitlensMs: number;
+  readonly torch1Ms?: number;
+  readonly torchNMs?: number;
+  readonly load: number;
 }
 
 interface Row {
@@ -38,93 +49,93 @@ interface Row {
   preset: string;
   precision: string;
   nTrain: number;
+  /** Medians over the rounds. */
   bitlensMs: number;
-  bitlensP99Ms: number;
   torch1Ms?: number;
   torchNMs?: number;
+  /** bitlensMs / torch1Ms and bitlensMs / torchNMs (of the medians). */
   ratio1?: number;
   ratioN?: number;
+  /** bitlens / the faster PyTorch configuration of the same round: median, min, max over the rounds. */
+  ratio?: number;
+  ratioMin?: number;
+  ratioMax?: number;
+  rounds: Round[];
 }
 
-async function timeTfjs(tf: Tf, label: string, cfg: ModelConfig, frac: number, iterations: number): Promise<{ mean: number; p50: number; p99: number; nTrain: number }> {
-  const epoch = makeEpoch(tf, cfg, frac);
-  const bench = new Bench({ name: label, time: 0, iterations, warmupTime: 0, warmupIterations: WARMUP });
-  bench.add(label, epoch.run);
-  await bench.run();
-  epoch.dispose();
-  const r = bench.tasks[0]?.result;
-  if (r?.state !== 'completed') throw new Error(`${label}: ${r?.state ?? 'no result'}`);
-  return { mean: r.latency.mean, p50: r.latency.p50, p99: r.latency.p99, nTrain: epoch.nTrain };
+async function measureRound(tf: Tf, peer: Peer | undefined, preset: Preset, precision: string): Promise<Round & { nTrain: number }> {
+  const l = load();
+  const b = await timeBitlens(tf, preset, precision);
+  const t1 = await peer?.measure(preset, precision, ITERATIONS, WARMUP, 1);
+  const tn = CORES > 1 ? await peer?.measure(preset, precision, ITERATIONS, WARMUP, CORES) : undefined;
+  return { bitlensMs: b.ms, nTrain: b.nTrain, load: l, ...(t1 === undefined ? {} : { torch1Ms: median(t1.ms) }), ...(tn === undefined ? {} : { torchNMs: median(tn.ms) }) };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : ((s[(s.length - 1) >> 1] ?? NaN) + (s[s.length >> 1] ?? NaN)) / 2;
-}
-
-function runPeer(threads: number): Map<string, number> | undefined {
-  const configs = PRESETS.flatMap((s) => PRECISIONS.map((precision) => ({ p: s.p, frac: s.frac, precision })));
-  const script = new URL('../peer/torch_epoch.py', import.meta.url).pathname;
-  try {
-    // Debian's python3-torch lives in /usr/bin/python3 (not a pyenv python).
-    const out = execFileSync('/usr/bin/python3', [script, JSON.stringify(configs), String(ITERATIONS), String(WARMUP), String(threads)], { encoding: 'utf8', maxBuffer: 1 << 24 });
-    const parsed = JSON.parse(out) as { torch: string; threads: number; results: { p: number; precision: string; ms: number[] }[] };
-    console.log(`PyTorch ${parsed.torch}, ${parsed.threads} thread(s)`);
-    return new Map(parsed.results.map((r) => [`${r.p}/${r.precision}`, median(r.ms)]));
-  } catch (e) {
-    console.warn(`PyTorch peer unavailable (${(e as Error).message.split('\n')[0]}); install with: apt-get install -y python3-torch libopenblas0-pthread`);
-    return undefined;
-  }
+function summarise(preset: Preset, precision: string, nTrain: number, rounds: Round[]): Row {
+  const pick = (f: (r: Round) => number | undefined): number[] => rounds.map(f).filter((x): x is number => x !== undefined);
+  const ratios = rounds.flatMap((r) => {
+    const peer = Math.min(r.torch1Ms ?? Infinity, r.torchNMs ?? Infinity);
+    return Number.isFinite(peer) ? [r.bitlensMs / peer] : [];
+  });
+  const t1 = pick((r) => r.torch1Ms);
+  const tn = pick((r) => r.torchNMs);
+  const bitlensMs = median(pick((r) => r.bitlensMs));
+  return {
+    task: `epoch/tfjs-wasm/${preset.name}/${precision}`,
+    preset: preset.name,
+    precision,
+    nTrain,
+    bitlensMs,
+    ...(t1.length === 0 ? {} : { torch1Ms: median(t1), ratio1: bitlensMs / median(t1) }),
+    ...(tn.length === 0 ? {} : { torchNMs: median(tn), ratioN: bitlensMs / median(tn) }),
+    ...(ratios.length === 0 ? {} : { ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios) }),
+    rounds,
+  };
 }
 
 const { tf, info } = await initTfjsBackend('wasm');
-const rows: Row[] = [];
-const before: Record<string, number> = {};
-if (!quick) {
-  // tfjs's stock kernels (the wasm BatchMatMul's transposed products are 10-25x slower), then bitlens's again.
+const peer = argv.includes('--no-peer') ? undefined : await startPeer();
+const loadBefore = load();
+const stock: Record<string, number> = {};
+if (argv.includes('--stock')) {
   configureEngine(tf, { kernels: 'tfjs' });
-  for (const s of PRESETS) {
-    const r = await timeTfjs(tf, `epoch/tfjs-wasm-stock/${s.name}/fp32`, modelConfig('li', s.p), s.frac, 3);
-    before[s.name] = r.p50;
-    console.log(`stock BatchMatMul ${s.name} fp32: ${r.p50.toFixed(1)} ms/epoch`);
+  for (const s of PRESETS) stock[s.name] = (await timeBitlens(tf, s, 'fp32', 3)).ms;
+  configureEngine(tf);
+  console.log(`tfjs stock kernels, fp32 ms/epoch: ${JSON.stringify(stock)}`);
+}
+const perConfig = new Map<string, { preset: Preset; precision: string; nTrain: number; rounds: Round[] }>();
+for (let round = 0; round < ROUNDS; round++) {
+  for (const preset of PRESETS) {
+    for (const precision of precisions) {
+      const r = await measureRound(tf, peer, preset, precision);
+      const key = `${preset.name}/${precision}`;
+      const entry = perConfig.get(key) ?? { preset, precision, nTrain: r.nTrain, rounds: [] };
+      const { nTrain: _n, ...round1 } = r;
+      entry.rounds.push(round1);
+      perConfig.set(key, entry);
+      console.log(`round ${round + 1}/${ROUNDS} ${key}: bitlens ${r.bitlensMs.toFixed(1)} ms; torch 1 thread ${r.torch1Ms?.toFixed(1) ?? '-'}, ${CORES} threads ${r.torchNMs?.toFixed(1) ?? '-'} (load ${r.load})`);
+    }
   }
 }
-configureEngine(tf);
-for (const s of PRESETS) {
-  for (const precision of PRECISIONS) {
-    const task = `epoch/tfjs-wasm/${s.name}/${precision}`;
-    const r = await timeTfjs(tf, task, modelConfig('li', s.p, { quantizer: precision }), s.frac, ITERATIONS);
-    rows.push({ task, preset: s.name, precision, nTrain: r.nTrain, bitlensMs: r.p50, bitlensP99Ms: r.p99 });
-  }
-}
-if (!noPeer) {
-  const one = runPeer(1);
-  const all = runPeer(cpus().length);
-  for (const row of rows) {
-    const p = PRESETS.find((s) => s.name === row.preset)?.p;
-    const t1 = one?.get(`${p}/${row.precision}`);
-    const tn = all?.get(`${p}/${row.precision}`);
-    if (t1 !== undefined) [row.torch1Ms, row.ratio1] = [t1, row.bitlensMs / t1];
-    if (tn !== undefined) [row.torchNMs, row.ratioN] = [tn, row.bitlensMs / tn];
-  }
-}
+peer?.close();
+const rows = [...perConfig.values()].map((c) => summarise(c.preset, c.precision, c.nTrain, c.rounds));
 console.table(
   rows.map((r) => ({
     task: r.task,
-    'bitlens ms (p50)': r.bitlensMs.toFixed(1),
+    'bitlens ms': r.bitlensMs.toFixed(1),
     'torch 1 thread ms': r.torch1Ms?.toFixed(1) ?? '-',
-    'ratio (1 thread)': r.ratio1?.toFixed(2) ?? '-',
-    [`torch ${cpus().length} threads ms`]: r.torchNMs?.toFixed(1) ?? '-',
-    [`ratio (${cpus().length} threads)`]: r.ratioN?.toFixed(2) ?? '-',
+    [`torch ${CORES} threads ms`]: r.torchNMs?.toFixed(1) ?? '-',
+    'ratio vs faster torch': r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)} (${r.ratioMin?.toFixed(2)}-${r.ratioMax?.toFixed(2)})`,
   })),
 );
 const report = {
   suite: 'training-epoch',
   date: new Date().toISOString(),
   quick,
-  device: { backend: info.description, tfjs: info.tfjsVersion, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version },
-  method: 'li model (d_model 128, 4 heads, d_mlp 512); one epoch = full-batch last-position forward + safe CE + backward + AdamW; tinybench, p50 over the iterations after warmup; PyTorch peer: same model/step, median, CE in float64',
-  stockBatchMatMulMs: before,
+  device: { backend: info.description, kernels: info.config.kernels, tfjs: info.tfjsVersion, cpu: cpus()[0]?.model ?? 'unknown', cores: CORES, node: process.version },
+  load: { before: loadBefore, after: load() },
+  method: `li model (d_model 128, 4 heads, d_mlp 512); one epoch = TrainingRun.step (full-batch last-position forward + safe CE + backward + AdamW); tinybench p50 of ${ITERATIONS} epochs after ${WARMUP}; PyTorch peer: same model/step, CE in float64, median of as many epochs, 1 and ${CORES} threads; all interleaved per config, ${ROUNDS} round(s); ratio = bitlens / faster torch of the same round`,
+  stockKernelsMs: stock,
   rows,
 };
 const dir = new URL('../results/', import.meta.url);
