@@ -1,13 +1,15 @@
 // Training-epoch benchmark: one full-batch epoch (last-position forward, safe cross-entropy, backward, AdamW step)
 // of the li model on tfjs-wasm, for the canonical (p = 113, train 0.3) and small (p = 59, train 0.6) task presets and
-// each precision, beside the same model and step in PyTorch on CPU with 1 and with all threads. All are interleaved
-// config by config and repeated (rounds), so that a change of machine load hits them alike; the ratio is taken
-// within each round against the faster PyTorch configuration, and its median and range reported. Writes JSON into
-// results/ (git-ignored).
+// each precision, beside the same model and step in PyTorch on CPU with 1 and with all threads. bitlens runs with
+// all cores (its GEMM split over them: a single run alone) and with one thread (what each run of a full worker pool
+// gets). All are interleaved config by config and repeated (rounds), so that a change of machine load hits them
+// alike; the ratio is taken within each round against the faster PyTorch configuration, and its median and range
+// reported. Writes JSON into results/ (git-ignored).
 //   npm run bench -w benchmarks/training                 full run (3 rounds)
 //   npm run bench -w benchmarks/training -- --quick      fp32 only, 1 round, fewer epochs
-//   options: --rounds N, --no-peer, --stock (also fp32 on tfjs's stock kernels)
-import { configureEngine, initTfjsBackend, type Tf } from '@bitlens/engine';
+//   options: --rounds N, --no-peer, --before (also the kernels before issue 13: explicit-transpose matmul only,
+//   one-hot embedding, unfused MLP), --stock (also fp32 on tfjs's stock kernels)
+import { configureEngine, type EngineKernels, initTfjsBackend, type Tf } from '@bitlens/engine';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Bench } from 'tinybench';
@@ -37,8 +39,17 @@ async function timeBitlens(tf: Tf, preset: Preset, precision: string, iterations
   return { ms: r.latency.p50, nTrain: run.trainRows };
 }
 
+/** bitlens configurations timed in each round: name, kernels, threads. */
+const VARIANTS: readonly { readonly name: 'bitlens' | 'bitlens1' | 'before'; readonly kernels: EngineKernels; readonly threads: number }[] = [
+  { name: 'bitlens', kernels: 'bitlens', threads: CORES },
+  ...(CORES > 1 ? [{ name: 'bitlens1' as const, kernels: 'bitlens' as const, threads: 1 }] : []),
+  ...(argv.includes('--before') ? [{ name: 'before' as const, kernels: ['explicit-transpose-matmul'] as const, threads: 1 }] : []),
+];
+
 interface Round {
   readonly bitlensMs: number;
+  readonly bitlens1Ms?: number;
+  readonly beforeMs?: number;
   readonly torch1Ms?: number;
   readonly torchNMs?: number;
   readonly load: number;
@@ -49,8 +60,10 @@ interface Row {
   preset: string;
   precision: string;
   nTrain: number;
-  /** Medians over the rounds. */
+  /** Medians over the rounds: bitlens on all cores, on one thread, and (with --before) before issue 13's kernels. */
   bitlensMs: number;
+  bitlens1Ms?: number;
+  beforeMs?: number;
   torch1Ms?: number;
   torchNMs?: number;
   /** bitlensMs / torch1Ms and bitlensMs / torchNMs (of the medians). */
@@ -65,10 +78,26 @@ interface Row {
 
 async function measureRound(tf: Tf, peer: Peer | undefined, preset: Preset, precision: string): Promise<Round & { nTrain: number }> {
   const l = load();
-  const b = await timeBitlens(tf, preset, precision);
+  const ms: Partial<Record<(typeof VARIANTS)[number]['name'], number>> = {};
+  let nTrain = 0;
+  for (const v of VARIANTS) {
+    await configureEngine(tf, { kernels: v.kernels, threads: v.threads });
+    const b = await timeBitlens(tf, preset, precision);
+    ms[v.name] = b.ms;
+    nTrain = b.nTrain;
+  }
+  await configureEngine(tf);
   const t1 = await peer?.measure(preset, precision, ITERATIONS, WARMUP, 1);
   const tn = CORES > 1 ? await peer?.measure(preset, precision, ITERATIONS, WARMUP, CORES) : undefined;
-  return { bitlensMs: b.ms, nTrain: b.nTrain, load: l, ...(t1 === undefined ? {} : { torch1Ms: median(t1.ms) }), ...(tn === undefined ? {} : { torchNMs: median(tn.ms) }) };
+  return {
+    bitlensMs: ms.bitlens ?? NaN,
+    nTrain,
+    load: l,
+    ...(ms.bitlens1 === undefined ? {} : { bitlens1Ms: ms.bitlens1 }),
+    ...(ms.before === undefined ? {} : { beforeMs: ms.before }),
+    ...(t1 === undefined ? {} : { torch1Ms: median(t1.ms) }),
+    ...(tn === undefined ? {} : { torchNMs: median(tn.ms) }),
+  };
 }
 
 function summarise(preset: Preset, precision: string, nTrain: number, rounds: Round[]): Row {
@@ -80,12 +109,16 @@ function summarise(preset: Preset, precision: string, nTrain: number, rounds: Ro
   const t1 = pick((r) => r.torch1Ms);
   const tn = pick((r) => r.torchNMs);
   const bitlensMs = median(pick((r) => r.bitlensMs));
+  const one = pick((r) => r.bitlens1Ms);
+  const before = pick((r) => r.beforeMs);
   return {
     task: `epoch/tfjs-wasm/${preset.name}/${precision}`,
     preset: preset.name,
     precision,
     nTrain,
     bitlensMs,
+    ...(one.length === 0 ? {} : { bitlens1Ms: median(one) }),
+    ...(before.length === 0 ? {} : { beforeMs: median(before) }),
     ...(t1.length === 0 ? {} : { torch1Ms: median(t1), ratio1: bitlensMs / median(t1) }),
     ...(tn.length === 0 ? {} : { torchNMs: median(tn), ratioN: bitlensMs / median(tn) }),
     ...(ratios.length === 0 ? {} : { ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios) }),
@@ -98,9 +131,9 @@ const peer = argv.includes('--no-peer') ? undefined : await startPeer();
 const loadBefore = load();
 const stock: Record<string, number> = {};
 if (argv.includes('--stock')) {
-  configureEngine(tf, { kernels: 'tfjs' });
+  await configureEngine(tf, { kernels: 'tfjs' });
   for (const s of PRESETS) stock[s.name] = (await timeBitlens(tf, s, 'fp32', 3)).ms;
-  configureEngine(tf);
+  await configureEngine(tf);
   console.log(`tfjs stock kernels, fp32 ms/epoch: ${JSON.stringify(stock)}`);
 }
 const perConfig = new Map<string, { preset: Preset; precision: string; nTrain: number; rounds: Round[] }>();
@@ -113,7 +146,7 @@ for (let round = 0; round < ROUNDS; round++) {
       const { nTrain: _n, ...round1 } = r;
       entry.rounds.push(round1);
       perConfig.set(key, entry);
-      console.log(`round ${round + 1}/${ROUNDS} ${key}: bitlens ${r.bitlensMs.toFixed(1)} ms; torch 1 thread ${r.torch1Ms?.toFixed(1) ?? '-'}, ${CORES} threads ${r.torchNMs?.toFixed(1) ?? '-'} (load ${r.load})`);
+      console.log(`round ${round + 1}/${ROUNDS} ${key}: bitlens ${r.bitlensMs.toFixed(1)} ms (${CORES} threads), ${r.bitlens1Ms?.toFixed(1) ?? '-'} (1 thread), before ${r.beforeMs?.toFixed(1) ?? '-'}; torch 1 thread ${r.torch1Ms?.toFixed(1) ?? '-'}, ${CORES} threads ${r.torchNMs?.toFixed(1) ?? '-'} (load ${r.load})`);
     }
   }
 }
@@ -122,7 +155,9 @@ const rows = [...perConfig.values()].map((c) => summarise(c.preset, c.precision,
 console.table(
   rows.map((r) => ({
     task: r.task,
-    'bitlens ms': r.bitlensMs.toFixed(1),
+    ...(r.beforeMs === undefined ? {} : { 'before ms': r.beforeMs.toFixed(1) }),
+    [`bitlens ${CORES} threads ms`]: r.bitlensMs.toFixed(1),
+    'bitlens 1 thread ms': r.bitlens1Ms?.toFixed(1) ?? '-',
     'torch 1 thread ms': r.torch1Ms?.toFixed(1) ?? '-',
     [`torch ${CORES} threads ms`]: r.torchNMs?.toFixed(1) ?? '-',
     'ratio vs faster torch': r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)} (${r.ratioMin?.toFixed(2)}-${r.ratioMax?.toFixed(2)})`,
@@ -134,7 +169,7 @@ const report = {
   quick,
   device: { backend: info.description, kernels: info.config.kernels, tfjs: info.tfjsVersion, cpu: cpus()[0]?.model ?? 'unknown', cores: CORES, node: process.version },
   load: { before: loadBefore, after: load() },
-  method: `li model (d_model 128, 4 heads, d_mlp 512); one epoch = TrainingRun.step (full-batch last-position forward + safe CE + backward + AdamW); tinybench p50 of ${ITERATIONS} epochs after ${WARMUP}; PyTorch peer: same model/step, CE in float64, median of as many epochs, 1 and ${CORES} threads; all interleaved per config, ${ROUNDS} round(s); ratio = bitlens / faster torch of the same round`,
+  method: `li model (d_model 128, 4 heads, d_mlp 512); one epoch = TrainingRun.step (full-batch last-position forward + safe CE + backward + AdamW); tinybench p50 of ${ITERATIONS} epochs after ${WARMUP}; bitlensMs: engine threads = ${CORES}, bitlens1Ms: 1 thread${argv.includes('--before') ? ', beforeMs: explicit-transpose matmul only, 1 thread' : ''}; PyTorch peer: same model/step, CE in float64, median of as many epochs, 1 and ${CORES} threads; all interleaved per config, ${ROUNDS} round(s); ratio = bitlensMs / faster torch of the same round`,
   stockKernelsMs: stock,
   rows,
 };

@@ -5,9 +5,11 @@
 // time (wasm kernels are synchronous), the epoch's CPU time unprofiled. (A kernel that uses helper threads would be
 // charged their CPU time too; the wall-time comparison is the epoch benchmark's job.) Prints markdown tables and
 // writes results/profile-<date>.json.
-// With `--sets`, several kernel sets of @bitlens/engine are profiled in one run, one after the other per config:
-//   npm run profile -w benchmarks/training [-- --epochs N] [-- --sets 'tfjs;bitlens'] [-- --only canonical/fp32]
-import { configureEngine, type EngineKernels, initTfjsBackend, type Tf } from '@bitlens/engine';
+// With `--sets`, several kernel sets of @bitlens/engine are profiled in one run, one after the other per config (the
+// before and after of each kernel on the same machine state), e.g. the state before issue 13's kernels is
+// `explicit-transpose-matmul`:
+//   npm run profile -w benchmarks/training [-- --epochs N] [-- --sets 'explicit-transpose-matmul;bitlens'] [-- --only canonical/fp32]
+import { BITLENS_KERNELS, type BitlensKernel, configureEngine, type EngineKernels, initTfjsBackend, type Tf } from '@bitlens/engine';
 import { datasetTable } from '@bitlens/data';
 import { effectiveParams, forwardLast, initParams, toTensors } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';
@@ -19,9 +21,9 @@ import { benchModel, benchRun, load, median, PRECISIONS, PRESETS, type Preset } 
 const argv = process.argv.slice(2);
 const arg = (name: string): string | undefined => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
 const EPOCHS = Number(arg('--epochs') ?? 3) || 3;
-const SETS = (arg('--sets') ?? 'bitlens').split(';') as EngineKernels[];
+const SETS: EngineKernels[] = (arg('--sets') ?? 'bitlens').split(';').map((x) => (x === 'bitlens' || x === 'tfjs' ? x : (x.split(',').filter((k) => k.length > 0) as BitlensKernel[])));
 const ONLY = arg('--only');
-const setName = (k: EngineKernels): string => k;
+const setName = (k: EngineKernels): string => (typeof k === 'string' ? k : k.length === BITLENS_KERNELS.length ? 'bitlens' : k.join('+') || 'tfjs');
 const registry = createQuantizerRegistry();
 
 type Phase = 'forward' | 'backward' | 'optimizer';
@@ -109,7 +111,7 @@ for (const preset of PRESETS) {
   for (const precision of PRECISIONS) {
     if (ONLY !== undefined && ONLY !== `${preset.name}/${precision}`) continue;
     for (const set of SETS) {
-      configureEngine(tf, { kernels: set });
+      await configureEngine(tf, { kernels: set });
       // tf.profile times each kernel with the backend's timer: make it read CPU time.
       Object.assign(tf.backend(), { time: async (f: () => void) => ({ kernelMs: cpuMs(f) }) });
       const l = load();
@@ -119,7 +121,7 @@ for (const preset of PRESETS) {
     }
   }
 }
-configureEngine(tf);
+await configureEngine(tf);
 if (SETS.length > 1) {
   const names = SETS.map(setName);
   console.log(`\n| preset / precision | ${names.join(' | ')} |\n|---|${names.map(() => '---').join('|')}|`);

@@ -27,10 +27,10 @@ const products = (tf: Tf): Float32Array[] =>
   );
 
 describe('configureEngine', () => {
-  it("bitlens's wasm BatchMatMul (explicit transposes) gives the cpu backend's products for every transpose combination", async () => {
+  it("bitlens's wasm BatchMatMul (explicit transposes, small products) gives the cpu backend's products for every transpose combination", async () => {
     const ref = products((await initTfjsBackend('cpu')).tf);
     const { tf, info } = await initTfjsBackend('wasm');
-    expect(info.config).toEqual({ kernels: 'bitlens' });
+    expect(info.config.kernels).toEqual(['explicit-transpose-matmul', 'gemm', 'gather', 'fused-mlp']);
     const got = products(tf);
     got.forEach((g, i) => expect(relErr(g, ref[i] ?? new Float32Array())).toBeLessThan(1e-6));
   });
@@ -38,13 +38,17 @@ describe('configureEngine', () => {
   it("switches between tfjs's stock kernels and bitlens's, and back", async () => {
     const { tf } = await initTfjsBackend('wasm');
     const ours = tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc;
-    expect(configureEngine(tf, { kernels: 'tfjs' })).toEqual({ kernels: 'tfjs' });
+    expect(await configureEngine(tf, { kernels: 'tfjs' })).toEqual({ kernels: [], threads: 1 });
+    expect(tf.getKernel('UnsortedSegmentSum', 'wasm')).toBeUndefined(); // tfjs-wasm's own set: no scatter-add
     const stock = tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc;
     expect(stock).not.toBe(ours);
     const stockProducts = products(tf);
-    configureEngine(tf);
+    await configureEngine(tf, { kernels: ['explicit-transpose-matmul'] });
     expect(tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc).not.toBe(stock);
     products(tf).forEach((g, i) => expect(relErr(g, stockProducts[i] ?? new Float32Array())).toBeLessThan(1e-6));
-    expect(() => configureEngine(tf, { kernels: 'fast' as 'tfjs' })).toThrow(/'bitlens' or 'tfjs'/);
+    await configureEngine(tf);
+    expect(tf.getKernel('UnsortedSegmentSum', 'wasm')).toBeDefined();
+    await expect(configureEngine(tf, { kernels: 'fast' as 'tfjs' })).rejects.toThrow(/'bitlens', 'tfjs' or a list/);
+    await expect(configureEngine(tf, { threads: 0 })).rejects.toThrow(/threads/);
   });
 });

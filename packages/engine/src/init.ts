@@ -133,9 +133,9 @@ export async function initTfjsBackend(name: string, options: EngineOptions = {})
     throw new BitlensError('BACKEND_UNAVAILABLE', { stage: STAGE, field: name, expected: `tf.getBackend() === '${name}'`, found: String(tf.getBackend()) },
       'tfjs refused to initialise it (see the warning above for the reason)');
   }
-  const config = configureEngine(tf, options);
+  const config = await configureEngine(tf, options);
   const description =
-    name === 'wasm' ? 'wasm (XNNPACK, SIMD, 1 thread in Node)'
+    name === 'wasm' ? `wasm (XNNPACK, SIMD${config.gemm === undefined ? '' : `; bitlens GEMM, ${config.gemm === 'fma' ? 'fused multiply-add' : 'mul + add'}, ${config.threads} thread${config.threads === 1 ? '' : 's'}`})`
     : name === 'cpu' ? 'cpu (plain JS reference)'
     : name === 'webgpu' ? `webgpu on ${extra.adapter?.description || extra.adapter?.device || extra.adapter?.vendor || 'unknown adapter'}`
     : `tensorflow (${extra.package ?? '?'})`;

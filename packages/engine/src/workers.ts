@@ -20,7 +20,7 @@ export interface EngineWorkersOptions {
   readonly backend?: string;
   /** Tasks that run at a time, each in its own worker thread (default: the number of cores). */
   readonly workers?: number;
-  /** How each worker configures its engine (see `configureEngine`). */
+  /** How each worker configures its engine (see `configureEngine`); `threads` defaults to {@link EngineWorkers.threads}. */
   readonly engine?: EngineOptions;
 }
 
@@ -31,11 +31,26 @@ export interface EngineWorkers {
   /** Tasks at a time. */
   readonly size: number;
   /**
+   * Threads each worker's engine may use for one product (`EngineOptions.threads`), unless `engine.threads` says
+   * otherwise: max(1, floor(cores / size)). The tasks of a full pool, not the kernels, take the cores: with as many
+   * workers as cores each task gets one thread; a pool of one on two cores gives its task both.
+   */
+  readonly threads: number;
+  /**
    * Runs the task module `task` (it exports `runEngineTask`, see {@link EngineTask}) with `input` in a worker thread
    * that first starts and configures its own engine. Cold: the worker starts on subscribe, once fewer than `size`
    * tasks of this pool run; it is terminated on unsubscribe. Emits what the task posts; completes when it resolves.
+   * `options.engine` overrides the pool's engine options for this task (e.g. its threads).
    */
-  run<M>(task: URL, input: unknown, transfer?: readonly ArrayBuffer[]): Observable<M>;
+  run<M>(task: URL, input: unknown, options?: EngineTaskOptions): Observable<M>;
+}
+
+/** Per-task options of {@link EngineWorkers.run}. */
+export interface EngineTaskOptions {
+  /** Buffers of `input` to transfer instead of copying. */
+  readonly transfer?: readonly ArrayBuffer[];
+  /** Engine options for this task's worker, over the pool's. */
+  readonly engine?: EngineOptions;
 }
 
 /** Messages from a worker (the bootstrap's protocol). @internal */
@@ -65,16 +80,18 @@ export function createEngineWorkers(options: EngineWorkersOptions = {}): EngineW
   if (!isTfjsBackendName(backend)) throw new BitlensError('BACKEND_UNAVAILABLE', { stage: STAGE, field: 'backend', expected: 'wasm, cpu, webgpu or tensorflow', found: JSON.stringify(backend) });
   const size = options.workers ?? availableParallelism();
   if (!Number.isInteger(size) || size < 1) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'workers', expected: 'a positive integer', found: String(size) });
-  const engine = options.engine ?? {};
+  const threads = options.engine?.threads ?? Math.max(1, Math.floor(availableParallelism() / size));
+  const engine: EngineOptions = { ...(options.engine ?? {}), threads };
   const slots = semaphore(size);
   return {
     backend,
     size,
-    run: <M>(task: URL, input: unknown, transfer: readonly ArrayBuffer[] = []) =>
+    threads,
+    run: <M>(task: URL, input: unknown, run: EngineTaskOptions = {}) =>
       new Observable<M>((subscriber) => {
         let worker: Worker | undefined;
         const release = slots.acquire(() => {
-          worker = spawn({ backend, engine, task: task.href, input }, transfer);
+          worker = spawn({ backend, engine: { ...engine, ...(run.engine ?? {}) }, task: task.href, input }, run.transfer ?? []);
           const fail = (e: Error): void => {
             release();
             subscriber.error(e);

@@ -50,6 +50,12 @@ export interface WorkerExecutorOptions {
    * naming one is an INVALID_OPTION error (train it with {@link inProcessExecutor}).
    */
   readonly registry?: QuantizerRegistry;
+  /**
+   * Threads each run's engine may use for one matrix product (default: the pool's `threads`, max(1, floor(cores /
+   * workers)): when the pool is full, the runs, not the kernels, take the cores; a single run in a pool of one gets
+   * them all). Results do not depend on it, so it is not part of the cache key.
+   */
+  readonly threadsPerRun?: number;
 }
 
 /** The input of the worker task (structured-cloned into the worker). @internal */
@@ -69,6 +75,8 @@ const BUILTIN_NAMES = new Set(BUILTIN_QUANTIZERS.map((q) => q.name));
  */
 export function workerExecutor(options: WorkerExecutorOptions): TrainExecutor {
   const registry = options.registry ?? createQuantizerRegistry();
+  const threads = options.threadsPerRun ?? options.workers.threads;
+  if (!Number.isInteger(threads) || threads < 1) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'threadsPerRun', expected: 'a positive integer', found: String(threads) });
   const task = new URL(`./internal/train-task.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
   const check = (o: ResolvedTrainOptions): void => {
     const name = o.model.quantizer;
@@ -84,7 +92,7 @@ export function workerExecutor(options: WorkerExecutorOptions): TrainExecutor {
     train: (o, data, resumeFrom) => {
       check(o);
       const input: TrainTaskInput = { options: o, data, ...(resumeFrom === undefined ? {} : { resumeFrom: tableToIPC(resumeFrom) }) };
-      return options.workers.run<Uint8Array>(task, input).pipe(
+      return options.workers.run<Uint8Array>(task, input, { engine: { threads } }).pipe(
         map((bytes) => assertSchema(TrainingStreamSchema, tableFromIPC(bytes), { stage: STAGE, side: 'output', exact: true })),
       );
     },

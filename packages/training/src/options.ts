@@ -7,9 +7,11 @@ const STAGE = 'training/train';
 /**
  * Version of the training stage: part of its cache key. 2: the early stop waits for test accuracy to be back at the
  * threshold, and the last-position attention has a hand-written gradient (other float rounding, so other weights
- * than version 1 for the same options).
+ * than version 1 for the same options). 3: on wasm, token rows are gathered instead of picked by one-hot products,
+ * the MLP block is one fused op, and large products run on bitlens's GEMM (fused multiply-add where the CPU has it):
+ * the same functions, other float rounding, so other weights for the same options.
  */
-export const TRAIN_STAGE_VERSION = '2';
+export const TRAIN_STAGE_VERSION = '3';
 
 /**
  * When a run logs, checkpoints and stops, as data (part of the run's options and cache key). Epoch e means e

@@ -8,14 +8,14 @@ import type { Tf } from '../init.js';
 const stock = new Map<string, KernelConfig | undefined>();
 
 /**
- * Registers `make(original)` as the kernel `kernelName` of `backendName` (or a new kernel when tfjs has none: then
- * `original` is undefined). Idempotent: a kernel already replaced is left as it is.
+ * Registers `make(current)` as the kernel `kernelName` of `backendName`, where `current` is the kernel registered now
+ * (tfjs's, or a replacement installed before this one, which the new one may fall back to), or undefined when there
+ * is none. `restoreStockKernels` puts tfjs's own back.
  */
-export function overrideKernel(tf: Tf, kernelName: string, backendName: string, make: (original: KernelFunc | undefined) => KernelFunc): void {
+export function overrideKernel(tf: Tf, kernelName: string, backendName: string, make: (current: KernelFunc | undefined) => KernelFunc): void {
   const id = `${backendName}/${kernelName}`;
-  if (stock.has(id)) return;
   const current = tf.getKernel(kernelName, backendName);
-  stock.set(id, current);
+  if (!stock.has(id)) stock.set(id, current);
   if (current !== undefined) tf.unregisterKernel(kernelName, backendName);
   tf.registerKernel({ ...(current ?? {}), kernelName, backendName, kernelFunc: make(current?.kernelFunc) });
 }
@@ -28,9 +28,4 @@ export function restoreStockKernels(tf: Tf): void {
     if (original !== undefined) tf.registerKernel(original);
   }
   stock.clear();
-}
-
-/** Whether bitlens replaced (or added) this kernel. */
-export function isOverridden(kernelName: string, backendName: string): boolean {
-  return stock.has(`${backendName}/${kernelName}`);
 }
