@@ -12,7 +12,9 @@ export {
   MetricsSchema, TrainingCheckpointSchema, TrainingStreamSchema, TRAINING_STATE_KEY, metricsStreamTable, checkpointStreamTable,
   streamKind, toMetricsTable, toCheckpointTable, readTrainingCheckpoint,
 } from './schemas.js';
-export type { Metrics, MetricsRow, TrainingCheckpoint, TrainingStream, TrainingStreamKind, TrainingState } from './schemas.js';
+export type { Metrics, MetricsRow, TrainingCheckpoint, TrainingStream, TrainingStreamKind, TrainingState, ReadTrainingCheckpoint } from './schemas.js';
 export { safeCrossEntropy, accuracy } from './loss.js';
 export { ADAMW_DEFAULTS, adamwState, adamwStep, learningRateAt } from './adamw.js';
 export type { AdamWOptions, AdamWState } from './adamw.js';
+export { GROKFAST_DEFAULTS, grokfastFilter } from './grokfast.js';
+export type { GrokfastOptions, GrokfastState } from './grokfast.js';

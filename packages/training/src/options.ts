@@ -1,6 +1,7 @@
 import { BitlensError } from '@bitlens/core';
 import { validateConfig, type ModelConfig } from '@bitlens/model';
 import { ADAMW_DEFAULTS, type AdamWOptions } from './adamw.js';
+import { GROKFAST_DEFAULTS, type GrokfastOptions } from './grokfast.js';
 
 const STAGE = 'training/train';
 
@@ -46,6 +47,12 @@ export interface TrainOptions {
   readonly optimizer?: Partial<AdamWOptions>;
   /** How the STE gradient reaches the latent weights (see @bitlens/quantization `steQuantize`; default 'identity'). */
   readonly steGradient?: 'identity' | 'centred';
+  /**
+   * Grokfast-EMA gradient filter before each AdamW step (see `GrokfastOptions`; missing fields take the authors'
+   * defaults alpha 0.98, lambda 2). Off (null) by default: it changes the optimizer, so it is part of the cache key and
+   * of provenance, and reports flag it.
+   */
+  readonly grokfast?: Partial<GrokfastOptions> | null;
 }
 
 /** A schedule with every default applied. */
@@ -64,6 +71,7 @@ export interface ResolvedTrainOptions {
   readonly schedule: ResolvedSchedule;
   readonly optimizer: AdamWOptions;
   readonly steGradient: 'identity' | 'centred';
+  readonly grokfast: GrokfastOptions | null;
 }
 
 function bad(field: string, expected: string, found: unknown): never {
@@ -106,7 +114,10 @@ export function resolveTrainOptions(o: TrainOptions): ResolvedTrainOptions {
     schedule: resolveSchedule(o.schedule),
     optimizer: resolveOptimizer(o.optimizer),
     steGradient: o.steGradient ?? 'identity',
+    grokfast: o.grokfast === undefined || o.grokfast === null ? null : { ...GROKFAST_DEFAULTS, ...o.grokfast },
   };
+  if (r.grokfast !== null && !(r.grokfast.alpha >= 0 && r.grokfast.alpha < 1)) bad('grokfast.alpha', 'a number in [0, 1)', r.grokfast.alpha);
+  if (r.grokfast !== null && !(r.grokfast.lambda >= 0)) bad('grokfast.lambda', 'a non-negative number', r.grokfast.lambda);
   if (!Number.isInteger(r.seed)) bad('seed', 'an integer', r.seed);
   if (r.steGradient !== 'identity' && r.steGradient !== 'centred') bad('steGradient', "'identity' or 'centred'", r.steGradient);
   return r;

@@ -5,6 +5,7 @@ import type { QuantizerRegistry } from '@bitlens/quantization';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs';
 import type { Table } from 'apache-arrow';
 import { adamwState, adamwStep, type AdamWState } from './adamw.js';
+import { grokfastFilter, type GrokfastState } from './grokfast.js';
 import type { TrainData } from './data.js';
 import { accuracy, safeCrossEntropy } from './loss.js';
 import { resolveTrainOptions, type ResolvedTrainOptions, type TrainOptions } from './options.js';
@@ -85,7 +86,7 @@ function splitTensors(tf: Tf, d: TrainData, train: boolean): Split {
 
 interface Start {
   readonly latent: Map<string, HostTensor>;
-  readonly moments: { readonly m: Map<string, HostTensor>; readonly v: Map<string, HostTensor> } | undefined;
+  readonly moments: { readonly m: Map<string, HostTensor>; readonly v: Map<string, HostTensor>; readonly ema?: Map<string, HostTensor> } | undefined;
   readonly epoch: number;
   readonly grokEpoch: number | null;
   readonly trainFitEpoch: number | null;
@@ -99,10 +100,10 @@ function startFrom(cfg: ModelConfig, seed: number, resumeFrom: Table | undefined
     throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'resumeFrom', expected: 'a checkpoint of the same model config', found: 'another config' });
   }
   const t = readTrainingCheckpoint(resumeFrom);
-  return { latent: w.latent, moments: { m: t.adamM, v: t.adamV }, epoch: t.state.epoch, grokEpoch: t.state.grokEpoch, trainFitEpoch: t.state.trainFitEpoch };
+  return { latent: w.latent, moments: { m: t.adamM, v: t.adamV, ...(t.grokfastEma === undefined ? {} : { ema: t.grokfastEma }) }, epoch: t.state.epoch, grokEpoch: t.state.grokEpoch, trainFitEpoch: t.state.trainFitEpoch };
 }
 
-function upload(tf: Tf, s: Start): { vars: Map<string, Variable>; state: AdamWState } {
+function upload(tf: Tf, s: Start): { vars: Map<string, Variable>; state: AdamWState; ema: GrokfastState } {
   const vars = new Map<string, Variable>();
   for (const [n, t] of s.latent) {
     tf.tidy(() => {
@@ -111,7 +112,8 @@ function upload(tf: Tf, s: Start): { vars: Map<string, Variable>; state: AdamWSt
   }
   const state = adamwState(tf, vars);
   state.step = s.epoch;
-  if (s.moments === undefined) return { vars, state };
+  const ema: GrokfastState = new Map();
+  if (s.moments === undefined) return { vars, state, ema };
   for (const n of vars.keys()) {
     const m = s.moments.m.get(n);
     const v = s.moments.v.get(n);
@@ -120,8 +122,10 @@ function upload(tf: Tf, s: Start): { vars: Map<string, Variable>; state: AdamWSt
       state.m.get(n)?.assign(tf.tensor(m.data, [...m.shape], 'float32'));
       state.v.get(n)?.assign(tf.tensor(v.data, [...v.shape], 'float32'));
     });
+    const h = s.moments.ema?.get(n);
+    if (h !== undefined) tf.tidy(() => void ema.set(n, tf.variable(tf.tensor(h.data, [...h.shape], 'float32'), false)));
   }
-  return { vars, state };
+  return { vars, state, ema };
 }
 
 /**
@@ -144,6 +148,7 @@ class Run implements TrainingRun {
   private readonly tf: Tf;
   private readonly vars: Map<string, Variable>;
   private readonly state: AdamWState;
+  private readonly ema: GrokfastState;
   private readonly train: Split;
   private readonly test: Split;
   private readonly varList: Variable[];
@@ -160,7 +165,7 @@ class Run implements TrainingRun {
   ) {
     this.tf = ctx.tf;
     this.backend = this.tf.getBackend();
-    ({ vars: this.vars, state: this.state } = upload(this.tf, start));
+    ({ vars: this.vars, state: this.state, ema: this.ema } = upload(this.tf, start));
     this.train = splitTensors(this.tf, data, true);
     this.test = splitTensors(this.tf, data, false);
     this.trainRows = this.train.n;
@@ -231,7 +236,10 @@ class Run implements TrainingRun {
       if (!open) throw new BitlensError('INTERNAL', { stage: STAGE, field: 'gradients', expected: 'gradients not yet applied or discarded', found: 'used ones' });
       const g = new Map<string, Tensor>();
       for (const [vn, t] of Object.entries(grads)) g.set(this.byVarName.get(vn) ?? vn, t);
-      adamwStep(tf, this.options.optimizer, this.vars, g, this.state);
+      const gf = this.options.grokfast;
+      const filtered = gf === null ? g : grokfastFilter(tf, gf, g, this.ema);
+      adamwStep(tf, this.options.optimizer, this.vars, filtered, this.state);
+      if (filtered !== g) tf.dispose([...filtered.values()]);
       free();
     };
     return { metrics, apply, discard: free };
@@ -256,11 +264,11 @@ class Run implements TrainingRun {
       effective = toHost(this.effective());
     });
     const st: TrainingState = { epoch: this.state.step, grokEpoch: this.grok, trainFitEpoch: this.trainFit, backend: this.backend };
-    return checkpointStreamTable(this.options.model, st, latent, effective, toHost(this.state.m), toHost(this.state.v));
+    return checkpointStreamTable(this.options.model, st, latent, effective, toHost(this.state.m), toHost(this.state.v), this.ema.size === 0 ? undefined : toHost(this.ema));
   }
 
   dispose(): void {
     const { train, test, state } = this;
-    this.tf.dispose([...this.vars.values(), ...state.m.values(), ...state.v.values(), train.tokens, train.labels, train.oneHot, test.tokens, test.labels, test.oneHot]);
+    this.tf.dispose([...this.vars.values(), ...state.m.values(), ...state.v.values(), ...this.ema.values(), train.tokens, train.labels, train.oneHot, test.tokens, test.labels, test.oneHot]);
   }
 }

@@ -3,13 +3,15 @@ import { assertSchema } from '@bitlens/core';
 import { datasetTable } from '@bitlens/data';
 import { modelConfig, readWeightsTable, type ModelConfig } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';
+import type { Tensor } from '@tensorflow/tfjs';
 import type { Table } from 'apache-arrow';
 import { lastValueFrom, of, share, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MetricsSchema, streamKind, TrainingCheckpointSchema, type MetricsRow } from './schemas.js';
 import { trainDataFromTables } from './data.js';
 import { inProcessExecutor } from './executor.js';
-import { cleanedUp, type TrainOptions } from './options.js';
+import { grokfastFilter, type GrokfastState } from './grokfast.js';
+import { cleanedUp, resolveTrainOptions, type TrainOptions } from './options.js';
 import { latestCheckpoint, selectCheckpoints, selectMetrics, trainStage } from './stage.js';
 import { trainRun } from './train.js';
 
@@ -120,5 +122,39 @@ describe('determinism and resume (in process)', () => {
     expect(resumed.map((t) => streamKind(t))).toEqual(full.map((t) => streamKind(t)));
     expect(metricsOf(resumed)).toEqual(metricsOf(full));
     for (const [n, v] of finalLatent(full)) expect(finalLatent(resumed).get(n), n).toEqual(v);
+  });
+});
+
+describe('Grokfast (EMA gradient filter, off by default)', () => {
+  it('filters as h = alpha h + (1 - alpha) g (h_1 = g_1), step input g + lambda h', () => {
+    const state: GrokfastState = new Map();
+    const o = { alpha: 0.9, lambda: 2 };
+    const run = (g: number[]): number[] =>
+      tf.tidy(() => {
+        const out = grokfastFilter(tf, o, new Map([['w', tf.tensor1d(g)]]), state);
+        const v = [...((out.get('w') as Tensor).dataSync() as Float32Array)];
+        tf.dispose([...out.values()]);
+        return v;
+      });
+    expect(run([1, -2])).toEqual([3, -6]); // h = g: g + 2g
+    const second = run([3, 0]); // h = 0.9 [1, -2] + 0.1 [3, 0] = [1.2, -1.8]; g + 2h = [5.4, -3.6]
+    expect(second[0]).toBeCloseTo(5.4, 5);
+    expect(second[1]).toBeCloseTo(-3.6, 5);
+    tf.dispose([...state.values()]);
+  });
+  it('is off unless asked for, and a resumed Grokfast run (EMA in the checkpoint) ends bit-identical to an uninterrupted one', async () => {
+    expect(resolveTrainOptions({ model: small('fp32'), seed: 1, schedule: { epochs: 1 } }).grokfast).toBeNull();
+    const plain = await run({ model: small('fp32'), seed: 1, schedule: { epochs: 2 } });
+    expect(latestCheckpoint(plain)?.getChild('grokfast_ema')?.nullCount).toBe(latestCheckpoint(plain)?.numRows);
+    const options: TrainOptions = { model: small('ternary-centred'), seed: 5, schedule: { epochs: 24, logEvery: 4, checkpointEvery: 10 }, grokfast: { lambda: 3 } };
+    expect(resolveTrainOptions(options).grokfast).toEqual({ alpha: 0.98, lambda: 3 });
+    const full = await run(options);
+    const ck10 = full.find((t) => streamKind(t) === 'checkpoint' && t.getChild('epoch')?.get(0) === 10) as Table;
+    expect(ck10.getChild('grokfast_ema')?.nullCount).toBe(0);
+    const resumed = await run(options, ck10);
+    for (const [n, v] of finalLatent(full)) expect(finalLatent(resumed).get(n), n).toEqual(v);
+    const without = finalLatent(await run({ ...options, grokfast: null }));
+    expect(without.get('blocks.0.mlp.W_in')).not.toEqual(finalLatent(full).get('blocks.0.mlp.W_in'));
+    expect(() => resolveTrainOptions({ ...options, grokfast: { alpha: 1 } })).toThrow(/grokfast.alpha/);
   });
 });

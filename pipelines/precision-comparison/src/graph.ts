@@ -67,6 +67,7 @@ export function comparisonGraph(r: ResolvedComparison, tf: Tf, training: TrainEx
         seed: r.seed,
         schedule: { epochs: r.epochs, logEvery: r.logEvery, checkpointEvery: r.checkpointEvery, stopAfterGrok: r.afterGrok, grokThreshold: GROK_THRESHOLD },
         optimizer: { lr: r.lr, weightDecay: r.weightDecay },
+        grokfast: r.grokfast,
       },
       training,
     );
