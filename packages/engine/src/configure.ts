@@ -3,7 +3,7 @@ import { createGemm, type Gemm } from '@bitlens/kernels-wasm';
 import type { Tf } from './init.js';
 import { restoreStockKernels } from './internal/overrides.js';
 import { installExplicitTransposeMatMul } from './internal/wasm-matmul.js';
-import { installFusedMlp, installGather, installGemmMatMul } from './internal/wasm-kernels.js';
+import { installFusedAttention, installFusedMlp, installGather, installGemmMatMul } from './internal/wasm-kernels.js';
 
 /**
  * bitlens's kernels for tfjs-wasm, each replacing a slow or missing tfjs kernel (the cpu and webgpu backends keep
@@ -16,9 +16,11 @@ import { installFusedMlp, installGather, installGemmMatMul } from './internal/wa
  *   `UnsortedSegmentSum`, which tfjs-wasm lacks (with it the model embeds tokens by gathering rows instead of one-hot
  *   products);
  * - `fused-mlp`: `BitlensFusedMlp` / `BitlensFusedMlpGrad`, the MLP block (matmul, ReLU, matmul) forward and backward
- *   as GEMM calls with fused epilogues (the model uses it when registered).
+ *   as GEMM calls with fused epilogues (the model uses it when registered);
+ * - `fused-attention`: `BitlensAttendLast` / `BitlensAttendLastGrad`, the last-position softmax attention forward and
+ *   backward as two SIMD loops in the GEMM's module instead of a dozen broadcast tfjs ops and their autodiff.
  */
-export const BITLENS_KERNELS = ['explicit-transpose-matmul', 'gemm', 'gather', 'fused-mlp'] as const;
+export const BITLENS_KERNELS = ['explicit-transpose-matmul', 'gemm', 'gather', 'fused-mlp', 'fused-attention'] as const;
 /** One of {@link BITLENS_KERNELS}. */
 export type BitlensKernel = (typeof BITLENS_KERNELS)[number];
 /** Which kernels an engine runs: all of bitlens's, tfjs's own only, or a chosen subset (for before/after measurements). */
@@ -75,10 +77,11 @@ export async function configureEngine(tf: Tf, options: EngineOptions = {}): Prom
   if (tf.getKernel('BatchMatMul', 'wasm') === undefined) return { kernels, threads };
   // Order matters: the GEMM product falls back to the kernel below it (the explicit-transpose one when chosen).
   if (kernels.includes('explicit-transpose-matmul')) installExplicitTransposeMatMul(tf);
-  // The GEMM's module is loaded for any of the kernels that use it (the gather's scatter-add runs SIMD there).
+  // The GEMM's module is loaded for any of the kernels that use it (the scatter-add and the attention run there too).
   const g = kernels.some((k) => k !== 'explicit-transpose-matmul') ? await gemmFor(threads) : undefined;
   if (g !== undefined && kernels.includes('gemm')) installGemmMatMul(tf, g);
   if (g !== undefined && kernels.includes('gather')) installGather(tf, g);
   if (g !== undefined && kernels.includes('fused-mlp')) installFusedMlp(tf, g);
+  if (g !== undefined && kernels.includes('fused-attention')) installFusedAttention(tf, g);
   return { kernels, threads, ...(g === undefined ? {} : { gemm: g.relaxed ? ('fma' as const) : ('simd' as const) }) };
 }

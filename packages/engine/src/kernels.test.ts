@@ -107,4 +107,36 @@ describe("bitlens's wasm kernels match tfjs's (cpu backend)", () => {
     expectSame([cpu, one, two], 'fused MLP');
     expect(Math.max(...(one[2] ?? []).map(Math.abs))).toBeGreaterThan(1e-3); // the weight gradient is not trivially zero
   });
+
+  it('last-position attention: forward and backward equal softmax(q k / scale) v by tfjs ops and autodiff', async () => {
+    const [B, n, h, dh, scale] = [97, 3, 4, 8, Math.sqrt(32)];
+    const q = random(B * h * dh, 13);
+    const k = random(B * n * h * dh, 14);
+    const v = random(B * n * h * dh, 15);
+    const dz = random(B * h * dh, 16);
+    const composite = (tf: Tf): Float32Array[] =>
+      tf.tidy(() => {
+        const f = (Q: Tensor, K: Tensor, V: Tensor): Tensor => {
+          const kT = tf.transpose(tf.reshape(K, [B, n, h, dh]), [0, 2, 1, 3]);
+          const vT = tf.transpose(tf.reshape(V, [B, n, h, dh]), [0, 2, 1, 3]);
+          const a = tf.softmax(tf.div(tf.sum(tf.mul(tf.reshape(Q, [B, h, 1, dh]), kT), -1), scale), -1);
+          return tf.reshape(tf.sum(tf.mul(tf.expandDims(a, -1), vT), 2), [B, h * dh]);
+        };
+        const ins = [tf.tensor2d(q, [B, h * dh]), tf.tensor2d(k, [B * n, h * dh]), tf.tensor2d(v, [B * n, h * dh])] as [Tensor, Tensor, Tensor];
+        const grads = tf.grads((...t: Tensor[]) => tf.sum(tf.mul(f(...(t as [Tensor, Tensor, Tensor])), tf.tensor2d(dz, [B, h * dh]))))(ins);
+        return read([f(...ins), ...grads]);
+      });
+    const fused = (tf: Tf): Float32Array[] =>
+      tf.tidy(() => {
+        const attrs = { batch: B, keys: n, heads: h, headDim: dh, scale };
+        const ins = { q: tf.tensor2d(q, [B, h * dh]), k: tf.tensor2d(k, [B * n, h * dh]), v: tf.tensor2d(v, [B * n, h * dh]) };
+        const [z, a] = tf.engine().runKernel('BitlensAttendLast', ins, attrs) as Tensor[] as [Tensor, Tensor];
+        const grads = tf.engine().runKernel('BitlensAttendLastGrad', { dz: tf.tensor2d(dz, [B, h * dh]), ...ins, a }, attrs) as Tensor[];
+        return read([z, ...grads]);
+      });
+    const cpu = composite((await initTfjsBackend('cpu')).tf);
+    const ours = fused((await initTfjsBackend('wasm')).tf);
+    cpu.forEach((c, i) => expect(relErr(ours[i] ?? new Float32Array(), c), `attention #${i}`).toBeLessThan(TOL));
+    expect(Math.max(...(ours[2] ?? []).map(Math.abs))).toBeGreaterThan(1e-3);
+  });
 });

@@ -1,4 +1,5 @@
 import { BitlensError } from '@bitlens/core';
+import { availableParallelism } from 'node:os';
 import { lastValueFrom, merge, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createEngineWorkers } from './index.js';
@@ -9,7 +10,10 @@ describe('createEngineWorkers', () => {
   it('runs a task in a worker thread on an engine it started and configured, relaying what the task posts', async () => {
     const pool = createEngineWorkers({ backend: 'wasm', workers: 1 });
     expect(pool.size).toBe(1);
-    expect(await lastValueFrom(pool.run<string>(task, { n: 7 }).pipe(toArray()))).toEqual(['wasm bitlens 1', '49']);
+    expect(pool.threads).toBe(availableParallelism()); // a pool of one: its task gets every core
+    expect(await lastValueFrom(pool.run<string>(task, { n: 7 }).pipe(toArray()))).toEqual([`wasm bitlens ${pool.threads}`, '49']);
+    expect(await lastValueFrom(pool.run<string>(task, { n: 2 }, { engine: { threads: 1 } }).pipe(toArray()))).toEqual(['wasm bitlens 1', '4']);
+    expect(createEngineWorkers({ workers: 3 * availableParallelism() }).threads).toBe(1); // a full pool: one each
     const stock = createEngineWorkers({ backend: 'cpu', engine: { kernels: 'tfjs' } });
     expect((await lastValueFrom(stock.run<string>(task, { n: 3 }).pipe(toArray())))[0]).toMatch(/^cpu tfjs/);
   });

@@ -212,3 +212,103 @@ export function scatterAddRows(src: usize, ids: usize, dst: usize, rows: i32, w:
     for (; q < w; q++) store<f32>(to + <usize>q * 4, load<f32>(to + <usize>q * 4) + load<f32>(from + <usize>q * 4));
   }
 }
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+/** q · k over dh floats (SIMD, then the remainder). */
+// @ts-ignore: decorator
+@inline function dot(x: usize, y: usize, dh: i32): f32 {
+  const d4 = dh & ~3;
+  let acc = f32x4.splat(0);
+  for (let d = 0; d < d4; d += 4) acc = madd(v128.load(x + <usize>d * 4), v128.load(y + <usize>d * 4), acc);
+  let s = hsum(acc);
+  for (let d = d4; d < dh; d++) s += load<f32>(x + <usize>d * 4) * load<f32>(y + <usize>d * 4);
+  return s;
+}
+
+/** out[0:dh] = sum_j c[j] rows[j][0:dh], rows `stride` bytes apart (n terms; `add`: accumulate into out). */
+// @ts-ignore: decorator
+@inline function combine(out: usize, c: usize, rows: usize, stride: usize, n: i32, dh: i32): void {
+  const d4 = dh & ~3;
+  for (let d = 0; d < d4; d += 4) {
+    let acc = f32x4.splat(0);
+    for (let j = 0; j < n; j++) acc = madd(v128.load32_splat(c + <usize>j * 4), v128.load(rows + <usize>j * stride + <usize>d * 4), acc);
+    v128.store(out + <usize>d * 4, acc);
+  }
+  for (let d = d4; d < dh; d++) {
+    let s: f32 = 0;
+    for (let j = 0; j < n; j++) s += load<f32>(c + <usize>j * 4) * load<f32>(rows + <usize>j * stride + <usize>d * 4);
+    store<f32>(out + <usize>d * 4, s);
+  }
+}
+
+/**
+ * Softmax attention of one query per row over n keys: q [B, h*dh], k and v [B*n, h*dh] (rows b*n + j) →
+ * z [B, h*dh] and the probabilities a [B, h, n]. Scores are q·k / scale, max-subtracted before the exponential.
+ */
+export function attendLast(q: usize, k: usize, v: usize, z: usize, a: usize, batch: i32, n: i32, h: i32, dh: i32, scale: f32): void {
+  const w = <usize>(h * dh) * 4;
+  for (let b = 0; b < batch; b++) {
+    for (let hh = 0; hh < h; hh++) {
+      const head = <usize>(hh * dh) * 4;
+      const qo = q + <usize>b * w + head;
+      const ao = a + <usize>((b * h + hh) * n) * 4;
+      const kv = <usize>(b * n) * w + head;
+      let top: f32 = -Infinity;
+      for (let j = 0; j < n; j++) {
+        const s = dot(qo, k + kv + <usize>j * w, dh) / scale;
+        store<f32>(ao + <usize>j * 4, s);
+        top = max(top, s);
+      }
+      let sum: f32 = 0;
+      for (let j = 0; j < n; j++) {
+        const e = Mathf.exp(load<f32>(ao + <usize>j * 4) - top);
+        store<f32>(ao + <usize>j * 4, e);
+        sum += e;
+      }
+      for (let j = 0; j < n; j++) store<f32>(ao + <usize>j * 4, load<f32>(ao + <usize>j * 4) / sum);
+      combine(z + <usize>b * w + head, ao, v + kv, w, n, dh);
+    }
+  }
+}
+
+/**
+ * The backward of {@link attendLast} given dz and the saved a: dA_j = dz·v_j, ds_j = a_j (dA_j - sum_i a_i dA_i) /
+ * scale, dq = sum_j ds_j k_j, dk_j = ds_j q, dv_j = a_j dz. `tmp`: n floats of scratch.
+ */
+export function attendLastGrad(dz: usize, q: usize, k: usize, v: usize, a: usize, dq: usize, dk: usize, dv: usize, tmp: usize, batch: i32, n: i32, h: i32, dh: i32, scale: f32): void {
+  const w = <usize>(h * dh) * 4;
+  const d4 = dh & ~3;
+  for (let b = 0; b < batch; b++) {
+    for (let hh = 0; hh < h; hh++) {
+      const head = <usize>(hh * dh) * 4;
+      const qo = <usize>b * w + head;
+      const ao = a + <usize>((b * h + hh) * n) * 4;
+      const kv = <usize>(b * n) * w + head;
+      let mean: f32 = 0;
+      for (let j = 0; j < n; j++) {
+        const dA = dot(dz + qo, v + kv + <usize>j * w, dh);
+        store<f32>(tmp + <usize>j * 4, dA);
+        mean += load<f32>(ao + <usize>j * 4) * dA;
+      }
+      for (let j = 0; j < n; j++) store<f32>(tmp + <usize>j * 4, (load<f32>(ao + <usize>j * 4) * (load<f32>(tmp + <usize>j * 4) - mean)) / scale);
+      combine(dq + qo, tmp, k + kv, w, n, dh);
+      for (let j = 0; j < n; j++) {
+        const ds = f32x4.splat(load<f32>(tmp + <usize>j * 4));
+        const aj = f32x4.splat(load<f32>(ao + <usize>j * 4));
+        const row = kv + <usize>j * w;
+        for (let d = 0; d < d4; d += 4) {
+          v128.store(dk + row + <usize>d * 4, f32x4.mul(ds, v128.load(q + qo + <usize>d * 4)));
+          v128.store(dv + row + <usize>d * 4, f32x4.mul(aj, v128.load(dz + qo + <usize>d * 4)));
+        }
+        for (let d = d4; d < dh; d++) {
+          store<f32>(dk + row + <usize>d * 4, load<f32>(tmp + <usize>j * 4) * load<f32>(q + qo + <usize>d * 4));
+          store<f32>(dv + row + <usize>d * 4, load<f32>(ao + <usize>j * 4) * load<f32>(dz + qo + <usize>d * 4));
+        }
+      }
+    }
+  }
+}

@@ -5,4 +5,4 @@ export { prepareBinaryMatMul, prepareTernaryMatMul } from './packed-kernels.js';
 export type { PreparedOp } from './packed-kernels.js';
 export { measurePeakF32 } from './peak.js';
 export { createGemm, GEMM_URL, GEMM_RELAXED_URL } from './gemm.js';
-export type { Gemm, GemmArena, GemmEpilogue, GemmOp, GemmOptions } from './gemm.js';
+export type { AttendShape, Gemm, GemmArena, GemmEpilogue, GemmOp, GemmOptions } from './gemm.js';

@@ -4,7 +4,7 @@ import { quantizeActivationsInt8 } from '@bitlens/quantization';
 import type { Tensor, Tensor1D } from '@tensorflow/tfjs';
 import type { ModelConfig } from './config.js';
 import { isQuantized } from './config.js';
-import { canGatherRows, fusedMlp, gatherRows, hasFusedMlp } from './internal/fast-ops.js';
+import { canGatherRows, fusedAttendLast, fusedMlp, gatherRows, hasFusedAttention, hasFusedMlp } from './internal/fast-ops.js';
 
 /** Parameters as tfjs tensors by TransformerLens name: the EFFECTIVE weights (what the forward multiplies by). */
 export type ParamTensors = ReadonlyMap<string, Tensor>;
@@ -325,6 +325,7 @@ function fusedLast(tf: Tf, c: ModelConfig, P: ParamTensors, t: BlockInputs, B: n
  * dA = dz·v, dv = a dz, ds = a (dA - sum(a dA)), dq = sum_j ds k / scale, dk = ds q / scale.
  */
 function attendLast(tf: Tf, q2: Tensor, k2: Tensor, v2: Tensor, B: number, n: number, h: number, dh: number, scale: number): Tensor {
+  if (hasFusedAttention(tf)) return fusedAttendLast(tf, q2, k2, v2, B, n, h, dh, scale); // the same math as one kernel pair
   const f = tf.customGrad((...args) => {
     const [qIn, kIn, vIn] = args as [Tensor, Tensor, Tensor];
     const save = args[3] as unknown as (ts: Tensor[]) => void;

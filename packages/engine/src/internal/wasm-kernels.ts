@@ -1,5 +1,5 @@
 import { BitlensError } from '@bitlens/core';
-import type { Gemm } from '@bitlens/kernels-wasm';
+import type { AttendShape, Gemm } from '@bitlens/kernels-wasm';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import type { Tf } from '../init.js';
 import { overrideKernel } from './overrides.js';
@@ -175,4 +175,39 @@ function fusedMlpBackward(gemm: Gemm): KernelFunc {
       ...sums.map(([c, w]) => outputF32(args.backend, [w], ar.view(c, w))),
     ];
   };
+}
+
+/** Kernel names of the last-position attention (forward and backward); the model calls them when they are registered. */
+export const ATTEND_LAST = 'BitlensAttendLast';
+export const ATTEND_LAST_GRAD = 'BitlensAttendLastGrad';
+
+/**
+ * Softmax attention of one query per row over `keys` keys as a kernel pair in the GEMM's module (SIMD; the
+ * operands are copied in): `BitlensAttendLast` (q [B, h*dh], k and v [B*n, h*dh], rows b*n + j; attrs batch, keys,
+ * heads, headDim, scale) → [z [B, h*dh], a [B, h, n]] and `BitlensAttendLastGrad` (dz, q, k, v, a) → [dq, dk, dv], with
+ * dA = dz·v, dv = a dz, ds = a (dA - sum(a dA)) / scale, dq = sum_j ds k, dk = ds q. tfjs's ops for the same step
+ * (broadcast products and sums over [B, h, n, dh], transposes, and their autodiff) cost 10-15% of a small-preset
+ * epoch once the products are fast.
+ */
+export function installFusedAttention(tf: Tf, gemm: Gemm): void {
+  overrideKernel(tf, ATTEND_LAST, 'wasm', () => (args) => {
+    const shape = args.attrs as unknown as AttendShape;
+    const { batch: B, keys: n, heads: h, headDim: dh } = shape;
+    const ar = gemm.arena();
+    const [q, k, v] = required(ATTEND_LAST, args.inputs, ['q', 'k', 'v']).map((t) => ar.put(heapF32(args.backend, t))) as [number, number, number];
+    const z = ar.alloc(B * h * dh);
+    const a = ar.alloc(B * h * n);
+    gemm.attendLast({ q, k, v, z, a }, shape);
+    return [outputF32(args.backend, [B, h * dh], ar.view(z, B * h * dh)), outputF32(args.backend, [B, h, n], ar.view(a, B * h * n))];
+  });
+  overrideKernel(tf, ATTEND_LAST_GRAD, 'wasm', () => (args) => {
+    const shape = args.attrs as unknown as AttendShape;
+    const { batch: B, keys: n, heads: h, headDim: dh } = shape;
+    const ar = gemm.arena();
+    const [dz, q, k, v, a] = required(ATTEND_LAST_GRAD, args.inputs, ['dz', 'q', 'k', 'v', 'a']).map((t) => ar.put(heapF32(args.backend, t))) as [number, number, number, number, number];
+    const w = h * dh;
+    const [dq, dk, dv] = [ar.alloc(B * w), ar.alloc(B * n * w), ar.alloc(B * n * w)];
+    gemm.attendLastGrad({ dz, q, k, v, a, dq, dk, dv }, shape);
+    return [outputF32(args.backend, [B, w], ar.view(dq, B * w)), outputF32(args.backend, [B * n, w], ar.view(dk, B * n * w)), outputF32(args.backend, [B * n, w], ar.view(dv, B * n * w))];
+  });
 }

@@ -62,3 +62,35 @@ export function fusedMlp(tf: Tf, x: Tensor, wIn: Tensor, bIn: Tensor | undefined
   });
   return f(...inputs);
 }
+
+/** Kernel names of the last-position attention, registered by @bitlens/engine where it has them (wasm). */
+const ATTEND_LAST = 'BitlensAttendLast';
+const ATTEND_LAST_GRAD = 'BitlensAttendLastGrad';
+
+/** Whether the last-position attention kernels are registered on the active backend. */
+export function hasFusedAttention(tf: Tf): boolean {
+  return tf.getKernel(ATTEND_LAST, tf.getBackend()) !== undefined && tf.getKernel(ATTEND_LAST_GRAD, tf.getBackend()) !== undefined;
+}
+
+/**
+ * Softmax attention of one query per row over n keys by the kernels `BitlensAttendLast` / `BitlensAttendLastGrad`
+ * (check {@link hasFusedAttention} first): q [B, h*dh], k and v [B*n, h*dh] (rows b*n + j) → z [B, h*dh]. The backward
+ * takes the saved attention probabilities.
+ */
+export function fusedAttendLast(tf: Tf, q: Tensor, k: Tensor, v: Tensor, B: number, n: number, h: number, dh: number, scale: number): Tensor {
+  const attrs = { batch: B, keys: n, heads: h, headDim: dh, scale };
+  const f = tf.customGrad((...args) => {
+    const [qq, kk, vv] = args as Tensor[] as [Tensor, Tensor, Tensor];
+    const save = args[3] as unknown as (ts: Tensor[]) => void;
+    const [z, a] = tf.engine().runKernel(ATTEND_LAST, { q: qq, k: kk, v: vv }, attrs) as Tensor[] as [Tensor, Tensor];
+    save([qq, kk, vv, a]);
+    return {
+      value: z,
+      gradFunc: (dz: Tensor, saved: Tensor[]) => {
+        const [sq, sk, sv, sa] = saved as [Tensor, Tensor, Tensor, Tensor];
+        return tf.engine().runKernel(ATTEND_LAST_GRAD, { dz, q: sq, k: sk, v: sv, a: sa }, attrs) as Tensor[];
+      },
+    };
+  });
+  return f(q, k, v);
+}
