@@ -10,9 +10,10 @@ const STAGE = 'training/train';
  * threshold, and the last-position attention has a hand-written gradient (other float rounding, so other weights
  * than version 1 for the same options). 3: on wasm, token rows are gathered instead of picked by one-hot products,
  * the MLP block is one fused op, and large products run on bitlens's GEMM (fused multiply-add where the CPU has it):
- * the same functions, other float rounding, so other weights for the same options.
+ * the same functions, other float rounding, so other weights for the same options. 4: the last-position attention
+ * runs as one kernel pair on wasm (other rounding again).
  */
-export const TRAIN_STAGE_VERSION = '3';
+export const TRAIN_STAGE_VERSION = '4';
 
 /**
  * When a run logs, checkpoints and stops, as data (part of the run's options and cache key). Epoch e means e
