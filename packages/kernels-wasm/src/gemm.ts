@@ -169,65 +169,17 @@ export async function createGemm(options: GemmOptions = {}): Promise<Gemm> {
   const instance = await wasm.instantiate(module, { env: { memory, abort: () => { throw new BitlensError('INTERNAL', { stage: 'kernels-wasm/gemm', field: 'abort' }); } } });
   const x = instance.exports as GemmWasmExports;
   const ctlBase = align(x.heapBase());
-  const dataBase = ctlBase + threads * CTL_INTS * 4;
-  const helpers: { worker: Worker; ctl: Int32Array }[] = [];
-  for (let t = 1; t < threads; t++) {
-    const ctl = ctlBase + t * CTL_INTS * 4;
-    const worker = new Worker(HELPER, { eval: true, workerData: { module, memory, ctl } });
-    worker.unref();
-    await new Promise<void>((resolve, reject) => worker.once('message', () => resolve()).once('error', reject));
-    helpers.push({ worker, ctl: new Int32Array(memory.buffer, ctl, CTL_INTS) });
-  }
-  let top = dataBase;
-  const ensure = (end: number): void => {
-    const need = end - memory.buffer.byteLength;
-    if (need > 0) memory.grow(Math.ceil(need / PAGE));
-  };
-  const arena: GemmArena = {
-    put(data) {
-      const at = arena.alloc(data.length);
-      if (data instanceof Int32Array) new Int32Array(memory.buffer, at, data.length).set(data);
-      else new Float32Array(memory.buffer, at, data.length).set(data);
-      return at;
-    },
-    alloc(floats) {
-      const at = top;
-      top = align(top + floats * 4);
-      ensure(top);
-      return at;
-    },
-    view: (offset, floats) => new Float32Array(memory.buffer, offset, floats),
-  };
-  const run = (op: GemmOp): void => {
-    const parts = splitOp(op, threads);
-    const epi = (op.bias === undefined ? 0 : 1) | (op.relu === true ? 2 : 0) | (op.mask === undefined ? 0 : 4);
-    const args = parts.map(([i0, i1, j0, j1]) => {
-      const scratch = arena.alloc(x.scratchBytes(j1 - j0) / 4);
-      return [op.a, op.b, op.c, op.m, op.n, op.k, op.transA === true ? 1 : 0, op.transB === true ? 1 : 0, i0, i1, j0, j1, epi, op.bias ?? 0, op.mask ?? 0, scratch] as const;
-    });
-    args.slice(1).forEach((a, t) => {
-      const h = helpers[t] as (typeof helpers)[number];
-      h.ctl.set(a, ARGS);
-      Atomics.store(h.ctl, CMD, 0);
-      Atomics.add(h.ctl, SEQ, 1);
-      Atomics.notify(h.ctl, SEQ);
-    });
-    const own = args[0];
-    if (own !== undefined) x.gemm(...own);
-    args.slice(1).forEach((_, t) => {
-      const h = helpers[t] as (typeof helpers)[number];
-      const seq = Atomics.load(h.ctl, SEQ);
-      for (let d = Atomics.load(h.ctl, DONE); d !== seq; d = Atomics.load(h.ctl, DONE)) Atomics.wait(h.ctl, DONE, d);
-    });
-  };
+  const helpers: Helper[] = [];
+  for (let t = 1; t < threads; t++) helpers.push(await startHelper(module, memory, ctlBase + t * CTL_INTS * 4));
+  const { arena, reset } = bumpArena(memory, ctlBase + threads * CTL_INTS * 4);
   return {
     threads,
     relaxed,
     arena: () => {
-      top = dataBase;
+      reset();
       return arena;
     },
-    run,
+    run: (op) => runSplit(x, helpers, arena, op),
     scatterAddRows: (src, ids, dst, rows, w, segments) => x.scatterAddRows(src, ids, dst, rows, w, segments),
     attendLast: (o, s) => x.attendLast(o.q, o.k, o.v, o.z, o.a, s.batch, s.keys, s.heads, s.headDim, s.scale),
     attendLastGrad: (o, s) => x.attendLastGrad(o.dz, o.q, o.k, o.v, o.a, o.dq, o.dk, o.dv, arena.alloc(s.keys), s.batch, s.keys, s.heads, s.headDim, s.scale),
@@ -239,6 +191,63 @@ export async function createGemm(options: GemmOptions = {}): Promise<Gemm> {
       }
     },
   };
+}
+
+/** A helper thread and its control slots (see HELPER). */
+interface Helper {
+  readonly worker: Worker;
+  readonly ctl: Int32Array;
+}
+
+async function startHelper(module: WasmModule, memory: SharedMemory, ctl: number): Promise<Helper> {
+  const worker = new Worker(HELPER, { eval: true, workerData: { module, memory, ctl } });
+  worker.unref(); // idle helpers never keep the process alive
+  await new Promise<void>((resolve, reject) => worker.once('message', () => resolve()).once('error', reject));
+  return { worker, ctl: new Int32Array(memory.buffer, ctl, CTL_INTS) };
+}
+
+/** A bump allocator over the shared memory from `base`, growing the memory as needed. */
+function bumpArena(memory: SharedMemory, base: number): { arena: GemmArena; reset(): void } {
+  let top = base;
+  const arena: GemmArena = {
+    put(data) {
+      const at = arena.alloc(data.length);
+      if (data instanceof Int32Array) new Int32Array(memory.buffer, at, data.length).set(data);
+      else new Float32Array(memory.buffer, at, data.length).set(data);
+      return at;
+    },
+    alloc(floats) {
+      const at = top;
+      top = align(top + floats * 4);
+      const need = top - memory.buffer.byteLength;
+      if (need > 0) memory.grow(Math.ceil(need / PAGE));
+      return at;
+    },
+    view: (offset, floats) => new Float32Array(memory.buffer, offset, floats),
+  };
+  return { arena, reset: () => (top = base) };
+}
+
+/** Runs one product: the first rectangle on this thread, the others on the helpers, then waits for them. */
+function runSplit(x: GemmWasmExports, helpers: readonly Helper[], arena: GemmArena, op: GemmOp): void {
+  const epi = (op.bias === undefined ? 0 : 1) | (op.relu === true ? 2 : 0) | (op.mask === undefined ? 0 : 4);
+  const args = splitOp(op, helpers.length + 1).map(([i0, i1, j0, j1]) => {
+    const scratch = arena.alloc(x.scratchBytes(j1 - j0) / 4);
+    return [op.a, op.b, op.c, op.m, op.n, op.k, op.transA === true ? 1 : 0, op.transB === true ? 1 : 0, i0, i1, j0, j1, epi, op.bias ?? 0, op.mask ?? 0, scratch] as const;
+  });
+  const used = helpers.slice(0, args.length - 1);
+  used.forEach((h, t) => {
+    h.ctl.set(args[t + 1] as readonly number[], ARGS);
+    Atomics.store(h.ctl, CMD, 0);
+    Atomics.add(h.ctl, SEQ, 1);
+    Atomics.notify(h.ctl, SEQ);
+  });
+  const own = args[0];
+  if (own !== undefined) x.gemm(...own);
+  for (const h of used) {
+    const seq = Atomics.load(h.ctl, SEQ);
+    for (let d = Atomics.load(h.ctl, DONE); d !== seq; d = Atomics.load(h.ctl, DONE)) Atomics.wait(h.ctl, DONE, d);
+  }
 }
 
 /** Rectangles [i0, i1, j0, j1] of C, one per thread used: rows in whole MR tiles, or columns in whole NR panels. */

@@ -181,6 +181,17 @@ function fusedMlpBackward(gemm: Gemm): KernelFunc {
 export const ATTEND_LAST = 'BitlensAttendLast';
 export const ATTEND_LAST_GRAD = 'BitlensAttendLastGrad';
 
+/** The shape attributes of an attention kernel call, checked. */
+function attendShape(kernel: string, attrs: unknown): AttendShape {
+  const a = (attrs ?? {}) as Record<string, unknown>;
+  const num = (k: string): number => {
+    const v = a[k];
+    if (typeof v !== 'number' || !(v > 0)) throw new BitlensError('INVALID_DATA', { stage: `engine/${kernel}`, field: k, expected: 'a positive number', found: JSON.stringify(v) });
+    return v;
+  };
+  return { batch: num('batch'), keys: num('keys'), heads: num('heads'), headDim: num('headDim'), scale: num('scale') };
+}
+
 /**
  * Softmax attention of one query per row over `keys` keys as a kernel pair in the GEMM's module (SIMD; the
  * operands are copied in): `BitlensAttendLast` (q [B, h*dh], k and v [B*n, h*dh], rows b*n + j; attrs batch, keys,
@@ -191,7 +202,7 @@ export const ATTEND_LAST_GRAD = 'BitlensAttendLastGrad';
  */
 export function installFusedAttention(tf: Tf, gemm: Gemm): void {
   overrideKernel(tf, ATTEND_LAST, 'wasm', () => (args) => {
-    const shape = args.attrs as unknown as AttendShape;
+    const shape = attendShape(ATTEND_LAST, args.attrs);
     const { batch: B, keys: n, heads: h, headDim: dh } = shape;
     const ar = gemm.arena();
     const [q, k, v] = required(ATTEND_LAST, args.inputs, ['q', 'k', 'v']).map((t) => ar.put(heapF32(args.backend, t))) as [number, number, number];
@@ -201,7 +212,7 @@ export function installFusedAttention(tf: Tf, gemm: Gemm): void {
     return [outputF32(args.backend, [B, h * dh], ar.view(z, B * h * dh)), outputF32(args.backend, [B, h, n], ar.view(a, B * h * n))];
   });
   overrideKernel(tf, ATTEND_LAST_GRAD, 'wasm', () => (args) => {
-    const shape = args.attrs as unknown as AttendShape;
+    const shape = attendShape(ATTEND_LAST_GRAD, args.attrs);
     const { batch: B, keys: n, heads: h, headDim: dh } = shape;
     const ar = gemm.arena();
     const [dz, q, k, v, a] = required(ATTEND_LAST_GRAD, args.inputs, ['dz', 'q', 'k', 'v', 'a']).map((t) => ar.put(heapF32(args.backend, t))) as [number, number, number, number, number];
