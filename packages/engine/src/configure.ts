@@ -47,12 +47,19 @@ export interface EngineConfig {
 }
 
 let gemm: Gemm | undefined;
+let current: EngineConfig | undefined;
 
-async function gemmFor(threads: number): Promise<Gemm> {
-  if (gemm?.threads === threads) return gemm;
-  gemm?.close();
+/** The configuration the last `configureEngine` call of this thread set (undefined before the first). */
+export function engineConfig(): EngineConfig | undefined {
+  return current;
+}
+
+/** The GEMM for `threads` (the current one, or a new one plus the one it replaces, to close once unused). */
+async function gemmFor(threads: number): Promise<{ readonly g: Gemm; readonly retired?: Gemm }> {
+  if (gemm?.threads === threads) return { g: gemm };
+  const retired = gemm;
   gemm = await createGemm({ threads });
-  return gemm;
+  return { g: gemm, ...(retired === undefined ? {} : { retired }) };
 }
 
 function kernelList(kernels: EngineKernels): readonly BitlensKernel[] {
@@ -65,23 +72,31 @@ function kernelList(kernels: EngineKernels): readonly BitlensKernel[] {
 /**
  * Configures the process's tfjs engine: which of bitlens's kernels replace tfjs's on wasm, and how many threads a
  * product may use. `initTfjsBackend` calls it; call it again to switch (the kernel registry is process-wide, so this
- * applies to every op that follows). Kernels are installed for wasm once its backend is loaded; elsewhere this only
- * records the choice.
+ * applies to every op that follows; do not run two calls at once). Kernels are installed for wasm once its backend is
+ * loaded; elsewhere this only records the choice.
  * @example await configureEngine(tf, { kernels: 'tfjs' }); // tfjs's stock kernels, e.g. for a "before" measurement
  */
 export async function configureEngine(tf: Tf, options: EngineOptions = {}): Promise<EngineConfig> {
   const kernels = kernelList(options.kernels ?? 'bitlens');
   const threads = options.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1) throw new BitlensError('INVALID_OPTION', { stage: 'engine', field: 'threads', expected: 'a positive integer', found: String(threads) });
+  const wasmLoaded = tf.getKernel('BatchMatMul', 'wasm') !== undefined;
+  // The GEMM's module serves every kernel but the explicit transpose (the scatter-add and the attention run there
+  // too). It is made before the registry is touched: the swap below is one synchronous block, so work that runs
+  // while this awaits (a training run whose threads are changed between epochs) sees the old kernels or the new ones,
+  // never a mix, and the GEMM it replaces is closed only once nothing can call it.
+  const made = wasmLoaded && kernels.some((k) => k !== 'explicit-transpose-matmul') ? await gemmFor(threads) : undefined;
+  const g = made?.g;
   restoreStockKernels(tf);
-  if (tf.getKernel('BatchMatMul', 'wasm') === undefined) return { kernels, threads };
+  current = { kernels, threads };
+  if (!wasmLoaded) return current;
   // Order matters: the GEMM product falls back to the kernel below it (the explicit-transpose one when chosen).
   if (kernels.includes('explicit-transpose-matmul')) installExplicitTransposeMatMul(tf);
-  // The GEMM's module is loaded for any of the kernels that use it (the scatter-add and the attention run there too).
-  const g = kernels.some((k) => k !== 'explicit-transpose-matmul') ? await gemmFor(threads) : undefined;
   if (g !== undefined && kernels.includes('gemm')) installGemmMatMul(tf, g);
   if (g !== undefined && kernels.includes('gather')) installGather(tf, g);
   if (g !== undefined && kernels.includes('fused-mlp')) installFusedMlp(tf, g);
   if (g !== undefined && kernels.includes('fused-attention')) installFusedAttention(tf, g);
-  return { kernels, threads, ...(g === undefined ? {} : { gemm: g.relaxed ? ('fma' as const) : ('simd' as const) }) };
+  made?.retired?.close();
+  current = { kernels, threads, ...(g === undefined ? {} : { gemm: g.relaxed ? ('fma' as const) : ('simd' as const) }) };
+  return current;
 }

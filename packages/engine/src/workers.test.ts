@@ -1,12 +1,14 @@
 import { BitlensError } from '@bitlens/core';
 import { availableParallelism } from 'node:os';
-import { lastValueFrom, merge, toArray } from 'rxjs';
+import { lastValueFrom, merge, tap, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createEngineWorkers } from './index.js';
 
 const task = new URL('../test/echo-task.ts', import.meta.url);
 
-describe('createEngineWorkers', () => {
+// Each worker starts an engine, from TypeScript sources here (tsx in the worker): seconds on an idle machine, more
+// than a minute on a loaded one, hence the long limits.
+describe('createEngineWorkers', { timeout: 180_000 }, () => {
   it('runs a task in a worker thread on an engine it started and configured, relaying what the task posts', async () => {
     const pool = createEngineWorkers({ backend: 'wasm', workers: 1 });
     expect(pool.size).toBe(1);
@@ -16,6 +18,26 @@ describe('createEngineWorkers', () => {
     expect(createEngineWorkers({ workers: 3 * availableParallelism() }).threads).toBe(1); // a full pool: one each
     const stock = createEngineWorkers({ backend: 'cpu', engine: { kernels: 'tfjs' } });
     expect((await lastValueFrom(stock.run<string>(task, { n: 3 }).pipe(toArray())))[0]).toMatch(/^cpu tfjs/);
+  });
+
+  it('threads follow the running tasks: max(1, floor(cores / running)), changed in the running workers', async () => {
+    const cores = availableParallelism();
+    const pool = createEngineWorkers({ backend: 'wasm', workers: 2 });
+    const half = Math.max(1, Math.floor(cores / 2));
+    const seen: string[] = [];
+    let second: Promise<string[]> | undefined;
+    // The first task watches its thread count (until two changes); once it is up, alone, a second task starts.
+    await lastValueFrom(
+      pool.run<string>(task, { n: 0, watch: cores > 1 ? 2 : 0 }).pipe(
+        tap((m) => {
+          seen.push(m);
+          if (second === undefined) second = lastValueFrom(pool.run<string>(task, { n: 3 }).pipe(toArray()));
+        }),
+      ),
+    );
+    expect(seen[0]).toBe(`threads ${cores}`); // alone: every core
+    expect((await second)?.[0]).toBe(`wasm bitlens ${half}`); // two running
+    if (cores > 1) expect(seen).toEqual([`threads ${cores}`, `threads ${half}`, `threads ${cores}`]); // down while the second ran, back after
   });
 
   it('runs at most `workers` tasks at a time, in order, and all of them', async () => {

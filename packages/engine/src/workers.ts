@@ -20,7 +20,10 @@ export interface EngineWorkersOptions {
   readonly backend?: string;
   /** Tasks that run at a time, each in its own worker thread (default: the number of cores). */
   readonly workers?: number;
-  /** How each worker configures its engine (see `configureEngine`); `threads` defaults to {@link EngineWorkers.threads}. */
+  /**
+   * How each worker configures its engine (see `configureEngine`). Without `threads`, threads follow the running
+   * tasks (see {@link EngineWorkers.threads}); with it, every task gets that many.
+   */
   readonly engine?: EngineOptions;
 }
 
@@ -31,9 +34,11 @@ export interface EngineWorkers {
   /** Tasks at a time. */
   readonly size: number;
   /**
-   * Threads each worker's engine may use for one product (`EngineOptions.threads`), unless `engine.threads` says
-   * otherwise: max(1, floor(cores / size)). The tasks of a full pool, not the kernels, take the cores: with as many
-   * workers as cores each task gets one thread; a pool of one on two cores gives its task both.
+   * Threads per task when the pool is full: max(1, floor(cores / size)), unless `engine.threads` fixes them. The
+   * running tasks, not the kernels, take the cores: while r tasks run, each worker's engine may use
+   * max(1, floor(cores / r)) threads for one product, and the pool tells the workers when r changes (a worker applies
+   * it between epochs; results do not depend on it). So two cores and three runs give one thread each, and the last
+   * run left, or a run alone, gets both.
    */
   readonly threads: number;
   /**
@@ -51,6 +56,12 @@ export interface EngineTaskOptions {
   readonly transfer?: readonly ArrayBuffer[];
   /** Engine options for this task's worker, over the pool's. */
   readonly engine?: EngineOptions;
+}
+
+/** Messages to a worker: its engine's new thread count. @internal */
+export interface WorkerThreads {
+  readonly type: 'threads';
+  readonly threads: number;
 }
 
 /** Messages from a worker (the bootstrap's protocol). @internal */
@@ -80,36 +91,57 @@ export function createEngineWorkers(options: EngineWorkersOptions = {}): EngineW
   if (!isTfjsBackendName(backend)) throw new BitlensError('BACKEND_UNAVAILABLE', { stage: STAGE, field: 'backend', expected: 'wasm, cpu, webgpu or tensorflow', found: JSON.stringify(backend) });
   const size = options.workers ?? availableParallelism();
   if (!Number.isInteger(size) || size < 1) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'workers', expected: 'a positive integer', found: String(size) });
-  const threads = options.engine?.threads ?? Math.max(1, Math.floor(availableParallelism() / size));
-  const engine: EngineOptions = { ...(options.engine ?? {}), threads };
+  const cores = availableParallelism();
+  const share = (running: number): number => Math.max(1, Math.floor(cores / Math.max(1, running)));
+  const fixed = options.engine?.threads;
+  const engine: EngineOptions = options.engine ?? {};
   const slots = semaphore(size);
+  const running = new Map<Worker, { readonly fixed: boolean; threads: number }>();
+  const rebalance = (): void => {
+    const t = share(running.size);
+    for (const [w, r] of running) {
+      if (r.fixed || r.threads === t) continue;
+      r.threads = t;
+      w.postMessage({ type: 'threads', threads: t } satisfies WorkerThreads);
+    }
+  };
   return {
     backend,
     size,
-    threads,
+    threads: fixed ?? share(size),
     run: <M>(task: URL, input: unknown, run: EngineTaskOptions = {}) =>
       new Observable<M>((subscriber) => {
         let worker: Worker | undefined;
-        const release = slots.acquire(() => {
-          worker = spawn({ backend, engine: { ...engine, ...(run.engine ?? {}) }, task: task.href, input }, run.transfer ?? []);
+        let release = (): void => undefined;
+        const finish = (): void => {
+          release();
+          if (worker !== undefined && running.delete(worker)) rebalance();
+        };
+        release = slots.acquire(() => {
+          const own = run.engine?.threads ?? fixed;
+          const threads = own ?? share(running.size + 1);
+          const w = spawn({ backend, engine: { ...engine, ...(run.engine ?? {}), threads }, task: task.href, input }, run.transfer ?? []);
+          worker = w;
+          running.set(w, { fixed: own !== undefined, threads });
+          rebalance();
           const fail = (e: Error): void => {
-            release();
+            finish();
             subscriber.error(e);
           };
-          worker.on('message', (m: WorkerReply) => {
+          w.on('message', (m: WorkerReply) => {
             if (m.type === 'message') subscriber.next(m.message as M);
             else if (m.type === 'done') {
-              release();
+              finish();
               subscriber.complete();
             } else fail(fromWorker(m));
           });
-          worker.on('error', (e) => fail(new BitlensError('INTERNAL', { stage: STAGE, field: task.pathname }, e.message, { cause: e })));
-          worker.on('exit', (code) => {
+          w.on('error', (e) => fail(new BitlensError('INTERNAL', { stage: STAGE, field: task.pathname }, e.message, { cause: e })));
+          w.on('exit', (code) => {
             if (code !== 0) fail(new BitlensError('INTERNAL', { stage: STAGE, field: task.pathname, expected: 'the worker to finish its task', found: `exit code ${code}` }));
           });
         });
         return () => {
-          release();
+          finish();
           void worker?.terminate();
         };
       }),

@@ -51,9 +51,10 @@ export interface WorkerExecutorOptions {
    */
   readonly registry?: QuantizerRegistry;
   /**
-   * Threads each run's engine may use for one matrix product (default: the pool's `threads`, max(1, floor(cores /
-   * workers)): when the pool is full, the runs, not the kernels, take the cores; a single run in a pool of one gets
-   * them all). Results do not depend on it, so it is not part of the cache key.
+   * Threads each run's engine may use for one matrix product. Default: the pool decides from cores and running runs,
+   * max(1, floor(cores / running)), updated as runs start and end (see `EngineWorkers.threads`): a full pool's runs
+   * take one core each, the last run left (or a run alone) takes them all. A number fixes it for every run. Results
+   * do not depend on it, so it is not part of the cache key.
    */
   readonly threadsPerRun?: number;
 }
@@ -75,8 +76,8 @@ const BUILTIN_NAMES = new Set(BUILTIN_QUANTIZERS.map((q) => q.name));
  */
 export function workerExecutor(options: WorkerExecutorOptions): TrainExecutor {
   const registry = options.registry ?? createQuantizerRegistry();
-  const threads = options.threadsPerRun ?? options.workers.threads;
-  if (!Number.isInteger(threads) || threads < 1) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'threadsPerRun', expected: 'a positive integer', found: String(threads) });
+  const threads = options.threadsPerRun;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'threadsPerRun', expected: 'a positive integer', found: String(threads) });
   const task = new URL(`./internal/train-task.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
   const check = (o: ResolvedTrainOptions): void => {
     const name = o.model.quantizer;
@@ -92,7 +93,7 @@ export function workerExecutor(options: WorkerExecutorOptions): TrainExecutor {
     train: (o, data, resumeFrom) => {
       check(o);
       const input: TrainTaskInput = { options: o, data, ...(resumeFrom === undefined ? {} : { resumeFrom: tableToIPC(resumeFrom) }) };
-      return options.workers.run<Uint8Array>(task, input, { engine: { threads } }).pipe(
+      return options.workers.run<Uint8Array>(task, input, threads === undefined ? {} : { engine: { threads } }).pipe(
         map((bytes) => assertSchema(TrainingStreamSchema, tableFromIPC(bytes), { stage: STAGE, side: 'output', exact: true })),
       );
     },
