@@ -8,7 +8,8 @@ full-batch AdamW lr 1e-3, weight decay 1.0, betas (0.9, 0.98). One epoch = forwa
 
 A server, so that the benchmark can interleave its measurements with bitlens's: it reads one JSON request per line
 on stdin, {"p", "frac", "precision", "epochs", "warmup", "threads"}, and answers each with one JSON line
-{"torch": version, "threads": n, "p", "frac", "precision", "n_train", "ms": [..]}. Empty line or EOF: exit.
+{"torch": version, "threads": n, "p", "frac", "precision", "n_train", "ms": [..], "cpu_ms": [..]} (wall and process
+CPU time per epoch). Empty line or EOF: exit.
 """
 import json
 import math
@@ -74,9 +75,10 @@ def measure(req):
     labels = (a + b) % p
     model = Li(p)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98))
-    ms = []
+    ms, cpu_ms = [], []
     for e in range(req["warmup"] + req["epochs"]):
         t0 = time.perf_counter()
+        c0 = time.process_time()
         logits = model(tokens, precision)
         loss = torch.nn.functional.cross_entropy(logits.double(), labels)
         opt.zero_grad()
@@ -84,7 +86,8 @@ def measure(req):
         opt.step()
         if e >= req["warmup"]:
             ms.append((time.perf_counter() - t0) * 1000)
-    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "p": p, "frac": frac, "precision": precision, "n_train": n_train, "ms": ms}
+            cpu_ms.append((time.process_time() - c0) * 1000)
+    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "p": p, "frac": frac, "precision": precision, "n_train": n_train, "ms": ms, "cpu_ms": cpu_ms}
 
 
 def main():

@@ -4,7 +4,8 @@
 // all cores (its GEMM split over them: a single run alone) and with one thread (what each run of a full worker pool
 // gets). All are interleaved config by config and repeated (rounds), so that a change of machine load hits them
 // alike; the ratio is taken within each round against the faster PyTorch configuration, and its median and range
-// reported. Writes JSON into results/ (git-ignored).
+// reported. The one-thread configurations are also compared by CPU time per epoch (bitlens / PyTorch on one thread),
+// which other jobs on a shared machine inflate far less than wall time. Writes JSON into results/ (git-ignored).
 //   npm run bench -w benchmarks/training                 full run (3 rounds)
 //   npm run bench -w benchmarks/training -- --quick      fp32 only, 1 round, fewer epochs
 //   options: --rounds N, --no-peer, --before (also the kernels before issue 13: explicit-transpose matmul only,
@@ -27,16 +28,22 @@ const ITERATIONS = quick ? 3 : 10;
 const WARMUP = 2;
 const CORES = cpus().length;
 
-/** p50 ms of one bitlens epoch (`TrainingRun.step`) over ITERATIONS epochs after WARMUP. */
-async function timeBitlens(tf: Tf, preset: Preset, precision: string, iterations = ITERATIONS): Promise<{ ms: number; nTrain: number }> {
+/** p50 wall ms and median CPU ms of one bitlens epoch (`TrainingRun.step`) over ITERATIONS epochs after WARMUP. */
+async function timeBitlens(tf: Tf, preset: Preset, precision: string, iterations = ITERATIONS): Promise<{ ms: number; cpuMs: number; nTrain: number }> {
   const run = benchRun(tf, preset, precision);
+  const cpu: number[] = [];
   const bench = new Bench({ name: precision, time: 0, iterations, warmupTime: 0, warmupIterations: WARMUP });
-  bench.add(precision, () => run.step());
+  bench.add(precision, () => {
+    const c = process.cpuUsage();
+    run.step();
+    const d = process.cpuUsage(c);
+    cpu.push((d.user + d.system) / 1000);
+  });
   await bench.run();
   run.dispose();
   const r = bench.tasks[0]?.result;
   if (r?.state !== 'completed') throw new Error(`${preset.name}/${precision}: ${r?.state ?? 'no result'}`);
-  return { ms: r.latency.p50, nTrain: run.trainRows };
+  return { ms: r.latency.p50, cpuMs: median(cpu.slice(-iterations)), nTrain: run.trainRows };
 }
 
 /** bitlens configurations timed in each round: name, kernels, threads. */
@@ -50,6 +57,10 @@ interface Round {
   readonly bitlensMs: number;
   readonly bitlens1Ms?: number;
   readonly beforeMs?: number;
+  /** CPU ms per epoch of the one-thread configurations (bitlens, before, PyTorch): robust to other jobs' load. */
+  readonly bitlens1CpuMs?: number;
+  readonly beforeCpuMs?: number;
+  readonly torch1CpuMs?: number;
   readonly torch1Ms?: number;
   readonly torchNMs?: number;
   readonly load: number;
@@ -69,6 +80,9 @@ interface Row {
   /** bitlensMs / torch1Ms and bitlensMs / torchNMs (of the medians). */
   ratio1?: number;
   ratioN?: number;
+  /** One thread each, CPU time: bitlens / PyTorch and before / PyTorch, medians over the rounds (robust to load). */
+  cpuRatio1?: number;
+  beforeCpuRatio1?: number;
   /** bitlens / the faster PyTorch configuration of the same round: median, min, max over the rounds. */
   ratio?: number;
   ratioMin?: number;
@@ -79,11 +93,13 @@ interface Row {
 async function measureRound(tf: Tf, peer: Peer | undefined, preset: Preset, precision: string): Promise<Round & { nTrain: number }> {
   const l = load();
   const ms: Partial<Record<(typeof VARIANTS)[number]['name'], number>> = {};
+  const cpu: Partial<Record<(typeof VARIANTS)[number]['name'], number>> = {};
   let nTrain = 0;
   for (const v of VARIANTS) {
     await configureEngine(tf, { kernels: v.kernels, threads: v.threads });
     const b = await timeBitlens(tf, preset, precision);
     ms[v.name] = b.ms;
+    cpu[v.name] = b.cpuMs;
     nTrain = b.nTrain;
   }
   await configureEngine(tf);
@@ -94,8 +110,9 @@ async function measureRound(tf: Tf, peer: Peer | undefined, preset: Preset, prec
     nTrain,
     load: l,
     ...(ms.bitlens1 === undefined ? {} : { bitlens1Ms: ms.bitlens1 }),
-    ...(ms.before === undefined ? {} : { beforeMs: ms.before }),
-    ...(t1 === undefined ? {} : { torch1Ms: median(t1.ms) }),
+    ...(ms.before === undefined ? {} : { beforeMs: ms.before, beforeCpuMs: cpu.before ?? NaN }),
+    ...(CORES === 1 ? { bitlens1CpuMs: cpu.bitlens ?? NaN } : cpu.bitlens1 === undefined ? {} : { bitlens1CpuMs: cpu.bitlens1 }),
+    ...(t1 === undefined ? {} : { torch1Ms: median(t1.ms), torch1CpuMs: median(t1.cpu_ms) }),
     ...(tn === undefined ? {} : { torchNMs: median(tn.ms) }),
   };
 }
@@ -109,6 +126,9 @@ function summarise(preset: Preset, precision: string, nTrain: number, rounds: Ro
   const t1 = pick((r) => r.torch1Ms);
   const tn = pick((r) => r.torchNMs);
   const bitlensMs = median(pick((r) => r.bitlensMs));
+  const cpuRatio = (f: (r: Round) => number | undefined): number[] => pick((r) => (f(r) === undefined || r.torch1CpuMs === undefined ? undefined : (f(r) as number) / r.torch1CpuMs));
+  const cpu1 = cpuRatio((r) => r.bitlens1CpuMs);
+  const cpuBefore = cpuRatio((r) => r.beforeCpuMs);
   const one = pick((r) => r.bitlens1Ms);
   const before = pick((r) => r.beforeMs);
   return {
@@ -119,6 +139,8 @@ function summarise(preset: Preset, precision: string, nTrain: number, rounds: Ro
     bitlensMs,
     ...(one.length === 0 ? {} : { bitlens1Ms: median(one) }),
     ...(before.length === 0 ? {} : { beforeMs: median(before) }),
+    ...(cpu1.length === 0 ? {} : { cpuRatio1: median(cpu1) }),
+    ...(cpuBefore.length === 0 ? {} : { beforeCpuRatio1: median(cpuBefore) }),
     ...(t1.length === 0 ? {} : { torch1Ms: median(t1), ratio1: bitlensMs / median(t1) }),
     ...(tn.length === 0 ? {} : { torchNMs: median(tn), ratioN: bitlensMs / median(tn) }),
     ...(ratios.length === 0 ? {} : { ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios) }),
@@ -161,6 +183,7 @@ console.table(
     'torch 1 thread ms': r.torch1Ms?.toFixed(1) ?? '-',
     [`torch ${CORES} threads ms`]: r.torchNMs?.toFixed(1) ?? '-',
     'ratio vs faster torch': r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)} (${r.ratioMin?.toFixed(2)}-${r.ratioMax?.toFixed(2)})`,
+    'CPU ratio, 1 thread (before)': r.cpuRatio1 === undefined ? '-' : `${r.cpuRatio1.toFixed(2)}${r.beforeCpuRatio1 === undefined ? '' : ` (${r.beforeCpuRatio1.toFixed(2)})`}`,
   })),
 );
 const report = {

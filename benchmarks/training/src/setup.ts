@@ -49,6 +49,8 @@ export interface PeerResult {
   readonly threads: number;
   readonly n_train: number;
   readonly ms: readonly number[];
+  /** Process CPU time per epoch (all threads). */
+  readonly cpu_ms: readonly number[];
 }
 
 /** The PyTorch peer (`peer/torch_epoch.py`) as a long-lived process: one request at a time. */
