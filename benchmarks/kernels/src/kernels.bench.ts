@@ -7,7 +7,7 @@ import {
 import type { Backend, HostTensor, KernelRegistry, OpAttrs, OpInputs } from '@bitlens/kernels';
 import { BitlensError } from '@bitlens/core';
 import { createTfjsKernelBackend } from '@bitlens/kernels-tfjs';
-import { loadPackedModule, prepareBinaryMatMul, prepareTernaryMatMul, wasmPacked } from '@bitlens/kernels-wasm';
+import { loadPackedModule, prepareBinaryMatMul, prepareTernaryMatMul, prepareTernaryMatMulA8, wasmPacked } from '@bitlens/kernels-wasm';
 
 /** A GEMM / GEMV shape: out [m, n] = x [m, k] · w [n, k]ᵀ. */
 interface Shape {
@@ -43,7 +43,7 @@ function operands(s: Shape): Operands {
 const oracle = createKernelRegistry([reference]);
 
 /** A `verify` for a task: runs the op once on its backend and on the reference; exact for integer outputs. */
-function agrees<N extends 'MatMul' | 'BinaryMatMul' | 'TernaryMatMul'>(registry: KernelRegistry, op: N, inputs: OpInputs<N>, attrs: OpAttrs<N>, on: Backend['name']): () => Promise<void> {
+function agrees<N extends 'MatMul' | 'BinaryMatMul' | 'TernaryMatMul' | 'TernaryMatMulA8'>(registry: KernelRegistry, op: N, inputs: OpInputs<N>, attrs: OpAttrs<N>, on: Backend['name']): () => Promise<void> {
   return async () => {
     const [got, want] = await Promise.all([registry.run(op, inputs, attrs, on), oracle.run(op, inputs, attrs, 'reference')]);
     for (let i = 0; i < want.data.length; i++) {
@@ -89,7 +89,7 @@ function tfjsResident(engine: 'wasm' | 'webgpu', s: Shape, ops: Operands, meta: 
       if (state === undefined) return;
       const { tf } = state;
       const c = tf.matMul(state.A as Parameters<typeof tf.matMul>[0], state.B as Parameters<typeof tf.matMul>[1]);
-      await c.data(); // never inside tf.tidy (PLATFORM.md)
+      await c.data(); // never inside tf.tidy (docs/platform.md)
       c.dispose();
     },
   };
@@ -97,7 +97,7 @@ function tfjsResident(engine: 'wasm' | 'webgpu', s: Shape, ops: Operands, meta: 
 
 /**
  * The kernels suite: fp32 MatMul on every backend, packed BinaryMatMul (XNOR-popcount) and TernaryMatMul (I2_S,
- * int8 and fp32 activations) where a backend has them, end-to-end (host arrays in, host array out: upload, compute,
+ * int8 and fp32 activations) and TernaryMatMulA8 (W1.58A8) where a backend has them, end-to-end (host arrays in, host array out: upload, compute,
  * readback) and, for tfjs-wasm/webgpu fp32 and wasm-packed, kernel-only (operands resident). Unavailable backends
  * are left out with a printed line. Every ratio is against a fixed plain-TS MatMul measured in the same round.
  */
@@ -150,6 +150,11 @@ export const suite: BenchSuite = {
             fn: () => registry.run('TernaryMatMul', { x: ops.a, w: ops.wI2s }, { k: s.k, format: 'i2s', scale: 1 }, backend.name),
             verify: agrees(registry, 'TernaryMatMul', { x: ops.a, w: ops.wI2s }, { k: s.k, format: 'i2s', scale: 1 }, backend.name) });
         }
+        if (registry.has('TernaryMatMulA8', backend.name)) {
+          tasks.push({ name: `TernaryMatMulA8/${backend.name}/${s.label}`, reference: REFERENCE, meta: { ...base, op: 'TernaryMatMulA8', mode: 'e2e', speedupVs: fp32Family }, beforeAll: setup,
+            fn: () => registry.run('TernaryMatMulA8', { x: ops.a, w: ops.wI2s }, { k: s.k, scale: 1 }, backend.name),
+            verify: agrees(registry, 'TernaryMatMulA8', { x: ops.a, w: ops.wI2s }, { k: s.k, scale: 1 }, backend.name) });
+        }
         if (backend.name === 'wasm-packed') {
           // kernel-only: operands already in wasm memory (each prepared op owns its own arena; built lazily, one at a time)
           const kernelTask = (name: string, op: string, prepare: () => { run(): void }): BenchTaskSpec => {
@@ -159,6 +164,7 @@ export const suite: BenchSuite = {
           };
           tasks.push(kernelTask(`BinaryMatMul/wasm-packed/${s.label}/kernel`, 'BinaryMatMul', () => prepareBinaryMatMul(mod, ops.aBits, ops.bBits, s.k)));
           tasks.push(kernelTask(`TernaryMatMul/wasm-packed/${s.label}/int8/kernel`, 'TernaryMatMul int8', () => prepareTernaryMatMul(mod, ops.a8, ops.wI2s, s.k, 1)));
+          tasks.push(kernelTask(`TernaryMatMulA8/wasm-packed/${s.label}/kernel`, 'TernaryMatMulA8', () => prepareTernaryMatMulA8(mod, ops.a, ops.wI2s, s.k, 1)));
         }
       }
     }

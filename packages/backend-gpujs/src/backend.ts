@@ -38,6 +38,19 @@ function provideNavigatorGpu(): Promise<void> {
   return navigatorGpu;
 }
 
+// gpu.js is a peer dependency, left out of this repository's default install (it and its optional `gl` are ~130
+// packages the main job never uses); the specifier is a variable so that the package builds without it.
+const GPUJS = 'gpu.js';
+/** Imports gpu.js, or says how to install it. */
+async function loadGpujs(stage: string): Promise<GpujsModule> {
+  try {
+    return (await import(GPUJS)) as GpujsModule;
+  } catch (e) {
+    throw new BitlensError('BACKEND_UNAVAILABLE', { stage, field: 'gpu.js', expected: 'the gpu.js package (peer dependency, 2.24.1)', found: (e as Error).message },
+      'in this repository `npm ci --include=peer` (or `bash .ci/setup --test`) installs it; elsewhere `npm install gpu.js@2.24.1`', { cause: e });
+  }
+}
+
 /**
  * A kernel backend on gpu.js in one mode (`gpujs-cpu`, `gpujs-webasm`, `gpujs-webgpu`), synchronous single-threaded
  * calls on cpu and webasm (f32x4 SIMD), WGSL compute shaders on webgpu (Dawn; lavapipe on a machine without GPU).
@@ -51,12 +64,12 @@ export function createGpujsBackend(mode: GpujsMode): Backend {
 
   const setup = async (): Promise<void> => {
     if (gpu !== undefined) return;
-    const mod = (await import('gpu.js')) as unknown as GpujsModule;
+    const mod = await loadGpujs(stage);
     if (mode === 'webgpu') {
       await provideNavigatorGpu();
       if (!(await mod.GPU.isWebGPUAvailable())) {
         throw new BitlensError('BACKEND_UNAVAILABLE', { stage, field: 'webgpu', expected: 'a WebGPU adapter (Dawn over Vulkan)', found: 'no adapter' },
-          'on a machine without a GPU install Mesa >= 25 lavapipe (see PLATFORM.md)');
+          'on a machine without a GPU install Mesa >= 25 lavapipe (docs/platform.md)');
       }
     }
     const created = new mod.GPU({ mode });

@@ -18,7 +18,10 @@ const SRC = {
   softmax: `function (x, mx, sm) { const r = this.thread.y; const p = Math.exp(x[r * this.constants.N + this.thread.x] - mx[r]) / sm[r]; return Math.min(1, Math.max(0, this.constants.A * p + this.constants.G)); }`,
   meanAbs: `function (x) { let s = 0; for (let i = 0; i < this.constants.T; i++) { s += Math.abs(x[i]); } return s / this.constants.T; }`,
   mean: `function (x) { let s = 0; for (let i = 0; i < this.constants.T; i++) { s += x[i]; } return s / this.constants.T; }`,
-  ternaryCodes: `function (x, g) { return Math.min(1, Math.max(-1, Math.round(x[this.thread.x] / (g[0] + this.constants.E)))); }`,
+  // round half to even, as the reference and tf.round do (Math.round rounds a tie up)
+  ternaryCodes: `function (x, g) { const v = x[this.thread.x] / (g[0] + this.constants.E); let r = Math.floor(v + 0.5);
+      if (r - v == 0.5 && r - 2 * Math.floor(r / 2) != 0) { r = r - 1; }
+      return Math.min(1, Math.max(-1, r)); }`,
   binaryCodes: `function (x, mu) { let c = -1; if (x[this.thread.x] - mu[0] > 0) { c = 1; } return c; }`,
   dequantize: `function (c, s) { return c[this.thread.x] * s[Math.floor(this.thread.x / this.constants.R)]; }`,
   // XNOR-popcount over 16-bit halves (a float32 holds 16 bits exactly; 32-bit words would not survive): SWAR popcount

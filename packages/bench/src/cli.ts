@@ -1,25 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { BitlensError } from '@bitlens/core';
-import { compareToBaseline } from './compare.js';
+import { BitlensError, toBitlensError } from '@bitlens/core';
+import { BENCH_USAGE, type BenchArgs, parseBenchArgs } from './args.js';
+import { type CompareRow, compareToBaseline } from './compare.js';
+import { type PreparedBench, prepareBench } from './prepare.js';
 import { compareRows, formatTable, reportRows, toGithubActionBenchmark, writeJson } from './report.js';
 import { runSuite } from './run.js';
 import type { BenchSuite, SuiteReport } from './types.js';
-
-const USAGE = `bitlens bench [options]
-  --suite <module>       load a suite module (exports \`suite\` or \`suites\`); repeatable
-  --filter <regex>       run tasks whose name matches (their reference tasks run too)
-  --quick                small shapes, one short round (CI: proves it runs)
-  --rounds <n>           rounds of the whole suite (default 3, quick 1)
-  --compare <file.json>  judge ratios against a baseline; prints a table
-  --fail-on-regression   exit 1 when --compare finds a regression
-  --save <file.json>     write this run as a baseline
-  --out <dir>            results folder (default ./results): <suite>.json and <suite>.gab.json
-  --tolerance <x>        change always treated as noise, relative (default 0.10)
-  --list                 list task names and exit
-  -h, --help`;
 
 /** Where output goes (tests capture it). */
 export interface CliIo {
@@ -27,7 +13,7 @@ export interface CliIo {
   readonly error: (line: string) => void;
 }
 
-/** Options of `runBenchCli`. */
+/** Options of `runBench` and `runBenchCli`. */
 export interface BenchCliOptions {
   /** Suites registered by the caller (e.g. benchmarks/kernels/src/main.ts). `--suite` modules are added to them. */
   readonly suites?: readonly BenchSuite[];
@@ -36,74 +22,112 @@ export interface BenchCliOptions {
   readonly cwd?: string;
 }
 
-function isSuite(v: unknown): v is BenchSuite {
-  return typeof v === 'object' && v !== null && typeof (v as BenchSuite).name === 'string' && typeof (v as BenchSuite).tasks === 'function';
+/** One suite's comparison with its baseline. */
+export interface BenchComparison {
+  readonly suite: string;
+  readonly baseline: string;
+  readonly created: string;
+  readonly rows: readonly CompareRow[];
 }
 
-async function loadSuites(path: string, cwd: string): Promise<BenchSuite[]> {
-  const mod = (await import(pathToFileURL(resolve(cwd, path)).href)) as { suite?: unknown; suites?: unknown };
-  const found = [mod.suite, ...(Array.isArray(mod.suites) ? mod.suites : [])].filter(isSuite);
-  if (found.length === 0) throw new BitlensError('INVALID_OPTION', { stage: 'bench/cli', field: '--suite', expected: 'a module exporting `suite` or `suites`', found: path });
-  return found;
+/** What a measured bench run found (the `--json` output). */
+export interface BenchOutcome {
+  readonly reports: readonly SuiteReport[];
+  readonly comparisons: readonly BenchComparison[];
+  /** Tasks slower than their baseline beyond the recorded spread. */
+  readonly regressions: readonly string[];
+  readonly saved?: string;
+}
+
+const consoleIo: CliIo = { log: (l) => console.log(l), error: (l) => console.error(l) };
+
+/** Measures a prepared run: each suite, its results JSON, its comparison; then the `--save` baseline. */
+async function measure(prepared: PreparedBench, io: CliIo): Promise<BenchOutcome> {
+  const { args } = prepared;
+  // Under --json, stdout carries only the final JSON: tables and progress go to stderr.
+  const say = args.json ? io.error : io.log;
+  const reports: SuiteReport[] = [];
+  const comparisons: BenchComparison[] = [];
+  for (const { suite, tasks, baseline } of prepared.suites) {
+    const report = await runSuite(suite, { quick: args.quick, tasks, ...(args.rounds === undefined ? {} : { rounds: args.rounds }), log: io.error });
+    reports.push(report);
+    if (!args.json) say(`\n${suite.name} (${report.machine.cpu}, ${report.machine.node}, ${report.rounds} round(s)${args.quick ? ', quick' : ''})\n${formatTable(reportRows(report))}`);
+    await writeJson(resolve(prepared.out, `${suite.name}.json`), report);
+    await writeJson(resolve(prepared.out, `${suite.name}.gab.json`), toGithubActionBenchmark(report));
+    if (baseline === undefined) continue;
+    const rows = compareToBaseline(baseline, report, { ignoreMissing: args.filter !== undefined, ...(args.tolerance === undefined ? {} : { minTolerance: args.tolerance }) });
+    comparisons.push({ suite: suite.name, baseline: args.compare ?? '', created: baseline.created, rows });
+    if (!args.json) say(`\ncompare with ${args.compare ?? ''} (${baseline.created})\n${formatTable(compareRows(rows))}`);
+  }
+  if (prepared.save !== undefined) {
+    await writeJson(prepared.save, reports.length === 1 ? reports[0] : reports);
+    say(`saved baseline to ${args.save ?? prepared.save}`);
+  }
+  const regressions = comparisons.flatMap((c) => c.rows.filter((r) => r.status === 'regression').map((r) => `${c.suite}: ${r.name}`));
+  return { reports, comparisons, regressions, ...(prepared.save === undefined ? {} : { saved: prepared.save }) };
+}
+
+/** Throws when a comparison judged nothing: every compared task must have been measured. */
+function checkCompared(outcome: BenchOutcome): void {
+  for (const c of outcome.comparisons) {
+    const unmeasured = c.rows.filter((r) => r.status === 'unmeasured').map((r) => r.name);
+    const judged = c.rows.filter((r) => r.status === 'ok' || r.status === 'regression' || r.status === 'improvement').length;
+    if (unmeasured.length > 0 || judged === 0) {
+      throw new BitlensError('INVALID_DATA', { stage: 'bench', field: '--compare', expected: `every task of '${c.suite}' shared with the baseline measured and judged`, found: `${judged} judged, ${unmeasured.length} unmeasured${unmeasured.length > 0 ? ` (${unmeasured.join(', ')})` : ''}` });
+    }
+  }
 }
 
 /**
- * The `bench` command: runs suites, prints a table, writes results JSON (full + github-action-benchmark), and with
- * `--compare` judges each task's ratio against a baseline. Resolves to the exit code (0, or 1 on a regression with
- * `--fail-on-regression`, 2 on a usage error); never calls process.exit.
+ * The `bench` command without its error handling (the bitlens CLI adds its own): checks every flag and file first
+ * (`parseBenchArgs`, `prepareBench`: `INVALID_OPTION`, nothing measured), then measures, prints a table (or, with
+ * `--json`, one JSON object on stdout), writes results JSON (full + github-action-benchmark), compares with
+ * `--compare`. Resolves to 0, or 1 when `--fail-on-regression` finds a regression. Throws `INVALID_DATA` when a
+ * comparison judged nothing or a shared task was not measured: a gate that measured nothing never passes.
+ */
+export async function runBench(argv: readonly string[], options: BenchCliOptions = {}): Promise<number> {
+  const io = options.io ?? consoleIo;
+  const args: BenchArgs = parseBenchArgs(argv);
+  if (args.help) {
+    io.log(BENCH_USAGE);
+    return 0;
+  }
+  const prepared = await prepareBench(args, { ...(options.suites === undefined ? {} : { suites: options.suites }), cwd: options.cwd ?? process.cwd() });
+  for (const w of prepared.warnings) io.error(w);
+  if (args.list) {
+    const names = prepared.suites.flatMap((s) => s.tasks.filter((t) => args.filter === undefined || args.filter.test(t.name)).map((t) => ({ suite: s.suite.name, task: t.name })));
+    if (args.json) io.log(JSON.stringify(names, null, 2));
+    else for (const n of names) io.log(`${n.suite}: ${n.task}`);
+    return 0;
+  }
+  const outcome = await measure(prepared, io);
+  if (args.json) io.log(JSON.stringify(outcome, null, 2));
+  checkCompared(outcome);
+  if (outcome.comparisons.length > 0 && !args.json) {
+    io.log(outcome.regressions.length === 0 ? 'no regression beyond the recorded spread' : `${outcome.regressions.length} regression(s): ${outcome.regressions.join(', ')}`);
+  }
+  return outcome.regressions.length > 0 && args.failOnRegression ? 1 : 0;
+}
+
+/** Exit status of a bench error: 2 for a usage error (a flag or a file it names), 1 for a failure while running. */
+export function benchExitCode(error: BitlensError): number {
+  return error.code === 'INVALID_OPTION' || error.code === 'INVALID_CONFIG' ? 2 : 1;
+}
+
+/**
+ * `runBench` with plain error handling, for stand-alone bench entry points: an error prints one line
+ * (`bench: [CODE] …`, its stack only with `--debug` or BITLENS_DEBUG=1) and resolves to its exit status (2 usage, 1
+ * failure). Never calls process.exit.
  * @example process.exitCode = await runBenchCli(process.argv.slice(2), { suites: [kernelsSuite] });
  */
 export async function runBenchCli(argv: readonly string[], options: BenchCliOptions = {}): Promise<number> {
-  const io = options.io ?? { log: (l: string) => console.log(l), error: (l: string) => console.error(l) };
-  const cwd = options.cwd ?? process.cwd();
-  let args;
+  const io = options.io ?? consoleIo;
   try {
-    args = parseArgs({
-      args: [...argv], allowPositionals: false,
-      options: {
-        suite: { type: 'string', multiple: true }, filter: { type: 'string' }, quick: { type: 'boolean' }, rounds: { type: 'string' },
-        compare: { type: 'string' }, 'fail-on-regression': { type: 'boolean' }, save: { type: 'string' }, out: { type: 'string' },
-        tolerance: { type: 'string' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
+    return await runBench(argv, options);
   } catch (e) {
-    io.error(`${(e as Error).message}\n${USAGE}`);
-    return 2;
+    const err = toBitlensError(e, 'bench');
+    io.error(`bench: ${err.message}${benchExitCode(err) === 2 ? '\n(bitlens bench --help lists the options)' : ''}`);
+    if (argv.includes('--debug') || process.env['BITLENS_DEBUG'] === '1') io.error(String((err.cause instanceof Error ? err.cause : err).stack));
+    return benchExitCode(err);
   }
-  if (args.help === true) { io.log(USAGE); return 0; }
-  const suites = [...(options.suites ?? [])];
-  for (const path of args.suite ?? []) suites.push(...(await loadSuites(path, cwd)));
-  if (suites.length === 0) { io.error(`no suite given\n${USAGE}`); return 2; }
-  const filter = args.filter === undefined ? undefined : new RegExp(args.filter);
-  const quick = args.quick === true;
-  if (args.list === true) {
-    for (const s of suites) for (const t of await s.tasks({ quick })) if (filter === undefined || filter.test(t.name)) io.log(`${s.name}: ${t.name}`);
-    return 0;
-  }
-  const baseline = args.compare === undefined ? undefined : (JSON.parse(await readFile(resolve(cwd, args.compare), 'utf8')) as SuiteReport | SuiteReport[]);
-  const out = resolve(cwd, args.out ?? 'results');
-  const reports: SuiteReport[] = [];
-  let regressions = 0;
-  for (const suite of suites) {
-    const report = await runSuite(suite, { quick, ...(filter === undefined ? {} : { filter }), ...(args.rounds === undefined ? {} : { rounds: Number(args.rounds) }), log: io.log });
-    reports.push(report);
-    io.log(`\n${suite.name} (${report.machine.cpu}, ${report.machine.node}, ${report.rounds} round(s)${quick ? ', quick' : ''})\n${formatTable(reportRows(report))}`);
-    await writeJson(resolve(out, `${suite.name}.json`), report);
-    await writeJson(resolve(out, `${suite.name}.gab.json`), toGithubActionBenchmark(report));
-    if (baseline !== undefined) {
-      const base = Array.isArray(baseline) ? baseline.find((b) => b.suite === suite.name) : baseline.suite === suite.name ? baseline : undefined;
-      if (base === undefined) { io.error(`[bench] no baseline for suite '${suite.name}' in ${args.compare ?? ''}`); continue; }
-      if (base.quick !== quick) io.error(`[bench] warning: baseline quick=${base.quick} but this run quick=${quick}; ratios may not be comparable`);
-      const rows = compareToBaseline(base, report, { ignoreMissing: filter !== undefined, ...(args.tolerance === undefined ? {} : { minTolerance: Number(args.tolerance) }) });
-      const bad = rows.filter((r) => r.status === 'regression');
-      regressions += bad.length;
-      io.log(`\ncompare with ${args.compare ?? ''} (${base.created})\n${formatTable(compareRows(rows))}`);
-      io.log(bad.length === 0 ? 'no regression beyond the recorded spread' : `${bad.length} regression(s): ${bad.map((r) => r.name).join(', ')}`);
-    }
-  }
-  if (args.save !== undefined) {
-    await writeJson(resolve(cwd, args.save), reports.length === 1 ? reports[0] : reports);
-    io.log(`saved baseline to ${args.save}`);
-  }
-  return regressions > 0 && args['fail-on-regression'] === true ? 1 : 0;
 }

@@ -1,7 +1,9 @@
+import { BitlensError } from '@bitlens/core';
 import type { SuiteReport, TaskSummary } from './types.js';
 
 /** Verdict for one task against the baseline. */
-export type CompareStatus = 'ok' | 'regression' | 'improvement' | 'new' | 'missing' | 'reference';
+/** `unmeasured`: the baseline has the task but this run's ratio is not a positive number (it measured nothing). */
+export type CompareStatus = 'ok' | 'regression' | 'improvement' | 'new' | 'missing' | 'reference' | 'unmeasured';
 
 /** One row of a comparison. */
 export interface CompareRow {
@@ -26,10 +28,14 @@ export interface CompareOptions {
 /**
  * Compares the ratios of a run with a baseline: a task regresses only when its ratio rose by more than the spread
  * recorded in both runs plus `minTolerance` of the baseline ratio. Reference tasks (ratio 1 by definition) are
- * listed as `reference`. Pure.
+ * listed as `reference`; a task whose current ratio is not a positive finite number is `unmeasured` (never `ok`).
+ * Pure. Throws `INVALID_OPTION` for a tolerance that is not a finite number >= 0.
  */
 export function compareToBaseline(baseline: Pick<SuiteReport, 'tasks'>, current: Pick<SuiteReport, 'tasks'>, options: CompareOptions = {}): CompareRow[] {
   const tol = options.minTolerance ?? 0.1;
+  if (!(Number.isFinite(tol) && tol >= 0)) {
+    throw new BitlensError('INVALID_OPTION', { stage: 'bench/compare', field: 'minTolerance', expected: 'a finite number >= 0', found: String(tol) });
+  }
   const before = new Map<string, TaskSummary>(baseline.tasks.map((t) => [t.name, t]));
   const rows: CompareRow[] = [];
   for (const cur of current.tasks) {
@@ -37,6 +43,7 @@ export function compareToBaseline(baseline: Pick<SuiteReport, 'tasks'>, current:
     before.delete(cur.name);
     if (cur.name === cur.reference) { rows.push({ name: cur.name, status: 'reference' }); continue; }
     if (old === undefined || !(old.ratio > 0)) { rows.push({ name: cur.name, status: 'new', currentRatio: cur.ratio }); continue; }
+    if (!(Number.isFinite(cur.ratio) && cur.ratio > 0)) { rows.push({ name: cur.name, status: 'unmeasured', baselineRatio: old.ratio }); continue; }
     const allowed = old.spread + cur.spread + tol * old.ratio;
     const status: CompareStatus = cur.ratio > old.ratio + allowed ? 'regression' : cur.ratio < old.ratio - allowed ? 'improvement' : 'ok';
     rows.push({ name: cur.name, status, baselineRatio: old.ratio, currentRatio: cur.ratio, change: cur.ratio / old.ratio, allowed });

@@ -19,6 +19,14 @@ export interface RunOptions {
   readonly verify?: boolean;
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void;
+  /** The suite's tasks when the caller already built them (e.g. to check a filter before measuring). */
+  readonly tasks?: readonly BenchTaskSpec[];
+}
+
+function checkCount(field: string, v: number | undefined, min: number): void {
+  if (v !== undefined && !(Number.isInteger(v) && v >= min)) {
+    throw new BitlensError('INVALID_OPTION', { stage: 'bench/run', field, expected: `an integer >= ${min}`, found: String(v) });
+  }
 }
 
 /** Keeps the tasks matching `filter` and every task they are compared with (ratio reference, speedup baseline). */
@@ -42,12 +50,16 @@ function machine(): SuiteReport['machine'] {
  * Runs a suite with tinybench: each task gets one untimed call first (shader compilation, JIT tier-up, backend
  * switch), then, in every round, tinybench's warm-up and timed iterations of its reference task immediately
  * followed by its own, so each ratio compares two measurements taken back to back under the same load.
- * @throws BitlensError INVALID_OPTION when a task names a reference that is not in the suite; INTERNAL when a task throws.
+ * @throws BitlensError INVALID_OPTION when rounds, time or warm-up are not counts, or a task names a reference that is not
+ * in the suite; INTERNAL when a task throws or a task ends a round with no sample.
  */
 export async function runSuite(suite: BenchSuite, options: RunOptions = {}): Promise<SuiteReport> {
   const quick = options.quick ?? false;
   const rounds = options.rounds ?? (quick ? 1 : 3);
-  const all = await suite.tasks({ quick });
+  checkCount('rounds', rounds, 1);
+  checkCount('time', options.time, 1);
+  checkCount('warmupTime', options.warmupTime, 0);
+  const all = options.tasks ?? (await suite.tasks({ quick }));
   const tasks = selectTasks(all, options.filter);
   const names = new Set(all.map((t) => t.name));
   for (const t of tasks) {
@@ -70,6 +82,9 @@ export async function runSuite(suite: BenchSuite, options: RunOptions = {}): Pro
     if (res === undefined || !('latency' in res)) {
       throw new BitlensError('INTERNAL', { stage: 'bench/run', field: name, expected: 'a completed task', found: res === undefined ? 'no result' : res.state },
         res !== undefined && 'error' in res ? String(res.error) : undefined);
+    }
+    if (!(res.latency.samplesCount > 0) || !(res.latency.p50 > 0)) {
+      throw new BitlensError('INTERNAL', { stage: 'bench/run', field: name, expected: 'at least one timed sample', found: `${res.latency.samplesCount} samples` });
     }
     return { p50: res.latency.p50, mean: res.latency.mean, p99: res.latency.p99, rme: res.latency.rme, samples: res.latency.samplesCount };
   };

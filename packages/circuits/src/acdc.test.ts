@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type GraphEdge, acdc } from './index.js';
 
-describe('ACDC edge pruning (SCIENCE §8)', () => {
+describe('ACDC edge pruning (docs/science.md#attribution-ablation-patching-acdc)', () => {
   it('removes exactly the dead edge of a planted 2-path toy graph at tau > 0', () => {
     // out = A + B, A = 2 x1, B = 3 x2 + 0 x1: the edge x1 → B is dead.
     const e = (from: string, to: string): GraphEdge => ({ from, to });

@@ -26,7 +26,7 @@ export function meanKl(p: ArrayLike<number>, q: ArrayLike<number>, classes: numb
 }
 
 /**
- * ACDC-style edge pruning (Conmy et al. 2023, SCIENCE §8). `edges` are visited from the output towards the inputs
+ * ACDC-style edge pruning (Conmy et al. 2023, docs/science.md#attribution-ablation-patching-acdc). `edges` are visited from the output towards the inputs
  * (pass them in reverse topological order of their receivers); `run(patched)` returns the output probabilities
  * (row-major, `classes` wide, over a fixed set of inputs) when every edge in `patched` carries its value from the
  * corrupted run. An edge is dropped for good when patching it (on top of those already dropped) raises

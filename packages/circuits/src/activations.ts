@@ -1,6 +1,6 @@
 import type { Tf } from '@bitlens/engine';
 import { BitlensError, defineStage, type Stage } from '@bitlens/core';
-import { MODEL_CONFIG_KEY, type ModelConfig, type Weights, WeightsSchema, configFromTable } from '@bitlens/model';
+import { type HookName, MODEL_CONFIG_KEY, type ModelConfig, type Weights, WeightsSchema, configFromTable, hookPredicate } from '@bitlens/model';
 import type { Data, Float32, List, Table } from 'apache-arrow';
 import { Observable, concatMap } from 'rxjs';
 import { float32ListFlat, int32, int32List, tableOf, utf8 } from './internal/arrow.js';
@@ -12,8 +12,13 @@ export const POSITION_KEY = 'bitlens.position';
 
 /** Options of the {@link activations} stage (JSON: they go into the cache key). */
 export interface ActivationsOptions {
-  /** Regular expression (source) selecting hook names, e.g. `^blocks\\.0\\.mlp\\.hook_post$`. Default: every hook. */
+  /**
+   * Regular expression (source) selecting hook names, e.g. `^blocks\\.0\\.mlp\\.hook_post$`; it must match a hook of
+   * the model (INVALID_OPTION otherwise). Default: every hook. Not together with `names`.
+   */
   readonly hooks?: string;
+  /** The hooks to capture by name, typed; each must be a hook of the model (INVALID_OPTION naming it otherwise). */
+  readonly names?: readonly HookName[];
   /** `last` (default): keep only the final position of position-indexed hooks; `all`: the whole sequence. */
   readonly position?: 'last' | 'all';
   /** Inputs per forward batch and per emitted table (default 2048). */
@@ -39,10 +44,14 @@ export function activations(tf: Tf, options: ActivationsOptions = {}): Stage<Wei
   } catch (e) {
     throw new BitlensError('INVALID_OPTION', { stage: name, field: 'hooks', expected: 'a regular expression', found: JSON.stringify(options.hooks) }, undefined, { cause: e });
   }
+  if (options.hooks !== undefined && options.names !== undefined) {
+    throw new BitlensError('INVALID_OPTION', { stage: name, field: 'names', expected: 'either names or a hooks pattern', found: 'both' });
+  }
   const position = options.position ?? 'last';
   return defineStage({
     name,
-    version: '1',
+    // 2: TransformerLens values at ln_final.hook_scale / hook_normalized and -Infinity at masked attention scores.
+    version: '2',
     options: { ...options },
     input: WeightsSchema,
     output: ActivationsSchema,
@@ -56,8 +65,9 @@ export function activations(tf: Tf, options: ActivationsOptions = {}): Stage<Wei
               [MODEL_CONFIG_KEY, JSON.stringify(model.config)],
               [POSITION_KEY, position],
             ]);
+            const capture = options.names === undefined ? hookPredicate(model.config, re, { field: 'hooks', stage: name }) : hookPredicate(model.config, options.names, { field: 'names', stage: name });
             const gen = runGrid(tf, model, {
-              capture: (h) => re.test(h),
+              capture,
               lastPosition: position === 'last',
               batchSize: options.batchSize ?? 2048,
               ...(options.rows === undefined ? {} : { rows: options.rows }),
@@ -109,7 +119,7 @@ export function activations(tf: Tf, options: ActivationsOptions = {}): Stage<Wei
 /** Activations of one hook gathered from activation tables into a dense `[rows, features]` matrix. */
 export interface ActivationMatrix {
   readonly config: ModelConfig;
-  readonly hook: string;
+  readonly hook: HookName;
   /** Grid rows present, in the order of `data`'s rows, sorted ascending. */
   readonly rows: Int32Array;
   /** Per-input shape (after taking the last position when the table held all positions). */
@@ -122,7 +132,7 @@ export interface ActivationMatrix {
  * With `lastPosition`, a table that holds all positions is reduced to the final one. Throws NOT_FOUND when the hook is
  * absent, SHAPE_MISMATCH when `requireGrid` and some of the p^2 inputs are missing.
  */
-export function activationMatrix(tables: readonly Table[], hook: string, options: { readonly lastPosition?: boolean; readonly requireGrid?: boolean; readonly stage?: string } = {}): ActivationMatrix {
+export function activationMatrix(tables: readonly Table[], hook: HookName, options: { readonly lastPosition?: boolean; readonly requireGrid?: boolean; readonly stage?: string } = {}): ActivationMatrix {
   const stage = options.stage ?? 'circuits/activations';
   const first = tables[0];
   if (first === undefined) throw new BitlensError('NOT_FOUND', { stage, field: 'activations', expected: 'at least one activations table', found: 'an empty stream' });

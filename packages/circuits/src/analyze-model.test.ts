@@ -32,7 +32,7 @@ describe('analyzeModel on both presets and quantized weights', () => {
     expect(a.column).toBe('effective');
     expect(a.neurons.nNeurons).toBe(16);
     expect(a.train?.count).toBe(41);
-    expect(a.frequency.perKey.length).toBe(a.lossKeys.length);
+    expect(a.frequency?.perKey.length).toBe(a.lossKeys.length);
     expect(a.clockPizza.gradientSymmetricity).toBeGreaterThan(-1);
     expect(b.clockPizza.gradientSymmetricity).toBeUndefined();
     expect(a.all.loss).not.toBeCloseTo(b.all.loss, 6);
@@ -42,7 +42,7 @@ describe('analyzeModel on both presets and quantized weights', () => {
     const cfg = modelConfig('nanda', 11, { dModel: 8, nHeads: 2, dMlp: 16 });
     const r = analyzeModel(tf, loadModel(weightsTable(cfg, initParams(cfg, 2))), { lossKeys: [1, 3], gradientSymmetricity: false });
     expect(r.lossKeys).toEqual([1, 3]);
-    expect(r.frequency.perKey.map((x) => x.k)).toEqual([1, 3]);
+    expect(r.frequency?.perKey.map((x) => x.k)).toEqual([1, 3]);
     expect(r.embed.rowNorms.length).toBe(11);
   });
 });

@@ -1,7 +1,7 @@
 import type { Tf } from '@bitlens/engine';
 import { BitlensError, mulberry32 } from '@bitlens/core';
-import { type ModelConfig, forwardFull, toTensors } from '@bitlens/model';
-import type { Tensor } from '@tensorflow/tfjs';
+import { type HookName, type ModelConfig, forwardFull, toTensors } from '@bitlens/model';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { meanCosine } from './clock-pizza.js';
 import { type LoadedModel, gridOutputs, gridTokens, tensorOf } from './model.js';
 
@@ -20,9 +20,9 @@ export interface DirectLogitAttribution {
 }
 
 /**
- * Direct logit attribution (SCIENCE §8): each residual component at the last position times W_U (divided by the
- * cached norm scale and multiplied by sqrt(dModel) * ln_final.w for li, which is exact for that input since the
- * scale is fixed). The products with W_U run as tfjs matMuls (`precision: 'float32'`, default, fast over all p^2
+ * Direct logit attribution (docs/science.md#attribution-ablation-patching-acdc): each residual component at the last position times W_U (divided by the
+ * cached norm scale `ln_final.hook_scale` = sqrt(mean(x^2) + eps) and multiplied by ln_final.w for li, which is exact
+ * for that input since the scale is fixed). The products with W_U run as tfjs matMuls (`precision: 'float32'`, default, fast over all p^2
  * inputs) or in float64 on the host (`'float64'`: then the components sum to the float64 residual's logits to ~1e-12).
  */
 export function directLogitAttribution(tf: Tf, model: LoadedModel, rows?: ArrayLike<number>, options: { readonly precision?: 'float32' | 'float64' } = {}): DirectLogitAttribution {
@@ -34,8 +34,8 @@ export function directLogitAttribution(tf: Tf, model: LoadedModel, rows?: ArrayL
 }
 
 /** Hooks (last position) that {@link directLogitAttributionFrom} reads. */
-export function dlaHooks(config: ModelConfig): string[] {
-  return ['hook_embed', 'blocks.0.attn.hook_z', 'blocks.0.mlp.hook_post', ...(config.finalNorm ? ['ln_final.hook_scale'] : [])];
+export function dlaHooks(config: ModelConfig): HookName[] {
+  return ['hook_embed', 'blocks.0.attn.hook_z', 'blocks.0.mlp.hook_post', ...(config.finalNorm ? (['ln_final.hook_scale'] as const) : [])];
 }
 
 /**
@@ -45,7 +45,7 @@ export function dlaHooks(config: ModelConfig): string[] {
 export function directLogitAttributionFrom(
   tf: Tf,
   model: LoadedModel,
-  acts: ReadonlyMap<string, { readonly data: Float32Array }>,
+  acts: ReadonlyMap<HookName, { readonly data: Float32Array }>,
   logits: Float32Array,
   rows: Int32Array,
   options: { readonly precision?: 'float32' | 'float64' } = {},
@@ -54,7 +54,7 @@ export function directLogitAttributionFrom(
   const { dModel: d, dVocabOut: o, nHeads: h, dHead: dh } = c;
   const r = rows;
   const out = { acts, logits };
-  const get = (name: string): Float32Array => {
+  const get = (name: HookName): Float32Array => {
     const t = out.acts.get(name);
     if (t === undefined) throw new BitlensError('NOT_FOUND', { stage: 'circuits/dla', field: name, expected: 'a captured hook', found: 'nothing' });
     return t.data;
@@ -111,7 +111,8 @@ export function directLogitAttributionFrom(
   if (c.biases) bias('blocks.0.mlp.b_out', 'mlp.b_out');
   const contributions: Float64Array[] = [];
   const precision = options.precision ?? 'float32';
-  const normFactor = (i: number, j: number): number => (scale !== undefined ? Math.sqrt(d) / (scale[i] ?? 1) : 1) * (gain === undefined ? 1 : (gain[j] ?? 0));
+  // The final norm at a fixed scale is linear: x -> x / scale * ln_final.w (scale: TransformerLens's RMS, per input).
+  const normFactor = (i: number, j: number): number => (scale !== undefined ? 1 / (scale[i] ?? 1) : 1) * (gain === undefined ? 1 : (gain[j] ?? 0));
   if (precision === 'float32') {
     // Every component's residual vectors as tfjs products, then one product with W_U each.
     const norm = scale === undefined ? undefined : Float32Array.from({ length: n * d }, (_, q) => normFactor(Math.floor(q / d), q % d));
@@ -160,7 +161,7 @@ export function directLogitAttributionFrom(
 }
 
 /**
- * Gradient symmetricity (Zhong et al., SCIENCE §3) of any differentiable map from the two token embeddings to output
+ * Gradient symmetricity (Zhong et al., docs/science.md#clock-vs-pizza) of any differentiable map from the two token embeddings to output
  * logits: for each triple (a, b, c), the gradients of logit c with respect to E_a and E_b, then the mean cosine.
  * `logitFn(ea, eb)` takes `[B, d]` embeddings and returns `[B, classes]` logits.
  */
@@ -193,7 +194,7 @@ export function sampleTriples(p: number, count: number, seed: number): { a: Int3
 }
 
 /**
- * Gradient symmetricity of a model (SCIENCE §3): 100 triples (seeded), gradients of logit c with respect to the token
+ * Gradient symmetricity of a model (docs/science.md#clock-vs-pizza): 100 triples (seeded), gradients of logit c with respect to the token
  * embeddings of a and b (before the positional embedding) through the full forward, mean cosine.
  */
 export function gradientSymmetricity(tf: Tf, model: LoadedModel, options: { readonly samples?: number; readonly seed?: number } = {}): number {

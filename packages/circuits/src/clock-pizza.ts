@@ -1,44 +1,65 @@
 import { BitlensError } from '@bitlens/core';
 import { checkModulus, fourierBasis, fourierTransform, rowNorms, frequencyNorms } from './fourier.js';
 import { topEigenvectors } from './internal/eigen.js';
+import { type TaskBasis, taskBasis } from './task-basis.js';
 
 const STAGE = 'circuits/clock-pizza';
 
 /**
- * Distance irrelevance (Zhong et al., SCIENCE §3): with T[s, d] the correct-class logit of the input with
- * a + b = s and a - b = d (mod p), q = mean_d std_s(T[s, d]) / std(T) (population std). Clock ~ 1, pizza small.
- * `correct[r]` is the correct-class logit of grid row r = a * p + b.
+ * Distance irrelevance (Zhong et al., docs/science.md#clock-vs-pizza) of `add`: with T[s, d] the correct-class logit of
+ * the input with a + b = s and a - b = d (mod p), q = mean_d std_s(T[s, d]) / std(T) (population std). Clock ~ 1,
+ * pizza small. `correct[r]` is the correct-class logit of grid row r = a * p + b. For other tasks see
+ * {@link distanceIrrelevanceIn}.
  */
 export function distanceIrrelevance(correct: ArrayLike<number>, p: number): number {
   checkModulus(p, STAGE);
-  if (correct.length !== p * p) throw new BitlensError('SHAPE_MISMATCH', { stage: STAGE, field: 'correct', expected: `${p * p} values`, found: String(correct.length) });
-  // T[s][d]
-  const T = new Float64Array(p * p);
-  for (let a = 0; a < p; a++) {
-    for (let b = 0; b < p; b++) {
-      const s = (a + b) % p;
-      const d = (((a - b) % p) + p) % p;
-      T[s * p + d] = correct[a * p + b] ?? 0;
-    }
-  }
-  const std = (get: (i: number) => number, n: number): number => {
-    let m = 0;
-    for (let i = 0; i < n; i++) m += get(i);
-    m /= n;
-    let v = 0;
-    for (let i = 0; i < n; i++) v += (get(i) - m) ** 2;
-    return Math.sqrt(v / n);
-  };
-  const total = std((i) => T[i] ?? 0, p * p);
-  let acc = 0;
-  for (let d = 0; d < p; d++) acc += std((s) => T[s * p + d] ?? 0, p);
-  return total === 0 ? 1 : acc / p / total;
+  const basis = taskBasis('add', p);
+  if (basis === undefined) throw new BitlensError('INTERNAL', { stage: STAGE, field: 'basis' }, 'add has no basis');
+  return distanceIrrelevanceIn(correct, basis);
 }
 
-/** Correct-class logits of grid logits `[p^2, classes]` given labels. */
+/**
+ * Distance irrelevance in a task's basis: the rows of `basis` grouped by their "other" combination d (sub: d = a + b;
+ * αa + βb: d = αa − βb; multiplicative tasks: d = αi − βj in discrete-log coordinates), q = mean over d of the
+ * population std of the correct logit within the group, divided by its std over all basis rows. Within a group the
+ * label's combination s varies and d is fixed, so q ~ 1 when the correct logit ignores d (clock-like) and is small
+ * when it depends on d (pizza-like). For add each group holds one row per s, which is Zhong's T[s, d]. A constant
+ * correct logit gives 1. `correct` is indexed by grid row (a * p + b).
+ */
+export function distanceIrrelevanceIn(correct: ArrayLike<number>, basis: TaskBasis): number {
+  const p = basis.p;
+  if (correct.length !== p * p) throw new BitlensError('SHAPE_MISMATCH', { stage: STAGE, field: 'correct', expected: `${p * p} values`, found: String(correct.length) });
+  const { n, rows, s, d } = basis;
+  // Rows ordered by (s, d): for add this is the row-major order of Zhong's T[s, d], so sums run in the same order.
+  const order = Array.from(rows, (_, i) => i).sort((x, y) => (s[x] ?? 0) - (s[y] ?? 0) || (d[x] ?? 0) - (d[y] ?? 0));
+  const groups: number[][] = Array.from({ length: n }, () => []);
+  for (const i of order) groups[d[i] ?? 0]?.push(correct[rows[i] ?? 0] ?? 0);
+  const std = (v: readonly number[]): number => {
+    let m = 0;
+    for (const x of v) m += x;
+    m /= v.length;
+    let acc = 0;
+    for (const x of v) acc += (x - m) ** 2;
+    return Math.sqrt(acc / v.length);
+  };
+  const total = std(order.map((i) => correct[rows[i] ?? 0] ?? 0));
+  let acc = 0;
+  let used = 0;
+  for (const g of groups) {
+    if (g.length === 0) continue;
+    acc += std(g);
+    used++;
+  }
+  return total === 0 ? 1 : acc / used / total;
+}
+
+/** Correct-class logits of grid logits `[p^2, classes]` given labels; NaN where the label is not a class (-1 outside a task's domain). */
 export function correctLogits(logits: ArrayLike<number>, labels: ArrayLike<number>, classes: number): Float64Array {
   const out = new Float64Array(labels.length);
-  for (let r = 0; r < labels.length; r++) out[r] = logits[r * classes + (labels[r] ?? 0)] ?? 0;
+  for (let r = 0; r < labels.length; r++) {
+    const l = labels[r] ?? -1;
+    out[r] = l >= 0 && l < classes ? (logits[r * classes + l] ?? 0) : Number.NaN;
+  }
   return out;
 }
 

@@ -1,7 +1,7 @@
 import { BitlensError, type Stage, defineStage } from '@bitlens/core';
 import type { Table } from 'apache-arrow';
 import { type Observable, map, toArray } from 'rxjs';
-import { float64, listRow, numbers, strings, tableOf, utf8 } from './internal/arrow.js';
+import { booleans, float64, listRow, numbers, strings, tableOf, utf8 } from './internal/arrow.js';
 import { type Comparison, ComparisonSchema, type Mechanism, MechanismSchema } from './schemas.js';
 
 /** Thresholds of the same-algorithm rule (all recorded in the stage options). */
@@ -20,7 +20,7 @@ export interface VerdictRule {
   readonly signatureTolerance: number;
 }
 
-/** The default rule (SCIENCE §10). */
+/** The default rule (docs/science.md#same-algorithm-verdict). */
 export const DEFAULT_VERDICT_RULE: VerdictRule = { minAccuracy: 0.99, maxKeys: 15, minVarianceExplained: 0.7, restrictedSlack: 0.05, minExcludedOverLogP: 0.5, signatureTolerance: 0.2 };
 
 /** The mechanism numbers the verdict reads (one model). */
@@ -38,18 +38,32 @@ export interface MechanismNumbers {
   /** FFS / FCR (information; not used by the rule). */
   readonly ffs?: number;
   readonly fcr?: number;
+  /** False for a task without group structure: restricted / excluded loss are not defined (default true). */
+  readonly lossesApplicable?: boolean;
+  /** Key frequencies of the losses, in the task's basis (default: `embedKeys`); what `sparse` counts. */
+  readonly lossKeys?: readonly number[];
+  /** Full loss over the rows restricted loss averages over (default: `fullLoss`; differs for mul and div). */
+  readonly basisLoss?: number;
+  /** The task (information). */
+  readonly task?: string;
 }
 
-/** Which mechanism checks a model passes. */
-export function mechanismChecks(m: MechanismNumbers, rule: VerdictRule = DEFAULT_VERDICT_RULE): { readonly passed: boolean; readonly checks: Record<'accurate' | 'sparse' | 'explained' | 'restricted' | 'excluded', boolean> } {
+/**
+ * Which mechanism checks a model passes. `sparse` counts the key frequencies of the losses (in the task's basis),
+ * `restricted` compares restricted loss with the full loss over the same rows. For a task without structure
+ * (`lossesApplicable: false`) `restricted` and `excluded` cannot pass and `applicable` is false.
+ */
+export function mechanismChecks(m: MechanismNumbers, rule: VerdictRule = DEFAULT_VERDICT_RULE): { readonly passed: boolean; readonly applicable: boolean; readonly checks: Record<'accurate' | 'sparse' | 'explained' | 'restricted' | 'excluded', boolean> } {
+  const applicable = m.lossesApplicable !== false;
+  const keys = m.lossKeys ?? m.embedKeys;
   const checks = {
     accurate: m.accuracy >= rule.minAccuracy,
-    sparse: m.embedKeys.length >= 1 && m.embedKeys.length <= rule.maxKeys,
+    sparse: keys.length >= 1 && keys.length <= rule.maxKeys,
     explained: m.varianceExplainedByKeys >= rule.minVarianceExplained,
-    restricted: m.restrictedLoss <= m.fullLoss + rule.restrictedSlack,
-    excluded: m.excludedLoss >= rule.minExcludedOverLogP * Math.log(m.p),
+    restricted: applicable && m.restrictedLoss <= (m.basisLoss ?? m.fullLoss) + rule.restrictedSlack,
+    excluded: applicable && m.excludedLoss >= rule.minExcludedOverLogP * Math.log(m.p),
   };
-  return { passed: Object.values(checks).every(Boolean), checks };
+  return { passed: Object.values(checks).every(Boolean), applicable, checks };
 }
 
 /** Jaccard overlap of two sets (1 when both are empty). */
@@ -68,7 +82,7 @@ export interface Verdict {
 }
 
 /**
- * The same-algorithm rule (SCIENCE §10): both models must pass every mechanism check (solves the task, sparse key set, MLP variance
+ * The same-algorithm rule (docs/science.md#same-algorithm-verdict): both models must pass every mechanism check (solves the task, sparse key set, MLP variance
  * explained by key frequencies, restricted loss at or below the full loss, large excluded loss); then `same` when
  * their clock/pizza signatures agree within the tolerance, else `different`. A model failing a check makes the pair
  * `inconclusive` (not a Fourier-feature algorithm, or not cleaned up yet). Key-frequency overlap is NOT used.
@@ -76,6 +90,10 @@ export interface Verdict {
 export function sameAlgorithmVerdict(a: MechanismNumbers, b: MechanismNumbers, rule: VerdictRule = DEFAULT_VERDICT_RULE): Verdict {
   const ca = mechanismChecks(a, rule);
   const cb = mechanismChecks(b, rule);
+  const na = [a, b].filter((m) => m.lossesApplicable === false);
+  if (na.length > 0) {
+    return { verdict: 'inconclusive', reason: `n/a: restricted / excluded loss are not defined for ${[...new Set(na.map((m) => m.task ?? m.model))].join(', ')} (no group structure to project onto)` };
+  }
   const failed = (m: MechanismNumbers, c: ReturnType<typeof mechanismChecks>): string[] => Object.entries(c.checks).filter(([, ok]) => !ok).map(([k]) => `${m.model}: ${k}`);
   if (!ca.passed || !cb.passed) return { verdict: 'inconclusive', reason: `failed checks: ${[...failed(a, ca), ...failed(b, cb)].join(', ')}` };
   const dg = Math.abs(a.gradientSymmetricity - b.gradientSymmetricity);
@@ -86,7 +104,8 @@ export function sameAlgorithmVerdict(a: MechanismNumbers, b: MechanismNumbers, r
   return { verdict: 'different', reason: `both pass the mechanism checks but clock/pizza signatures differ: |Δ grad sym| ${dg.toFixed(3)}, |Δ dist irr| ${dd.toFixed(3)} (tolerance ${rule.signatureTolerance})` };
 }
 
-function numbersOf(t: Table, i: number): MechanismNumbers {
+/** The mechanism numbers of row `i` of a mechanism table (`MechanismSchema`). */
+export function mechanismNumbers(t: Table, i: number): MechanismNumbers {
   return {
     model: strings(t, 'model')[i] ?? '',
     p: numbers(t, 'p')[i] ?? 0,
@@ -100,6 +119,18 @@ function numbersOf(t: Table, i: number): MechanismNumbers {
     distanceIrrelevance: numbers(t, 'distance_irrelevance')[i] ?? Number.NaN,
     ffs: numbers(t, 'ffs')[i] ?? Number.NaN,
     fcr: numbers(t, 'fcr')[i] ?? Number.NaN,
+    ...optionalColumns(t, i),
+  };
+}
+
+/** The columns a mechanism table has had since tasks other than add were analysed (absent in older tables). */
+function optionalColumns(t: Table, i: number): Pick<MechanismNumbers, 'lossesApplicable' | 'lossKeys' | 'basisLoss' | 'task'> {
+  if (t.getChild('losses_applicable') === null) return {};
+  return {
+    lossesApplicable: booleans(t, 'losses_applicable')[i] ?? true,
+    lossKeys: listRow(t, 'loss_keys', i),
+    basisLoss: numbers(t, 'basis_loss')[i] ?? Number.NaN,
+    task: strings(t, 'task')[i] ?? '',
   };
 }
 
@@ -123,7 +154,7 @@ export function compareMechanisms(options: { readonly rule?: Partial<VerdictRule
       src.pipe(
         toArray(),
         map((tables) => {
-          const ms = tables.flatMap((t) => Array.from({ length: t.numRows }, (_, i) => numbersOf(t, i)));
+          const ms = tables.flatMap((t) => Array.from({ length: t.numRows }, (_, i) => mechanismNumbers(t, i)));
           if (ms.length < 2) throw new BitlensError('INVALID_OPTION', { stage: name, field: 'models', expected: 'at least two analysed models', found: String(ms.length) });
           const rows: { a: MechanismNumbers; b: MechanismNumbers; v: Verdict }[] = [];
           for (let i = 0; i < ms.length; i++) for (let j = i + 1; j < ms.length; j++) {
@@ -162,7 +193,7 @@ export function compareMechanisms(options: { readonly rule?: Partial<VerdictRule
 /** Printable lines for mechanism rows and a comparison table: the numbers behind each verdict. */
 export function formatComparison(mechanisms: readonly Table[], comparison: Table): string[] {
   const lines: string[] = ['model | keys(embed) | keys(neurons) | var.expl | full loss | restricted | excluded | FFS | FCR | grad.sym | dist.irr | circ'];
-  const f = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? 'nan' : Math.abs(x) < 1e-3 && x !== 0 ? x.toExponential(2) : x.toFixed(3));
+  const f = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? 'n/a' : Math.abs(x) < 1e-3 && x !== 0 ? x.toExponential(2) : x.toFixed(3));
   for (const t of mechanisms) {
     for (let i = 0; i < t.numRows; i++) {
       const g = (c: string): number | undefined => numbers(t, c)[i];

@@ -42,7 +42,7 @@ function normalisedRow(p: number, f: (x: number) => number, out: Float64Array, o
 }
 
 /**
- * Builds the real Fourier basis over Z_p (SCIENCE §0).
+ * Builds the real Fourier basis over Z_p (docs/science.md#fourier-basis).
  * `orthonormal` (default): p rows `[const, cos 1, sin 1, ..., cos K, sin K]`, K = (p-1)/2; F F^T = I.
  * `li`: Li 2024's notebook layout `[const, sin k, cos k for k = 1..floor(p/2)+1]` (p + 2 rows for odd p, each row
  * normalised; rows for k = K+1 duplicate k = K up to sign, so it is not orthogonal). For reproducing Li's plots only.
@@ -123,7 +123,7 @@ export function frequencyNorms(rowNormsOf: Float64Array, p: number): { readonly 
 }
 
 /**
- * The unit directions of frequency k for the sum a + b over the p^2 input grid (row index a * p + b), SCIENCE §0:
+ * The unit directions of frequency k for the sum a + b over the p^2 input grid (row index a * p + b), docs/science.md#fourier-basis:
  * u_cos(k) ∝ cos(w_k (a + b)), u_sin(k) ∝ sin(w_k (a + b)), each of unit norm in R^{p^2}.
  */
 export function sumDirections(p: number, k: number): { readonly cos: Float64Array; readonly sin: Float64Array } {

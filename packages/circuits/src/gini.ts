@@ -1,7 +1,7 @@
 import { BitlensError } from '@bitlens/core';
 
 /**
- * Gini coefficient of a non-negative vector (SCIENCE §0): G = sum_i (2i - n - 1) x_(i) / (n sum_i x_i) over the
+ * Gini coefficient of a non-negative vector (docs/science.md#fourier-spectra-and-gini): G = sum_i (2i - n - 1) x_(i) / (n sum_i x_i) over the
  * ascending sort. 0 for a constant vector, (n-1)/n for a one-hot vector; scale invariant. An all-zero vector gives 0.
  */
 export function gini(x: ArrayLike<number>): number {

@@ -1,6 +1,7 @@
 import type { Tf } from '@bitlens/engine';
 import { BitlensError, mulberry32 } from '@bitlens/core';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { HookName } from '@bitlens/model';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { sumDirections } from './fourier.js';
 import { crossEntropy } from './loss.js';
 import { type LoadedModel, gridLogits, gridOutputs, runGrid } from './model.js';
@@ -12,7 +13,7 @@ export type AblationTarget =
   | { readonly kind: 'head'; readonly head: number }
   | { readonly kind: 'neuron'; readonly neuron: number }
   /** The frequency-k sum directions u_cos(k), u_sin(k) over the p^2 inputs, removed from activation `hook` (every feature, every position). */
-  | { readonly kind: 'fourier'; readonly hook: string; readonly k: number };
+  | { readonly kind: 'fourier'; readonly hook: HookName; readonly k: number };
 
 /** zero: replace by 0; mean: by its mean over all p^2 inputs; resample: by its value on another input (seeded permutation). */
 export type AblationMode = 'zero' | 'mean' | 'resample';
@@ -29,7 +30,7 @@ export interface AblationResult {
   readonly deltaAccuracy: number;
 }
 
-function targetHook(t: AblationTarget): string {
+function targetHook(t: AblationTarget): HookName {
   return t.kind === 'head' ? 'blocks.0.attn.hook_z' : t.kind === 'neuron' ? 'blocks.0.mlp.hook_post' : t.hook;
 }
 
@@ -70,7 +71,8 @@ export function seededPermutation(n: number, seed: number): Int32Array {
 }
 
 /**
- * Ablates one component and reports Δloss and Δaccuracy over all p^2 inputs (labels given per grid row).
+ * Ablates one component and reports Δloss and Δaccuracy over all p^2 inputs (labels given per grid row), or over the
+ * rows of `mask` (a task's domain: div leaves out b = 0; rows outside it carry label -1 and must be masked).
  * Mean ablation first averages the activation over all inputs; resample ablation runs each batch's permuted inputs
  * (seeded) to read the replacement. A Fourier direction is ablated by removing the projection of the activation onto
  * u_cos(k), u_sin(k) (zero), replacing it by its mean over inputs (mean; the directions have zero mean, so this equals
@@ -82,7 +84,7 @@ export function ablate(
   labels: ArrayLike<number>,
   target: AblationTarget,
   mode: AblationMode,
-  options: { readonly seed?: number; readonly batchSize?: number; readonly base?: { readonly loss: number; readonly accuracy: number } } = {},
+  options: { readonly seed?: number; readonly batchSize?: number; readonly base?: { readonly loss: number; readonly accuracy: number }; readonly mask?: ArrayLike<boolean | number> } = {},
 ): AblationResult {
   const { p, dVocabOut } = model.config;
   const n = p * p;
@@ -91,7 +93,7 @@ export function ablate(
   const hook = targetHook(target);
   const bs = options.batchSize ?? 2048;
   // The unablated loss; pass `base` when ablating many targets of one model.
-  const base = options.base ?? crossEntropy(gridLogits(tf, model), labels, dVocabOut);
+  const base = options.base ?? crossEntropy(gridLogits(tf, model), labels, dVocabOut, options.mask);
   const perm = seededPermutation(n, options.seed ?? 0);
 
   // Per-feature mean (mean mode) or Fourier coefficients (fourier target): one capture pass over the grid.
@@ -103,7 +105,7 @@ export function ablate(
     const dirs = target.kind === 'fourier' ? sumDirections(p, target.k) : undefined;
     let cc: Float64Array | undefined;
     let cs: Float64Array | undefined;
-    for (const batch of runGrid(tf, model, { batchSize: bs, capture: (h) => h === hook })) {
+    for (const batch of runGrid(tf, model, { batchSize: bs, capture: [hook] })) {
       const t = batch.acts.get(hook);
       if (t === undefined) throw new BitlensError('NOT_FOUND', { stage: STAGE, field: hook, expected: 'a hook of the model', found: 'nothing captured' });
       const f = t.data.length / batch.rows.length;
@@ -127,7 +129,7 @@ export function ablate(
   }
 
   // Resample: activations of the permuted inputs, batch by batch (same batching as the ablated run).
-  const intervene = (h: string, t: Tensor, rows: Int32Array): Tensor => {
+  const intervene = (h: HookName, t: Tensor, rows: Int32Array): Tensor => {
     if (h !== hook) return t;
     const B = rows.length;
     const feat = t.shape.slice(1);
@@ -154,7 +156,7 @@ export function ablate(
     else repl = resampled(tf, model, hook, rows, perm);
     return tf.add(tf.mul(t, tf.sub(1, m)), tf.mul(repl, m));
   };
-  const ablated = crossEntropy(gridOutputs(tf, model, { batchSize: bs, intervene }).logits, labels, dVocabOut);
+  const ablated = crossEntropy(gridOutputs(tf, model, { batchSize: bs, intervene }).logits, labels, dVocabOut, options.mask);
   return {
     target,
     mode,
@@ -167,9 +169,9 @@ export function ablate(
   };
 }
 
-function resampled(tf: Tf, model: LoadedModel, hook: string, rows: Int32Array, perm: Int32Array): Tensor {
+function resampled(tf: Tf, model: LoadedModel, hook: HookName, rows: Int32Array, perm: Int32Array): Tensor {
   const src = Int32Array.from(rows, (r) => perm[r] ?? 0);
-  for (const b of runGrid(tf, model, { rows: src, batchSize: src.length, capture: (h) => h === hook })) {
+  for (const b of runGrid(tf, model, { rows: src, batchSize: src.length, capture: [hook] })) {
     const t = b.acts.get(hook);
     if (t !== undefined) return tf.tensor(t.data, [...t.shape]);
   }
@@ -180,7 +182,7 @@ function resampled(tf: Tf, model: LoadedModel, hook: string, rows: Int32Array, p
 export interface PatchResult {
   readonly clean: readonly [number, number];
   readonly corrupt: readonly [number, number];
-  readonly hook: string;
+  readonly hook: HookName;
   /** logit[clean label] - logit[corrupt label] at the last position, on the clean, corrupted and patched runs. */
   readonly cleanDiff: number;
   readonly corruptDiff: number;
@@ -190,7 +192,7 @@ export interface PatchResult {
 }
 
 /**
- * Activation patching (SCIENCE §8): run the clean input (a, b) capturing `hook`, then the corrupted input (a', b')
+ * Activation patching (docs/science.md#attribution-ablation-patching-acdc): run the clean input (a, b) capturing `hook`, then the corrupted input (a', b')
  * with `hook` replaced by the clean value (optionally only one head / neuron slice); metric = fraction of the logit
  * difference restored. Labels come from `label(a, b)`.
  */
@@ -198,7 +200,7 @@ export function patchActivation(
   tf: Tf,
   model: LoadedModel,
   pairs: readonly { readonly clean: readonly [number, number]; readonly corrupt: readonly [number, number] }[],
-  hook: string,
+  hook: HookName,
   label: (a: number, b: number) => number,
   slice?: AblationTarget,
 ): PatchResult[] {
@@ -211,11 +213,11 @@ export function patchActivation(
   };
   const cleanRows = Int32Array.from(pairs, (x) => rowOf(x.clean));
   const corruptRows = Int32Array.from(pairs, (x) => rowOf(x.corrupt));
-  const clean = gridOutputs(tf, model, { rows: cleanRows, batchSize: cleanRows.length, capture: (h) => h === hook });
+  const clean = gridOutputs(tf, model, { rows: cleanRows, batchSize: cleanRows.length, capture: [hook] });
   const corrupt = gridOutputs(tf, model, { rows: corruptRows, batchSize: corruptRows.length });
   // Full-position clean activations for the patch.
   let cleanAct: { shape: readonly number[]; data: Float32Array } | undefined;
-  for (const b of runGrid(tf, model, { rows: cleanRows, batchSize: cleanRows.length, capture: (h) => h === hook })) cleanAct = b.acts.get(hook);
+  for (const b of runGrid(tf, model, { rows: cleanRows, batchSize: cleanRows.length, capture: [hook] })) cleanAct = b.acts.get(hook);
   if (cleanAct === undefined) throw new BitlensError('NOT_FOUND', { stage: 'circuits/patching', field: hook, expected: 'a hook of the model', found: 'nothing captured' });
   const ca = cleanAct;
   const patched = gridOutputs(tf, model, {

@@ -1,5 +1,6 @@
 import { BitlensError } from '@bitlens/core';
 import { checkModulus, sumDirections } from './fourier.js';
+import { type TaskBasis, basisDirections, taskBasis } from './task-basis.js';
 
 const STAGE = 'circuits/loss';
 
@@ -12,9 +13,9 @@ export interface LossAccuracy {
 }
 
 /**
- * Mean cross-entropy (float64 log-softmax, SCIENCE §0) and argmax accuracy of row-major logits `[n, classes]`.
+ * Mean cross-entropy (float64 log-softmax, docs/science.md#conventions) and argmax accuracy of row-major logits `[n, classes]`.
  * `mask` (optional, length n) selects the rows to average over. Ties in argmax count as wrong unless the label is
- * the first maximum.
+ * the first maximum. A selected row whose label is not a class (e.g. -1 outside a task's domain) throws `INVALID_DATA`.
  */
 export function crossEntropy(logits: ArrayLike<number>, labels: ArrayLike<number>, classes: number, mask?: ArrayLike<boolean | number>): LossAccuracy {
   const n = labels.length;
@@ -39,7 +40,11 @@ export function crossEntropy(logits: ArrayLike<number>, labels: ArrayLike<number
     // log-sum-exp = max + log1p(sum over the other classes): keeps losses far below 1e-16 exact.
     let rest = 0;
     for (let c = 0; c < classes; c++) if (c !== arg) rest += Math.exp((logits[o + c] ?? 0) - max);
-    const label = labels[r] ?? 0;
+    const label = labels[r] ?? -1;
+    if (!(label >= 0 && label < classes)) {
+      // A row outside the task's domain (label -1) must be masked out, never scored against some class.
+      throw new BitlensError('INVALID_DATA', { stage: STAGE, field: 'labels', expected: `labels in 0..${classes - 1} on every selected row`, found: `${label} at row ${r}` });
+    }
     loss += Math.log1p(rest) + (max - (logits[o + label] ?? 0));
     if (arg === label) correct++;
     count++;
@@ -57,7 +62,7 @@ function checkGridLogits(logits: ArrayLike<number>, p: number): void {
 
 /**
  * Projection of grid logits `[p^2, p]` (row a * p + b) onto span{u_cos(k), u_sin(k) : k in keys} along the input
- * axis, column by column (SCIENCE §2.4). Returns `P L` in float64.
+ * axis, column by column (docs/science.md#restricted-and-excluded-loss). Returns `P L` in float64.
  */
 export function projectOntoSumFrequencies(logits: ArrayLike<number>, p: number, keys: readonly number[]): Float64Array {
   checkGridLogits(logits, p);
@@ -105,74 +110,102 @@ export function excludedLogits(logits: ArrayLike<number>, p: number, keys: reado
 
 /** Restricted and excluded loss with all keys together and one key at a time. */
 export interface FrequencyLosses {
+  /** The model's loss over the rows the restricted loss averages over (the basis rows within `restrictedOn`). */
   readonly full: LossAccuracy;
-  /** Restricted loss over the `restrictedOn` rows (default: all inputs). */
+  /** Restricted loss over the basis rows within `restrictedOn` (default: every basis row). */
   readonly restricted: LossAccuracy;
-  /** Excluded loss over the `excludedOn` rows (default: train rows when a mask is given, else all). */
+  /** Excluded loss over the basis rows within `excludedOn` (default: every basis row). */
   readonly excluded: LossAccuracy;
   /** Per key frequency: restricted to that frequency alone and excluded with only that frequency removed. */
   readonly perKey: readonly { readonly k: number; readonly restricted: LossAccuracy; readonly excluded: LossAccuracy }[];
 }
 
-/**
- * Restricted and excluded loss (SCIENCE §2.4-2.5) of grid logits `[p^2, p]` for the given key frequencies.
- * `restrictedOn` / `excludedOn` are row masks (length p^2). `perKey` (default true) also computes one key at a time.
- */
-export function frequencyLosses(
-  logits: ArrayLike<number>,
-  labels: ArrayLike<number>,
-  p: number,
-  keys: readonly number[],
-  options: { readonly restrictedOn?: ArrayLike<boolean | number>; readonly excludedOn?: ArrayLike<boolean | number>; readonly perKey?: boolean } = {},
-): FrequencyLosses {
-  checkGridLogits(logits, p);
-  const m = p * p;
-  // Coefficients of each key's two directions per class: the projection of row r is sum_u u[r] coef_u (u has zero
-  // mean over the grid, so the restricted logits' bias correction is just the per-class mean of L).
-  const dirs = new Map(keys.map((k) => [k, sumDirections(p, k)]));
-  const coef = new Map<number, { cos: Float64Array; sin: Float64Array }>();
-  const classMean = new Float64Array(p);
-  for (let r = 0; r < m; r++) for (let c = 0; c < p; c++) classMean[c] = (classMean[c] ?? 0) + (logits[r * p + c] ?? 0) / m;
+/** Options of {@link frequencyLosses}. */
+export interface FrequencyLossOptions {
+  /** Row mask over the p^2 grid rows for the restricted (and full) loss. */
+  readonly restrictedOn?: ArrayLike<boolean | number>;
+  /** Row mask over the p^2 grid rows for the excluded loss. */
+  readonly excludedOn?: ArrayLike<boolean | number>;
+  /** Also one key at a time (default true). */
+  readonly perKey?: boolean;
+  /**
+   * The directions to project onto (see {@link taskBasis}): those of the label's combination. Default: the basis of
+   * `add` (s = a + b over all p^2 rows), i.e. Nanda's u_cos(k), u_sin(k).
+   */
+  readonly basis?: TaskBasis;
+}
+
+/** Per-class coefficients of the logits on each key's directions over the basis rows. */
+function keyCoefficients(logits: ArrayLike<number>, p: number, basis: TaskBasis, keys: readonly number[]) {
+  const rows = basis.rows;
+  const dirs = new Map(keys.map((k) => [k, basisDirections(basis, k)]));
+  const coef = new Map<number, { cos: Float64Array; sin: Float64Array | undefined }>();
   for (const [k, d] of dirs) {
     const cc = new Float64Array(p);
-    const cs = new Float64Array(p);
-    for (let r = 0; r < m; r++) {
-      const uc = d.cos[r] ?? 0;
-      const us = d.sin[r] ?? 0;
+    const cs = d.sin === undefined ? undefined : new Float64Array(p);
+    for (let i = 0; i < rows.length; i++) {
+      const o = (rows[i] ?? 0) * p;
+      const uc = d.cos[i] ?? 0;
+      const us = d.sin?.[i] ?? 0;
       for (let c = 0; c < p; c++) {
-        const v = logits[r * p + c] ?? 0;
+        const v = logits[o + c] ?? 0;
         cc[c] = (cc[c] ?? 0) + uc * v;
-        cs[c] = (cs[c] ?? 0) + us * v;
+        if (cs !== undefined) cs[c] = (cs[c] ?? 0) + us * v;
       }
     }
     coef.set(k, { cos: cc, sin: cs });
   }
+  return { dirs, coef };
+}
+
+/**
+ * Restricted and excluded loss (docs/science.md#restricted-and-excluded-loss) of grid logits `[p^2, p]` for the given
+ * key frequencies, in the directions of `options.basis` (default: a + b). Only the basis rows are scored: for a
+ * multiplicative task those with a, b != 0. `restrictedOn` / `excludedOn` are row masks over the p^2 grid rows;
+ * `perKey` (default true) also computes one key at a time. `full` is the plain loss over the restricted loss's rows,
+ * so the two compare like with like.
+ */
+export function frequencyLosses(logits: ArrayLike<number>, labels: ArrayLike<number>, p: number, keys: readonly number[], options: FrequencyLossOptions = {}): FrequencyLosses {
+  checkGridLogits(logits, p);
+  const basis = options.basis ?? addBasis(p);
+  if (basis.p !== p) throw new BitlensError('SHAPE_MISMATCH', { stage: STAGE, field: 'basis', expected: `a basis mod ${p}`, found: `mod ${basis.p}` });
+  const rows = basis.rows;
+  const R = rows.length;
+  // Each key's directions have zero mean over the basis rows, so the restricted logits' bias correction is just the
+  // per-class mean of L over those rows.
+  const { dirs, coef } = keyCoefficients(logits, p, basis, keys);
+  const classMean = new Float64Array(p);
+  for (let i = 0; i < R; i++) for (let c = 0; c < p; c++) classMean[c] = (classMean[c] ?? 0) + (logits[(rows[i] ?? 0) * p + c] ?? 0) / R;
   const row = new Float64Array(p);
-  const evaluate = (ks: readonly number[], kind: 'restricted' | 'excluded', mask: ArrayLike<boolean | number> | undefined): LossAccuracy => {
+  const evaluate = (ks: readonly number[], kind: 'restricted' | 'excluded' | 'full', mask: ArrayLike<boolean | number> | undefined): LossAccuracy => {
     let loss = 0;
     let correct = 0;
     let count = 0;
-    for (let r = 0; r < m; r++) {
+    for (let i = 0; i < R; i++) {
+      const r = rows[i] ?? 0;
       if (mask !== undefined && !mask[r]) continue;
       row.fill(0);
-      for (const k of ks) {
+      for (const k of kind === 'full' ? [] : ks) {
         const d = dirs.get(k);
         const cf = coef.get(k);
         if (d === undefined || cf === undefined) continue;
-        const uc = d.cos[r] ?? 0;
-        const us = d.sin[r] ?? 0;
-        for (let c = 0; c < p; c++) row[c] = (row[c] ?? 0) + uc * (cf.cos[c] ?? 0) + us * (cf.sin[c] ?? 0);
+        const uc = d.cos[i] ?? 0;
+        const us = d.sin?.[i] ?? 0;
+        for (let c = 0; c < p; c++) row[c] = (row[c] ?? 0) + uc * (cf.cos[c] ?? 0) + us * (cf.sin?.[c] ?? 0);
       }
-      for (let c = 0; c < p; c++) row[c] = kind === 'restricted' ? (row[c] ?? 0) + (classMean[c] ?? 0) : (logits[r * p + c] ?? 0) - (row[c] ?? 0);
-      const one = crossEntropy(row, [labels[r] ?? 0], p);
+      for (let c = 0; c < p; c++) {
+        const v = logits[r * p + c] ?? 0;
+        row[c] = kind === 'restricted' ? (row[c] ?? 0) + (classMean[c] ?? 0) : v - (row[c] ?? 0);
+      }
+      const one = crossEntropy(row, [labels[r] ?? -1], p);
       loss += one.loss;
       correct += one.accuracy;
       count++;
     }
-    if (count === 0) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'mask', expected: 'at least one selected row', found: '0' });
+    if (count === 0) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'mask', expected: 'at least one selected row in the basis', found: '0' });
     return { loss: loss / count, accuracy: correct / count, count };
   };
-  const full = crossEntropy(logits, labels, p, options.restrictedOn);
+  const full = R === p * p ? crossEntropy(logits, labels, p, options.restrictedOn) : evaluate([], 'full', options.restrictedOn);
   const restricted = evaluate(keys, 'restricted', options.restrictedOn);
   const excluded = evaluate(keys, 'excluded', options.excludedOn);
   const perKey =
@@ -180,4 +213,11 @@ export function frequencyLosses(
       ? []
       : keys.map((k) => ({ k, restricted: evaluate([k], 'restricted', options.restrictedOn), excluded: evaluate([k], 'excluded', options.excludedOn) }));
   return { full, restricted, excluded, perKey };
+}
+
+/** The basis of `add` mod p (s = a + b on every pair). */
+function addBasis(p: number): TaskBasis {
+  const b = taskBasis('add', p);
+  if (b === undefined) throw new BitlensError('INTERNAL', { stage: STAGE, field: 'basis' }, 'add has no basis');
+  return b;
 }

@@ -10,7 +10,7 @@ import { circularity, correctLogits, distanceIrrelevance } from './clock-pizza.j
 import { evenPhases, quadratureClosedForm, quadratureSum } from './quadrature.js';
 
 
-describe('Fourier basis (SCIENCE §0)', () => {
+describe('Fourier basis (docs/science.md#fourier-basis)', () => {
   it.each([5, 59, 97, 113])('is orthonormal for p = %i (F F^T = I to 1e-12) with const row 1/sqrt(p)', (p) => {
     const { data, rows } = fourierBasis(p);
     expect(rows).toBe(p);
@@ -63,7 +63,7 @@ describe('Fourier basis (SCIENCE §0)', () => {
   });
 });
 
-describe('gini (SCIENCE §0)', () => {
+describe('gini (docs/science.md#fourier-spectra-and-gini)', () => {
   it('is 0.75 for one-hot of 4, 0 for constant, scale invariant', () => {
     expect(gini([0, 0, 0, 1])).toBeCloseTo(0.75, 15);
     expect(gini([1, 1, 1, 1])).toBe(0);
@@ -86,7 +86,7 @@ function plantedEmbedding(p: number, d: number, keys: number[], seed: number, am
   return e;
 }
 
-describe('key frequencies from embedding norms (SCIENCE §2.1)', () => {
+describe('key frequencies from embedding norms (docs/science.md#key-frequencies)', () => {
   it('finds exactly one planted frequency', () => {
     const spec = embeddingSpectrum(plantedEmbedding(113, 16, [14], 1), 113, 16);
     expect(keyFrequenciesFromNorms(spec.freqNorms).keys).toEqual([14]);
@@ -98,7 +98,7 @@ describe('key frequencies from embedding norms (SCIENCE §2.1)', () => {
   });
 });
 
-describe('restricted and excluded loss (SCIENCE §2.4-2.5)', () => {
+describe('restricted and excluded loss (docs/science.md#restricted-and-excluded-loss)', () => {
   const p = 113;
   const keys = [14, 35, 41, 42, 52];
   const logits = new Float64Array(p * p * p);
@@ -129,7 +129,7 @@ describe('restricted and excluded loss (SCIENCE §2.4-2.5)', () => {
   });
 });
 
-describe('clock vs pizza (SCIENCE §3)', () => {
+describe('clock vs pizza (docs/science.md#clock-vs-pizza)', () => {
   const p = 59;
   const { labels } = inputGrid(p, 'add');
   it('distance irrelevance: ~1 for a clock table, < 0.2 for a pizza table', () => {
@@ -152,7 +152,7 @@ describe('clock vs pizza (SCIENCE §3)', () => {
   });
 });
 
-describe('quadrature (SCIENCE §5)', () => {
+describe('quadrature (docs/science.md#quadrature-yip)', () => {
   it('matches the closed form: N=16 within 2e-3, N=256 within 1e-4 (x=0.7, y=1.9)', () => {
     const exact = quadratureClosedForm(0.7, 1.9);
     expect(exact).toBeCloseTo(0.58506, 5);

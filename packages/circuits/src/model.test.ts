@@ -63,7 +63,7 @@ function exactModel(): { config: ModelConfig; params: Map<string, HostTensor> } 
   return { config, params };
 }
 
-describe('direct logit attribution (SCIENCE §8)', () => {
+describe('direct logit attribution (docs/science.md#attribution-ablation-patching-acdc)', () => {
   it('components of a no-norm model sum exactly to the logits (1e-9)', () => {
     const { config, params } = exactModel();
     const m = loadModel(weightsTable(config, params));
@@ -92,7 +92,7 @@ describe('direct logit attribution (SCIENCE §8)', () => {
   });
 });
 
-describe('ablation (SCIENCE §8)', () => {
+describe('ablation (docs/science.md#attribution-ablation-patching-acdc)', () => {
   it('zero-ablating every head of a model whose attention output is unused (W_O = 0) leaves the loss unchanged', () => {
     const cfg = tiny();
     const params = initParams(cfg, 5);
@@ -141,7 +141,7 @@ describe('ablation (SCIENCE §8)', () => {
   });
 });
 
-describe('activation patching (SCIENCE §8)', () => {
+describe('activation patching (docs/science.md#attribution-ablation-patching-acdc)', () => {
   it('patching the whole residual stream restores the clean logit difference fully; a dead path restores nothing', () => {
     const cfg = tiny();
     const params = initParams(cfg, 8);
@@ -160,7 +160,7 @@ describe('activation patching (SCIENCE §8)', () => {
   });
 });
 
-describe('gradient symmetricity (SCIENCE §3)', () => {
+describe('gradient symmetricity (docs/science.md#clock-vs-pizza)', () => {
   it('is 1 for a symmetric f(E_a + E_b) and well below 1 for E_a . M E_b', () => {
     const d = 6;
     const classes = 5;
@@ -188,7 +188,7 @@ describe('gradient symmetricity (SCIENCE §3)', () => {
   });
 });
 
-describe('clipped softmax and gated attention (SCIENCE §6)', () => {
+describe('clipped softmax and gated attention (docs/science.md#quantizable-attention-and-outlier-metrics)', () => {
   const patterns = (cfg: ModelConfig, seed: number): Float32Array => {
     const m = loadModel(weightsTable(cfg, initParams(cfg, seed)));
     for (const b of runGrid(tf, m, { capture: (h) => h.endsWith('hook_pattern'), batchSize: 49 })) return b.acts.get('blocks.0.attn.hook_pattern')?.data ?? new Float32Array(0);
@@ -197,10 +197,10 @@ describe('clipped softmax and gated attention (SCIENCE §6)', () => {
   it('zeta = 1, gamma = 0 equals softmax; gamma = -0.1 zeroes entries below 0.1/1.1 and stays in [0, 1]', () => {
     const over = { dModel: 8, nHeads: 2, dMlp: 16 };
     const soft = patterns(modelConfig('li', 7, over), 3);
-    const same = patterns(modelConfig('li', 7, { ...over, clippedSoftmax: { zeta: 1, gamma: 0 } }), 3);
+    const same = patterns(modelConfig('li', 7, { ...over, attention: { kind: 'clipped', zeta: 1, gamma: 0 } }), 3);
     expect(Math.max(...same.map((v, i) => Math.abs(v - (soft[i] ?? 0))))).toBeLessThan(1e-7);
     // Scale W_Q so that some softmax entries fall below 0.1/1.1.
-    const cfg = modelConfig('li', 7, { ...over, clippedSoftmax: { zeta: 1, gamma: -0.1 } });
+    const cfg = modelConfig('li', 7, { ...over, attention: { kind: 'clipped', zeta: 1, gamma: -0.1 } });
     const params = initParams(cfg, 3);
     params.get('blocks.0.attn.W_Q')?.data.forEach((v, i, a) => (a[i] = v * 20));
     const base = initParams(modelConfig('li', 7, over), 3);
@@ -219,7 +219,7 @@ describe('clipped softmax and gated attention (SCIENCE §6)', () => {
   });
   it('a gate with bias logit(0.25) and zero weights multiplies each head output by exactly 0.25', () => {
     const over = { dModel: 8, nHeads: 2, dMlp: 16 };
-    const gated = modelConfig('li', 7, { ...over, gatedAttention: true, gateInit: 0.25 });
+    const gated = modelConfig('li', 7, { ...over, attention: { kind: 'gated', piInit: 0.25 } });
     const params = initParams(gated, 3);
     params.get('blocks.0.attn.gate.W')?.data.fill(0);
     const plainParams = new Map([...params].filter(([n]) => !n.includes('gate')));
@@ -236,7 +236,7 @@ describe('clipped softmax and gated attention (SCIENCE §6)', () => {
   });
 });
 
-describe('Furuta FFS / FCR (SCIENCE §4)', () => {
+describe('Furuta FFS / FCR (docs/science.md#ffs-and-fcr-furuta)', () => {
   const p = 11;
   const K = 5;
   it('one planted k with equal cos and sin: FFS = 1/K, FCR = 1', () => {
@@ -249,6 +249,7 @@ describe('Furuta FFS / FCR (SCIENCE §4)', () => {
     expect(s.ffs).toBeCloseTo(1 / K, 12);
     expect(s.fcr).toBeCloseTo(1, 6);
     expect(s.significant).toEqual([3]);
+    expect(s.cosShare).toBeCloseTo(0.5, 6);
   });
   it('cos only at every k: FFS = 1, FCR = 0', () => {
     const e = new Float32Array(p * K);
@@ -257,10 +258,11 @@ describe('Furuta FFS / FCR (SCIENCE §4)', () => {
     expect(s.ffs).toBe(1);
     expect(s.fcr).toBeLessThan(1e-6);
     expect(s.eps).toBe(0.1);
+    expect(s.cosShare).toBeCloseTo(1, 9);
   });
 });
 
-describe('quadrature fit per neuron (SCIENCE §5)', () => {
+describe('quadrature fit per neuron (docs/science.md#quadrature-yip)', () => {
   it('recovers amplitude and phase of planted input and output waves', () => {
     const p = 13;
     const k = 4;

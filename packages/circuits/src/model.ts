@@ -1,7 +1,7 @@
 import type { Tf } from '@bitlens/engine';
-import { BitlensError } from '@bitlens/core';
-import { type HostTensor, type ModelConfig, type ParamTensors, forwardFull, forwardLast, readWeightsTable, toTensors } from '@bitlens/model';
-import type { Tensor } from '@tensorflow/tfjs';
+import { BitlensError, reportProgress } from '@bitlens/core';
+import { type HookName, type HookSelector, type HostTensor, type ModelConfig, type ParamTensors, forwardFull, forwardLast, readWeightsTable, toTensors } from '@bitlens/model';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Table } from 'apache-arrow';
 
 /** Which weights column an analysis reads: what the forward uses (`effective`, default) or the latent FP weights. */
@@ -63,7 +63,7 @@ export interface GridBatch {
   /** `[rows.length, dVocabOut]` logits at the last position. */
   readonly logits: Float32Array;
   /** Captured activations by hook: full shape `[B, ...]` (all positions) or `[B, ...]` at the last position. */
-  readonly acts: ReadonlyMap<string, HostTensor>;
+  readonly acts: ReadonlyMap<HookName, HostTensor>;
 }
 
 /** Options of {@link runGrid}. */
@@ -71,15 +71,16 @@ export interface GridRunOptions {
   /** Grid rows to run (default all p^2, in order). */
   readonly rows?: ArrayLike<number>;
   readonly batchSize?: number;
-  readonly capture?: (hook: string) => boolean;
+  /** Hooks to capture: names (checked against the model: an unknown one is INVALID_OPTION), a regular expression, or a predicate. */
+  readonly capture?: HookSelector;
   /** Keep only the last position of captured activations that have a position axis (axis 1, length nCtx). */
   readonly lastPosition?: boolean;
   /** Intervention for the batch whose rows are given. */
-  readonly intervene?: (hook: string, t: Tensor, rows: Int32Array) => Tensor;
+  readonly intervene?: (hook: HookName, t: Tensor, rows: Int32Array) => Tensor;
 }
 
 /** Hooks whose axis 1 is the position axis (all but attention scores/patterns, whose axis 1 is the head). */
-function hasPositionAxis(hook: string): boolean {
+function hasPositionAxis(hook: HookName): boolean {
   return !/hook_(attn_scores|pattern)$/.test(hook) && hook !== 'hook_pos_embed';
 }
 
@@ -97,13 +98,13 @@ export function* runGrid(tf: Tf, model: LoadedModel, options: GridRunOptions = {
     for (let start = 0; start < all.length; start += bs) {
       const rows = Int32Array.from({ length: Math.min(bs, all.length - start) }, (_, i) => all[start + i] ?? 0);
       const B = rows.length;
-      const kept: [string, Tensor][] = [];
+      const kept: [HookName, Tensor][] = [];
       const logitsT = tf.tidy(() => {
         const tokens = tf.tensor2d(gridTokens(p, rows), [B, 3], 'int32');
         const intervene = options.intervene;
         const res = forwardFull(tf, model.config, params, tokens, {
           capture: options.capture ?? ((): boolean => false),
-          ...(intervene === undefined ? {} : { intervene: (h: string, t: Tensor): Tensor => intervene(h, t, rows) }),
+          ...(intervene === undefined ? {} : { intervene: (h: HookName, t: Tensor): Tensor => intervene(h, t, rows) }),
         });
         for (const [h, t] of res.cache) {
           let v = t;
@@ -118,9 +119,11 @@ export function* runGrid(tf: Tf, model: LoadedModel, options: GridRunOptions = {
         return tf.reshape(tf.slice(res.logits, [0, n - 1, 0], [B, 1, c]), [B, c]);
       });
       const logits = logitsT.dataSync() as Float32Array;
-      const acts = new Map<string, HostTensor>();
+      const acts = new Map<HookName, HostTensor>();
       for (const [h, t] of kept) acts.set(h, { shape: [...t.shape], data: t.dataSync() as Float32Array });
       tf.dispose([logitsT, ...kept.map(([, t]) => t)]);
+      // Every grid pass of every stage (activations, losses, ablations, ...) shows as progress over the inputs.
+      reportProgress({ done: start + B, total: all.length, label: 'inputs (grid)' });
       yield { rows, logits, acts };
     }
   } finally {
@@ -129,11 +132,11 @@ export function* runGrid(tf: Tf, model: LoadedModel, options: GridRunOptions = {
 }
 
 /** Last-position logits over grid rows (default all p^2), `[rows, dVocabOut]`, plus captured last-position activations concatenated. */
-export function gridOutputs(tf: Tf, model: LoadedModel, options: Omit<GridRunOptions, 'lastPosition'> = {}): { logits: Float32Array; acts: Map<string, HostTensor> } {
+export function gridOutputs(tf: Tf, model: LoadedModel, options: Omit<GridRunOptions, 'lastPosition'> = {}): { logits: Float32Array; acts: Map<HookName, HostTensor> } {
   const { p, dVocabOut } = model.config;
   const n = options.rows?.length ?? p * p;
   const logits = new Float32Array(n * dVocabOut);
-  const parts = new Map<string, { shape: number[]; chunks: Float32Array[] }>();
+  const parts = new Map<HookName, { shape: number[]; chunks: Float32Array[] }>();
   let off = 0;
   for (const batch of runGrid(tf, model, { ...options, lastPosition: true })) {
     logits.set(batch.logits, off * dVocabOut);
@@ -144,7 +147,7 @@ export function gridOutputs(tf: Tf, model: LoadedModel, options: Omit<GridRunOpt
       parts.set(h, e);
     }
   }
-  const acts = new Map<string, HostTensor>();
+  const acts = new Map<HookName, HostTensor>();
   for (const [h, e] of parts) {
     const data = new Float32Array(e.chunks.reduce((s, c) => s + c.length, 0));
     let o = 0;

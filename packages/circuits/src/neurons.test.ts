@@ -8,7 +8,7 @@ beforeAll(async () => {
   tf = (await initTfjsBackend('wasm')).tf;
 });
 
-describe('neuron-frequency clustering (SCIENCE §2.2)', () => {
+describe('neuron-frequency clustering (docs/science.md#neuron-frequencies-and-clusters)', () => {
   it('ReLU(cos(w_k a) + cos(w_k b)) has argmax frequency k and FVE 0.962 (p = 113, k = 14)', () => {
     const p = 113;
     const n = 3;

@@ -4,7 +4,7 @@ import { checkModulus, numFrequencies } from './fourier.js';
 const STAGE = 'circuits/quadrature';
 
 /**
- * The quadrature sum of Yip et al. (SCIENCE §5): (2 pi / N) sum_i w_i ReLU(cos(x + phi_i)) cos(2 phi_i + y), with
+ * The quadrature sum of Yip et al. (docs/science.md#quadrature-yip): (2 pi / N) sum_i w_i ReLU(cos(x + phi_i)) cos(2 phi_i + y), with
  * w_i = 1 when `weights` is omitted. With N evenly spaced phases it approaches the closed form (2/3) cos(2x - y).
  */
 export function quadratureSum(phases: ArrayLike<number>, x: number, y: number, weights?: ArrayLike<number>): number {
@@ -78,7 +78,7 @@ function waveOf(values: (x: number) => number, p: number, k: number): { amp: num
 }
 
 /**
- * Fits (amplitude, phase, frequency) per neuron (SCIENCE §5). `pre` is the neuron pre-activation at the final
+ * Fits (amplitude, phase, frequency) per neuron (docs/science.md#quadrature-yip). `pre` is the neuron pre-activation at the final
  * position over the p^2 grid (`[p^2, n]`, row a * p + b); `wl` is W_L (`[p, n]`, row = output class); `freqs[n]` the
  * neuron's frequency (e.g. its FVE argmax). The input waves are the marginal means over b and over a.
  */

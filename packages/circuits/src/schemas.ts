@@ -43,12 +43,22 @@ export const NeuronFreqsSchema = new Schema<NeuronFreqs>([
   field('fve', listOf(new Float64())),
 ]);
 
-/** Key-frequency candidates by method ('embed': score = norm; 'neurons': score = clustered-neuron count). */
+/**
+ * Key-frequency candidates by method: `embed` (score = Fourier norm of W_E over Z_p, frequencies 1..(p−1)/2),
+ * `embed-log` (score = Fourier norm of W_E in discrete-log coordinates over Z_{p−1}, frequencies 1..(p−1)/2; the
+ * basis of mul and div), `neurons` (score = clustered-neuron count).
+ */
 export type KeyFreqs = { method: Utf8; freq: Int32; score: Float64; is_key: Bool };
 /** Schema of {@link KeyFreqs}. */
 export const KeyFreqsSchema = new Schema<KeyFreqs>([field('method', new Utf8()), field('freq', new Int32()), field('score', new Float64()), field('is_key', new Bool())]);
 
-/** Loss rows: variant full | restricted | excluded, with the key set used, over a subset all | train | test. */
+/**
+ * Loss rows: variant full | restricted | excluded, with the key set used, over a subset: `all` | `train` | `test`
+ * (the task's valid pairs: div leaves out b = 0), or for multiplicative tasks `nonzero` | `train-nonzero` (the pairs
+ * with a, b ≠ 0, where the discrete-log basis lives). `count` = rows averaged. Metadata `bitlens.loss_basis` (JSON:
+ * `applicable`, `kind`, `description`, `keyMethod`) says which directions were used; a task without a group
+ * structure has no restricted / excluded rows and `applicable: false`.
+ */
 export type Losses = { variant: Utf8; keys: List<Int32>; subset: Utf8; loss: Float64; accuracy: Float64; count: Int32 };
 /** Schema of {@link Losses}. */
 export const LossesSchema = new Schema<Losses>([
@@ -60,8 +70,11 @@ export const LossesSchema = new Schema<Losses>([
   field('count', new Int32()),
 ]);
 
-/** Clock vs pizza metrics (one row). */
-export type ClockPizza = { gradient_symmetricity: Float64; distance_irrelevance: Float64; circularity: Float64; samples: Int32; seed: Int32 };
+/**
+ * Clock vs pizza metrics (one row). `distance_basis` says which combinations distance irrelevance grouped by (e.g.
+ * `s = a-b, d = a+b (mod 59)`), or `n/a` for a task without a group structure (then `distance_irrelevance` is NaN).
+ */
+export type ClockPizza = { gradient_symmetricity: Float64; distance_irrelevance: Float64; circularity: Float64; samples: Int32; seed: Int32; distance_basis: Utf8 };
 /** Schema of {@link ClockPizza}. */
 export const ClockPizzaSchema = new Schema<ClockPizza>([
   field('gradient_symmetricity', new Float64()),
@@ -69,7 +82,13 @@ export const ClockPizzaSchema = new Schema<ClockPizza>([
   field('circularity', new Float64()),
   field('samples', new Int32()),
   field('seed', new Int32()),
+  field('distance_basis', new Utf8()),
 ]);
+
+/** Operand asymmetry of one model (one row): see `logitAsymmetry` and `attentionAsymmetry`; `pairs` = swappable pairs used. */
+export type Asymmetry = { logit_asymmetry: Float64; attention_asymmetry: Float64; pairs: Int32 };
+/** Schema of {@link Asymmetry}. */
+export const AsymmetrySchema = new Schema<Asymmetry>([field('logit_asymmetry', new Float64()), field('attention_asymmetry', new Float64()), field('pairs', new Int32())]);
 
 /** Quadrature error per frequency cluster. */
 export type Quadrature = { freq: Int32; neurons: Int32; max_error: Float64; mean_error: Float64; mean_fit: Float64 };
@@ -138,8 +157,31 @@ export type Mechanism = {
   gradient_symmetricity: Float64;
   distance_irrelevance: Float64;
   circularity: Float64;
+  task: Utf8;
+  structure: Utf8;
+  losses_applicable: Bool;
+  loss_basis: Utf8;
+  loss_key_method: Utf8;
+  loss_keys: List<Int32>;
+  loss_rows: Int32;
+  basis_loss: Float64;
+  embed_log_keys: List<Int32>;
+  logit_asymmetry: Float64;
+  attention_asymmetry: Float64;
+  ffs_rule: Utf8;
+  cos_share: Float64;
 };
-/** Schema of {@link Mechanism}. */
+/**
+ * Schema of {@link Mechanism}. Besides the numbers of the same-algorithm verdict: `task` and its `structure`
+ * (`linear`, `multiplicative` or `none`); `losses_applicable` (false for a task without a group structure: then
+ * `restricted_loss`, `excluded_loss`, `basis_loss` and `distance_irrelevance` are NaN and `loss_basis` is `n/a`);
+ * `loss_basis` (the directions restricted/excluded loss used), `loss_key_method` (`embed`, `embed-log`, `neurons` or
+ * `fixed`) and `loss_keys` (in that basis' frequencies), `loss_rows` (rows the restricted loss averaged over: p² for
+ * linear tasks, (p−1)² for mul and div) and `basis_loss` (the full loss over those rows, what restricted loss is
+ * compared with); `embed_log_keys` (key frequencies of the embedding in discrete-log coordinates); the operand
+ * asymmetries; `ffs_rule` (how `ffs_eps` was chosen); `cos_share` (share of the embedding's Fourier energy in cosines:
+ * which way a low FCR leans).
+ */
 export const MechanismSchema = new Schema<Mechanism>([
   field('model', new Utf8()),
   field('p', new Int32()),
@@ -161,6 +203,19 @@ export const MechanismSchema = new Schema<Mechanism>([
   field('gradient_symmetricity', new Float64()),
   field('distance_irrelevance', new Float64()),
   field('circularity', new Float64()),
+  field('task', new Utf8()),
+  field('structure', new Utf8()),
+  field('losses_applicable', new Bool()),
+  field('loss_basis', new Utf8()),
+  field('loss_key_method', new Utf8()),
+  field('loss_keys', listOf(new Int32())),
+  field('loss_rows', new Int32()),
+  field('basis_loss', new Float64()),
+  field('embed_log_keys', listOf(new Int32())),
+  field('logit_asymmetry', new Float64()),
+  field('attention_asymmetry', new Float64()),
+  field('ffs_rule', new Utf8()),
+  field('cos_share', new Float64()),
 ]);
 
 /** One row per pair of models: key-frequency overlap (information), each model's mechanism numbers and checks, and the verdict. */

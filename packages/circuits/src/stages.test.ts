@@ -8,6 +8,7 @@ import {
   type MechanismNumbers,
   ablations,
   activations,
+  asymmetry,
   attribution,
   clockPizza,
   compareMechanisms,
@@ -40,20 +41,21 @@ function graph(seed: number, name: string) {
   return PipelineGraph.create()
     .source('weights', defineSource({ name: 'test/weights', version: '1', options: { seed }, output: WeightsSchema, create: () => of(w) }))
     .source('dataset', gridDataset({ p: 7, split: { fraction: 0.5, seed: 1, shuffle: 'mulberry32' } }))
-    .then('activations', activations(tf, { hooks: '^(blocks\\.0\\.mlp\\.hook_(pre|post)|logits)$', batchSize: 20 }), 'weights')
+    .then('activations', activations(tf, { hooks: '^(blocks\\.0\\.mlp\\.hook_(pre|post)|blocks\\.0\\.attn\\.hook_pattern|logits)$', batchSize: 20 }), 'weights')
     .then('norms', fourierNorms(), 'weights')
     .then('neurons', neuronFrequencies(tf, { threshold: 0.3, minCount: 1 }), 'activations')
     .join('keys', keyFrequencies({ rule: { kind: 'gap', maxKeys: 2 } }), { weights: 'weights', neurons: 'neurons' })
     .join('losses', frequencyLossesStage(), { keys: 'keys', activations: 'activations', dataset: 'dataset' })
     .join('clockPizza', clockPizza(tf, { samples: 10 }), { weights: 'weights', activations: 'activations' })
     .join('quadrature', quadrature({ grid: 8 }), { weights: 'weights', activations: 'activations', neurons: 'neurons' })
-    .join('mechanism', mechanismSummary({ model: name }), { norms: 'norms', neurons: 'neurons', keys: 'keys', losses: 'losses', clockPizza: 'clockPizza' });
+    .then('asymmetry', asymmetry(), 'activations')
+    .join('mechanism', mechanismSummary({ model: name }), { norms: 'norms', neurons: 'neurons', keys: 'keys', losses: 'losses', clockPizza: 'clockPizza', asymmetry: 'asymmetry' });
 }
 
 describe('analysis stages wired as a graph (tiny random model, p = 7)', () => {
   it('every stage emits its declared schema with consistent numbers', async () => {
     // One graph run per output read: a run's node streams are not re-subscribable after completion (see report).
-    const streams = new Proxy({} as ReturnType<ReturnType<typeof graph>['run']>['streams'], { get: (_t, k: string) => (graph(3, 'a').run().streams as Record<string, Observable<Table>>)[k] });
+    const streams = new Proxy({} as ReturnType<ReturnType<typeof graph>['streams']>['streams'], { get: (_t, k: string) => (graph(3, 'a').streams().streams as Record<string, Observable<Table>>)[k] });
     const [norms] = await all(streams.norms);
     expect(norms?.numRows).toBe(14); // 7 components of W_E and of W_L
     const [neurons] = await all(streams.neurons);
@@ -91,7 +93,7 @@ describe('analysis stages wired as a graph (tiny random model, p = 7)', () => {
   });
 
   it('compares two analysed models pair by pair with a printable verdict', async () => {
-    const mechs = [...(await all(graph(3, 'a').run().streams.mechanism)), ...(await all(graph(5, 'b').run().streams.mechanism))];
+    const mechs = [...(await all(graph(3, 'a').streams().streams.mechanism)), ...(await all(graph(5, 'b').streams().streams.mechanism))];
     const [cmp] = await lastValueFrom(of(...mechs).pipe(compareMechanisms(), toArray()));
     expect(cmp?.numRows).toBe(1);
     // Random models are not Fourier-feature models: the verdict must be inconclusive.
@@ -132,7 +134,7 @@ describe('activations with all positions', () => {
   });
 });
 
-describe('same-algorithm verdict rule (SCIENCE §10)', () => {
+describe('same-algorithm verdict rule (docs/science.md#same-algorithm-verdict)', () => {
   const base: MechanismNumbers = { model: 'fp32', p: 59, embedKeys: [5, 17, 23], varianceExplainedByKeys: 0.93, accuracy: 1, fullLoss: 1e-4, restrictedLoss: 5e-5, excludedLoss: 4, gradientSymmetricity: 0.6, distanceIrrelevance: 0.85 };
   it('same mechanism with disjoint key frequencies is "same"', () => {
     expect(sameAlgorithmVerdict(base, { ...base, model: 'ternary', embedKeys: [2, 11, 29, 40] }).verdict).toBe('same');

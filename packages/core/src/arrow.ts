@@ -35,6 +35,11 @@ export function float64List(rows: readonly ArrayLike<number>[]): Data<List<Float
   return makeData({ type: listOf(new Float64()), length: rows.length, nullCount: 0, valueOffsets: off, child });
 }
 
+/** A List<Utf8> column from one array of strings per row. */
+export function utf8List(rows: readonly (readonly string[])[]): Data<List<Utf8>> {
+  return vectorFromArray(rows.map((r) => [...r]), listOf(new Utf8())).data[0] as Data<List<Utf8>>;
+}
+
 /** A List<Int32> column from one array per row. */
 export function int32List(rows: readonly ArrayLike<number>[]): Data<List<Int32>> {
   const off = offsetsOf(rows.map((r) => r.length));
@@ -49,6 +54,27 @@ export function utf8(values: readonly string[]): Data<Utf8> {
   const v = vectorFromArray([...values], new Utf8());
   const d = v.data[0];
   if (d === undefined || v.data.length !== 1) return makeData({ type: new Utf8(), length: 0, nullCount: 0, valueOffsets: new Int32Array(1), data: new Uint8Array(0) });
+  return d;
+}
+
+/** A nullable Int32 column (null where a value is missing, e.g. an epoch never reached). */
+export function int32OrNull(values: readonly (number | null)[]): Data<Int32> {
+  return singleData(vectorFromArray([...values], new Int32()).data, new Int32());
+}
+
+/** A nullable Utf8 column. */
+export function utf8OrNull(values: readonly (string | null)[]): Data<Utf8> {
+  return singleData(vectorFromArray([...values], new Utf8()).data, new Utf8());
+}
+
+/** A nullable Float64 column. */
+export function float64OrNull(values: readonly (number | null)[]): Data<Float64> {
+  return singleData(vectorFromArray([...values], new Float64()).data, new Float64());
+}
+
+function singleData<T extends DataType>(chunks: readonly Data<T>[], type: T): Data<T> {
+  const d = chunks[0];
+  if (chunks.length !== 1 || d === undefined) throw new BitlensError('INTERNAL', { stage: 'core/arrow', field: String(type), expected: 'one chunk', found: String(chunks.length) });
   return d;
 }
 

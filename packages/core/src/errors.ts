@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'ARTIFACT_CORRUPT'
   | 'GRAPH_INVALID'
   | 'NOT_FOUND'
+  | 'STORE_UNAVAILABLE'
+  | 'QUEUE_UNAVAILABLE'
   | 'INTERNAL';
 
 /** Where an error happened and what was wrong: every bitlens error can name these. */

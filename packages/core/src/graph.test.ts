@@ -25,7 +25,7 @@ const bytes = (ts: { batches: unknown[] }[]) => ts.map((t) => Buffer.from(tableT
 
 describe('PipelineGraph', () => {
   it('computes a DAG with a fan-out and a two-input stage', async () => {
-    const { streams, stats } = graph().run();
+    const { streams, stats } = graph().streams();
     const out = await lastValueFrom(streams.sum.pipe(toArray()));
     expect(out).toHaveLength(3);
     expect(Array.from(out[1]?.getChild('y')?.toArray() as Float64Array)).toEqual([15, 18, 21, 24, 27]); // x + 2x for x = 5..9
@@ -35,12 +35,12 @@ describe('PipelineGraph', () => {
 
   it('a second run executes no stage, reads from the store and gives identical output', async () => {
     const store = new ArtifactStore({ root: dir });
-    const first = graph().run({ store });
+    const first = graph().streams({ store });
     const a = await lastValueFrom(first.streams.sum.pipe(toArray()));
     expect(first.stats.executed.sort()).toEqual(['sum', 'xs', 'ys']);
     const before = { ...calls };
     const events: GraphEvent[] = [];
-    const second = graph().run({ store, onEvent: (e) => events.push(e) });
+    const second = graph().streams({ store, onEvent: (e) => events.push(e) });
     const b = await lastValueFrom(second.streams.sum.pipe(toArray()));
     expect(second.stats.executed).toEqual([]);
     expect(second.stats.cached).toEqual(['sum']); // upstream of a cached node is not even read
@@ -48,20 +48,20 @@ describe('PipelineGraph', () => {
     expect(events.map((e) => e.type)).toEqual(['stage-cached', 'stage-done']);
     expect(bytes(b)).toEqual(bytes(a));
     // every node is in the store, reading an intermediate executes nothing either
-    const third = graph().run({ store });
+    const third = graph().streams({ store });
     await lastValueFrom(third.streams.ys.pipe(toArray()));
     expect(third.stats.executed).toEqual([]);
   });
 
   it("changing one stage's option recomputes that stage and those below it only", async () => {
     const store = new ArtifactStore({ root: dir });
-    await lastValueFrom(graph(2).run({ store }).streams.sum.pipe(toArray()));
+    await lastValueFrom(graph(2).streams({ store }).streams.sum.pipe(toArray()));
     const k2 = graph(2).keys();
     const k3 = graph(3).keys();
     expect(k3.xs).toBe(k2.xs);
     expect(k3.ys).not.toBe(k2.ys);
     expect(k3.sum).not.toBe(k2.sum);
-    const { streams, stats } = graph(3).run({ store });
+    const { streams, stats } = graph(3).streams({ store });
     const out = await lastValueFrom(streams.sum.pipe(toArray()));
     expect(stats.executed.sort()).toEqual(['sum', 'ys']);
     expect(stats.cached).toEqual(['xs']);
@@ -70,7 +70,7 @@ describe('PipelineGraph', () => {
 
   it('a node read again after the run completed yields its tables again (from the store)', async () => {
     const store = new ArtifactStore({ root: dir });
-    const { streams, stats } = graph().run({ store });
+    const { streams, stats } = graph().streams({ store });
     const sum = await lastValueFrom(streams.sum.pipe(toArray()));
     const ys = await lastValueFrom(streams.ys.pipe(toArray()));
     const again = await lastValueFrom(streams.sum.pipe(toArray()));
@@ -78,14 +78,14 @@ describe('PipelineGraph', () => {
     expect(ys).toHaveLength(3);
     expect(again).toHaveLength(3);
     expect(stats.cached).toEqual(['ys', 'sum']);
-    const bare = graph().run(); // without a store: recomputed
+    const bare = graph().streams(); // without a store: recomputed
     await lastValueFrom(bare.streams.ys.pipe(toArray()));
     expect(await lastValueFrom(bare.streams.ys.pipe(toArray()))).toHaveLength(3);
   });
 
   it('writes provenance into every output table', async () => {
     const store = new ArtifactStore({ root: dir });
-    const { streams } = graph().run({ store, provenance: { configHash: 'c0ffee', seed: 7, backend: 'wasm', gitRevision: 'abc123' } });
+    const { streams } = graph().streams({ store, provenance: { configHash: 'c0ffee', seed: 7, backend: 'wasm', gitRevision: 'abc123' } });
     const [t] = await lastValueFrom(streams.ys.pipe(toArray()));
     const p = readProvenance(t as never);
     expect(p).toMatchObject({ stage: 'test/scale', stageVersion: '1', options: '{"factor":2}', configHash: 'c0ffee', seed: '7', backend: 'wasm', gitRevision: 'abc123' });
@@ -97,7 +97,7 @@ describe('PipelineGraph', () => {
     const store = new ArtifactStore({ root: dir });
     const broken = defineStage({ name: 'test/broken', version: '1', options: {}, input: XsSchema, output: YsSchema, apply: (src) => src.pipe(map(() => { throw new Error('boom'); })) });
     const g = PipelineGraph.create().source('xs', source({ n: 2, batches: 2 })).then('bad', broken, 'xs');
-    await expect(lastValueFrom(g.run({ store }).streams.bad)).rejects.toThrow('boom');
+    await expect(lastValueFrom(g.streams({ store }).streams.bad)).rejects.toThrow('boom');
     expect(store.has(g.keys().bad)).toBe(false);
     expect(store.has(g.keys().xs)).toBe(true);
   });
@@ -112,6 +112,6 @@ describe('PipelineGraph', () => {
     const g = PipelineGraph.create().source('xs', source({ n: 1, batches: 1 })).then('ys', scale({ factor: 1 }), 'xs');
     // @ts-expect-error 'ys' lacks column x that scale() requires
     g.then('zs', scale({ factor: 1 }), 'ys');
-    expectTypeOf(g.run().streams.ys).toEqualTypeOf<Observable<Table<Ys>>>();
+    expectTypeOf(g.streams().streams.ys).toEqualTypeOf<Observable<Table<Ys>>>();
   });
 });

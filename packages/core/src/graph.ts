@@ -1,10 +1,12 @@
-import type { Table, TypeMap } from 'apache-arrow';
-import { type Observable, concat, defer, finalize, from, map, share, shareReplay, tap } from 'rxjs';
+import type { Schema, Table, TypeMap } from 'apache-arrow';
+import type { Observable } from 'rxjs';
 import { BitlensError } from './errors.js';
-import { canonicalJson, hashJson } from './hash.js';
-import { bitlensVersion, withProvenance } from './provenance.js';
-import type { AnyStage, JoinStage, Progress, SourceStage, Stage } from './stage.js';
+import { hashJson } from './hash.js';
+import { type CollectResult, type NodeStatus, type RunOptions, type StreamsResult, GraphRun, plannedStatuses } from './internal/graph-run.js';
+import type { AnyStage, InputSchemas, JoinStage, SourceStage, Stage, StageOptions } from './stage.js';
 import type { ArtifactStore } from './store.js';
+
+export type { CollectResult, GraphEvent, NodeStatus, RunOptions, RunProvenance, RunStats, StreamsResult } from './internal/graph-run.js';
 
 /** Names of the nodes of `S` whose output type has every column a stage input `I` requires. */
 export type NodeFeeding<S extends Record<string, TypeMap>, I extends TypeMap> = {
@@ -12,58 +14,126 @@ export type NodeFeeding<S extends Record<string, TypeMap>, I extends TypeMap> = 
 }[keyof S] &
   string;
 
-/** What a graph run reports while it goes. */
-export type GraphEvent =
-  | { readonly type: 'stage-start'; readonly node: string; readonly stage: string; readonly key: string }
-  | { readonly type: 'stage-cached'; readonly node: string; readonly stage: string; readonly key: string }
-  | { readonly type: 'stage-resumed'; readonly node: string; readonly stage: string; readonly key: string; readonly kept: number }
-  | { readonly type: 'stage-progress'; readonly node: string; readonly stage: string; readonly progress: Progress }
-  | { readonly type: 'stage-done'; readonly node: string; readonly stage: string; readonly key: string; readonly tables: number; readonly rows: number; readonly executed: boolean }
-  | { readonly type: 'artifact-corrupt'; readonly node: string; readonly key: string; readonly reason: string };
+/** The node names of a subgraph's nodes `O` once it is instantiated under `P` (`<P>/<name>`; no prefix for ''). */
+export type Prefixed<P extends string, O extends Record<string, TypeMap>> = {
+  [K in keyof O & string as P extends '' ? K : `${P}/${K}`]: O[K];
+};
 
-/** Run-wide provenance (per-stage fields are filled in by the graph). */
-export interface RunProvenance {
-  readonly configHash?: string;
-  readonly seed?: string | number;
-  readonly backend?: string;
-  readonly packageVersion?: string;
-  readonly gitRevision?: string;
-}
+/** How a node gets its input: none (a source), one stream, or named streams (a join). @internal */
+export type Wiring =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'one'; readonly from: string }
+  | { readonly kind: 'many'; readonly from: Readonly<Record<string, string>> };
 
-/** How to run a graph. */
-export interface RunOptions {
-  /** Where artifacts are cached. Without a store every stage executes and nothing is written. */
-  readonly store?: ArtifactStore;
-  readonly provenance?: RunProvenance;
-  readonly onEvent?: (event: GraphEvent) => void;
-}
-
-/** Counts of what a run did, per node name. */
-export interface RunStats {
-  readonly executed: string[];
-  readonly cached: string[];
-  readonly recomputedCorrupt: string[];
-  /** Nodes that continued an interrupted run (also listed in `executed`). */
-  readonly resumed: string[];
-}
-
-type Wiring = { readonly kind: 'none' } | { readonly kind: 'one'; readonly from: string } | { readonly kind: 'many'; readonly from: Readonly<Record<string, string>> };
-interface GraphNode {
+/** A node that computes: a stage and where its input comes from. @internal */
+export interface StageNode {
+  readonly kind: 'stage';
   readonly stage: AnyStage;
   readonly wiring: Wiring;
 }
+/** A named input of a subgraph, bound to a node of the graph it is used in. @internal */
+export interface InputNode {
+  readonly kind: 'input';
+  readonly schema: Schema;
+}
+type GraphNode = StageNode | InputNode;
+
+/** One node of a graph, as data (`PipelineGraph.describe`). */
+export interface NodeDescription {
+  readonly node: string;
+  readonly kind: 'source' | 'stage' | 'join';
+  /** The stage's `spec.name`. */
+  readonly stage: string;
+  readonly version: string;
+  readonly options: StageOptions;
+  /** Input port → node name (`in` for a one-input stage). */
+  readonly inputs: Readonly<Record<string, string>>;
+  /** The cache key: hash of stage name, version, code fingerprint, options and the input keys. */
+  readonly key: string;
+  /** Fingerprint of the code that computes the stage (part of the key). */
+  readonly code: string;
+  /** Whether an interrupted run of it can be continued (its stage declares `resume`). */
+  readonly resumable: boolean;
+}
+
+/** A node of a graph with what a run would do with it (`PipelineGraph.plan`). */
+export interface NodePlan extends NodeDescription {
+  readonly status: NodeStatus;
+}
 
 /**
- * A pipeline as a DAG of named streams. Each node is a stage; an output can feed several nodes, and a join stage
- * takes several named inputs. Types flow through the builder: a stage can only be wired to a node whose output
- * has the columns it needs.
+ * A reusable piece of a graph: named inputs (each with the schema it needs) and the nodes built on them. Instantiate it
+ * with `PipelineGraph.use(prefix, subgraph, inputs)` or, in a loop over data, `PipelineGraph.each`; its nodes are then
+ * named `<prefix>/<node>` and fully typed.
+ */
+export interface Subgraph<Ins extends Record<string, TypeMap>, Outs extends Record<string, TypeMap>> {
+  readonly inputs: InputSchemas<Ins>;
+  /** Names of the nodes it adds, in topological order. */
+  readonly outputs: readonly (keyof Outs & string)[];
+  /** @internal */
+  readonly nodes: ReadonlyMap<string, GraphNode>;
+}
+
+/** One instantiation of a subgraph inside {@link PipelineGraph.each}. */
+export interface SubgraphUse<S extends Record<string, TypeMap>, P extends string, Ins extends Record<string, TypeMap>, Outs extends Record<string, TypeMap>> {
+  readonly prefix: P;
+  readonly subgraph: Subgraph<Ins, Outs>;
+  readonly inputs: { readonly [K in keyof Ins]: NodeFeeding<S, Ins[K]> };
+}
+
+function inputsOf(w: Wiring): Readonly<Record<string, string>> {
+  return w.kind === 'none' ? {} : w.kind === 'one' ? { in: w.from } : w.from;
+}
+
+/** Arrow's `Table<O>` is invariant in O, so a typed stage is stored as the untyped `AnyStage` (the builder's types did the checking). */
+function erased(stage: Stage<never, never> | SourceStage<never> | JoinStage<never, never>): AnyStage;
+function erased(stage: unknown): AnyStage {
+  return stage as AnyStage;
+}
+
+function invalid(field: string, expected: string, found: string): BitlensError {
+  return new BitlensError('GRAPH_INVALID', { stage: 'core/graph', field, expected, found });
+}
+
+/** Adds a node to `nodes` after checking its name is new and its inputs exist. */
+function addNode(nodes: Map<string, GraphNode>, name: string, node: StageNode): void {
+  if (name === '' || nodes.has(name)) throw invalid(name, 'a new, non-empty node name', nodes.has(name) ? 'a duplicate' : 'an empty name');
+  for (const input of Object.values(inputsOf(node.wiring))) {
+    if (!nodes.has(input)) throw invalid(name, 'an existing input node', `'${input}'`);
+  }
+  nodes.set(name, node);
+}
+
+/** Adds a subgraph's nodes to `nodes` under `prefix`, its inputs bound to the nodes named in `inputs`. */
+function instantiate(nodes: Map<string, GraphNode>, prefix: string, subgraph: ReadonlyMap<string, GraphNode>, inputs: Readonly<Record<string, string>>): void {
+  const rename = new Map<string, string>();
+  const at = (n: string): string => rename.get(n) ?? n;
+  for (const [name, node] of subgraph) {
+    if (node.kind === 'input') {
+      const target = inputs[name];
+      if (target === undefined || !nodes.has(target)) throw invalid(`${prefix}:${name}`, 'an existing node for the subgraph input', JSON.stringify(target ?? null));
+      rename.set(name, target);
+      continue;
+    }
+    const full = prefix === '' ? name : `${prefix}/${name}`;
+    rename.set(name, full);
+    const w = node.wiring;
+    const wiring: Wiring = w.kind === 'none' ? w : w.kind === 'one' ? { kind: 'one', from: at(w.from) } : { kind: 'many', from: Object.fromEntries(Object.entries(w.from).map(([p, n]) => [p, at(n)])) };
+    addNode(nodes, full, { kind: 'stage', stage: node.stage, wiring });
+  }
+}
+
+/**
+ * A pipeline as a DAG of named streams. Each node is a stage; an output can feed several nodes, and a join stage takes
+ * several named inputs. Types flow through the builder: a stage can only be wired to a node whose output has the
+ * columns it needs, and subgraphs (`defineSubgraph`) can be instantiated under a prefix, also in a loop (`each`).
  *
- * Running it with a store caches every node: a node's key hashes its stage name, version and options with the keys
- * of its inputs, so a node already in the store is read back without running it or anything upstream of it.
+ * Running it with a store caches every node: a node's key hashes its stage name, version, code fingerprint and
+ * options with the keys of its inputs, so a node already in the store is read back without running it or anything
+ * upstream of it. Nodes with the same key (the same computation reached twice) are computed once.
  * @example
  * const g = PipelineGraph.create().source('nums', numbers({ n: 10 })).then('sq', square(), 'nums').join('sum', add(), { left: 'sq', right: 'nums' });
- * const { streams, stats } = g.run({ store });
- * await lastValueFrom(streams.sum.pipe(toArray()));
+ * const { tables, stats } = await g.run({ store, collect: ['sum', 'sq'] });
  */
 export class PipelineGraph<S extends Record<string, TypeMap> = Record<never, TypeMap>> {
   private constructor(private readonly nodes: ReadonlyMap<string, GraphNode>) {}
@@ -73,23 +143,30 @@ export class PipelineGraph<S extends Record<string, TypeMap> = Record<never, Typ
     return new PipelineGraph(new Map());
   }
 
-  private add<N extends string, O extends TypeMap>(name: N, node: GraphNode): PipelineGraph<S & { [K in N]: O }> {
-    if (this.nodes.has(name)) throw new BitlensError('GRAPH_INVALID', { stage: 'core/graph', field: name, expected: 'a new node name', found: 'a duplicate' });
-    const inputs = node.wiring.kind === 'one' ? [node.wiring.from] : node.wiring.kind === 'many' ? Object.values(node.wiring.from) : [];
-    for (const input of inputs) {
-      if (!this.nodes.has(input)) throw new BitlensError('GRAPH_INVALID', { stage: 'core/graph', field: name, expected: `an existing input node`, found: `'${input}'` });
+  /** A graph holding only the named inputs of a subgraph (what `defineSubgraph`'s builder starts from). @internal */
+  static inputs<Ins extends Record<string, TypeMap>>(inputs: InputSchemas<Ins>): PipelineGraph<Ins> {
+    const nodes = new Map<string, GraphNode>();
+    for (const [name, schema] of Object.entries(inputs) as [string, Schema][]) {
+      if (name.includes('/')) throw invalid(name, 'an input name without "/"', JSON.stringify(name));
+      nodes.set(name, { kind: 'input', schema });
     }
-    return new PipelineGraph(new Map([...this.nodes, [name, node]]));
+    return new PipelineGraph<Ins>(nodes);
+  }
+
+  private add<N extends string, O extends TypeMap>(name: N, node: StageNode): PipelineGraph<S & { [K in N]: O }> {
+    const nodes = new Map(this.nodes);
+    addNode(nodes, name, node);
+    return new PipelineGraph(nodes);
   }
 
   /** Adds a source node. */
   source<N extends string, O extends TypeMap>(name: N, stage: SourceStage<O>): PipelineGraph<S & { [K in N]: O }> {
-    return this.add<N, O>(name, { stage: stage as unknown as AnyStage, wiring: { kind: 'none' } });
+    return this.add<N, O>(name, { kind: 'stage', stage: erased(stage as never), wiring: { kind: 'none' } });
   }
 
   /** Adds a one-input stage fed by node `from`. */
   then<N extends string, I extends TypeMap, O extends TypeMap>(name: N, stage: Stage<I, O>, from: NodeFeeding<S, I>): PipelineGraph<S & { [K in N]: O }> {
-    return this.add<N, O>(name, { stage: stage as unknown as AnyStage, wiring: { kind: 'one', from } });
+    return this.add<N, O>(name, { kind: 'stage', stage: erased(stage as never), wiring: { kind: 'one', from } });
   }
 
   /** Adds a stage with several named inputs, each fed by a node. */
@@ -98,166 +175,159 @@ export class PipelineGraph<S extends Record<string, TypeMap> = Record<never, Typ
     stage: JoinStage<Ins, O>,
     from: { readonly [P in keyof Ins]: NodeFeeding<S, Ins[P]> },
   ): PipelineGraph<S & { [K in N]: O }> {
-    return this.add<N, O>(name, { stage: stage as unknown as AnyStage, wiring: { kind: 'many', from: from as Readonly<Record<string, string>> } });
+    return this.add<N, O>(name, { kind: 'stage', stage: erased(stage as never), wiring: { kind: 'many', from: { ...from } } });
   }
 
-  /** Node names in insertion (topological) order. */
+  /**
+   * Instantiates a subgraph: its inputs are bound to nodes of this graph, its nodes are added as `<prefix>/<node>`
+   * (or under their own names for prefix '').
+   * @example g.use('fp32', runSubgraph(fp32Options), { dataset: 'dataset' }) // adds 'fp32/train', 'fp32/final', ...
+   */
+  use<P extends string, Ins extends Record<string, TypeMap>, Outs extends Record<string, TypeMap>>(
+    prefix: P,
+    subgraph: Subgraph<Ins, Outs>,
+    inputs: { readonly [K in keyof Ins]: NodeFeeding<S, Ins[K]> },
+  ): PipelineGraph<S & Prefixed<P, Outs>> {
+    const nodes = new Map(this.nodes);
+    instantiate(nodes, prefix, subgraph.nodes, inputs);
+    return new PipelineGraph(nodes);
+  }
+
+  /**
+   * Instantiates one subgraph per item of a list (runs of a comparison, cells of a sweep), each under its own prefix.
+   * @example g.each(runs, (run) => ({ prefix: run.name, subgraph: runSubgraph(run), inputs: { dataset: 'dataset' } }))
+   */
+  each<T, P extends string, Ins extends Record<string, TypeMap>, Outs extends Record<string, TypeMap>>(
+    items: readonly T[],
+    instance: (item: T, index: number) => SubgraphUse<S, P, Ins, Outs>,
+  ): PipelineGraph<S & Prefixed<P, Outs>> {
+    const nodes = new Map(this.nodes);
+    items.forEach((item, i) => {
+      const u = instance(item, i);
+      instantiate(nodes, u.prefix, u.subgraph.nodes, u.inputs);
+    });
+    return new PipelineGraph(nodes);
+  }
+
+  /** Node names in insertion (topological) order (a subgraph's inputs excluded). */
   get names(): (keyof S & string)[] {
-    return [...this.nodes.keys()] as (keyof S & string)[];
+    return [...this.stageNodes().keys()] as (keyof S & string)[];
+  }
+
+  /** @internal */
+  stageNodes(): ReadonlyMap<string, StageNode> {
+    const out = new Map<string, StageNode>();
+    for (const [name, node] of this.nodes) if (node.kind === 'stage') out.set(name, node);
+    return out;
+  }
+
+  /** @internal */
+  allNodes(): ReadonlyMap<string, GraphNode> {
+    return this.nodes;
   }
 
   /** The cache key of every node (computed from the graph alone, without running anything). */
   keys(): { readonly [K in keyof S]: string } {
     const keys: Record<string, string> = {};
     for (const [name, node] of this.nodes) {
+      if (node.kind === 'input') throw invalid(name, 'a graph whose subgraph inputs are bound (use it with `use`)', 'an unbound input');
       const spec = node.stage.spec;
-      const w = node.wiring;
-      const inputs = w.kind === 'none' ? {} : w.kind === 'one' ? { in: keys[w.from] } : Object.fromEntries(Object.entries(w.from).map(([p, n]) => [p, keys[n]]));
-      keys[name] = hashJson({ stage: spec.name, version: spec.version, options: spec.options, inputs }, spec.name);
+      const inputs = Object.fromEntries(Object.entries(inputsOf(node.wiring)).map(([port, from]) => [port, keys[from]]));
+      keys[name] = hashJson({ stage: spec.name, version: spec.version, code: spec.code ?? 'none', options: spec.options, inputs }, spec.name);
     }
     return keys as { readonly [K in keyof S]: string };
   }
 
+  /** The DAG as data: every node with its stage, version, options, input nodes and cache key. */
+  describe(): NodeDescription[] {
+    const keys = this.keys() as Readonly<Record<string, string>>;
+    return [...this.stageNodes()].map(([node, { stage, wiring }]) => ({
+      node,
+      kind: stage.kind,
+      stage: stage.spec.name,
+      version: stage.spec.version,
+      options: stage.spec.options,
+      inputs: inputsOf(wiring),
+      key: keys[node] ?? '',
+      code: stage.spec.code ?? 'none',
+      resumable: stage.kind === 'stage' && stage.spec.resume !== undefined,
+    }));
+  }
+
   /**
-   * Builds the output streams of the graph (lazy: nothing runs until a stream is subscribed).
-   * A node read by several consumers is computed once and replayed to each (its tables are held in memory).
-   * A stream subscribed again after it completed is read back from the store (recomputed without a store).
+   * What a run that collects `collect` (default: every node nothing else reads) would do with each node, given what is
+   * in `store`: `stored` (read back), `execute`, `resume` (continue an interrupted run), or `unused` (not needed:
+   * everything that reads it is stored). Runs nothing.
    */
-  run(options: RunOptions = {}): { readonly streams: { readonly [K in keyof S]: Observable<Table<S[K]>> }; readonly stats: RunStats } {
-    const keys = this.keys() as Record<string, string>;
-    const stats: RunStats = { executed: [], cached: [], recomputedCorrupt: [], resumed: [] };
-    const consumers = new Map<string, number>();
-    for (const node of this.nodes.values()) {
-      const w = node.wiring;
-      const inputs = w.kind === 'one' ? [w.from] : w.kind === 'many' ? Object.values(w.from) : [];
-      for (const i of inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
+  plan(store: ArtifactStore | undefined, collect?: readonly (keyof S & string)[]): NodePlan[] {
+    const described = this.describe();
+    const status = plannedStatuses(described, store, collect ?? this.leaves());
+    return described.map((d) => ({ ...d, status: status.get(d.node) ?? 'unused' }));
+  }
+
+  /** Nodes no other node reads (the default of what a run collects). */
+  leaves(): (keyof S & string)[] {
+    const read = new Set<string>();
+    for (const node of this.stageNodes().values()) for (const from of Object.values(inputsOf(node.wiring))) read.add(from);
+    return this.names.filter((n) => !read.has(n));
+  }
+
+  /**
+   * Runs the graph and returns the tables of the nodes in `collect` (default: the leaves). Every node runs at most
+   * once: a node read by several consumers (or collected and consumed) is computed once and its tables are handed to
+   * each; an intermediate node is collected from the same run, never by running the graph again.
+   */
+  async run<C extends keyof S & string = keyof S & string>(options: RunOptions & { readonly collect?: readonly C[] } = {}): Promise<CollectResult<{ readonly [K in C]: S[K] }>> {
+    const collect = (options.collect ?? this.leaves()) as readonly C[];
+    // Without a run record of the caller's (the CLI opens one per command), a run with a store records itself.
+    const own = options.log === undefined && options.store !== undefined ? options.store.beginRun({ pipeline: 'graph', config: null }) : undefined;
+    try {
+      const result = await new GraphRun(this.stageNodes(), this.keys(), own === undefined ? options : { ...options, log: own }, collect).collect<{ readonly [K in C]: S[K] }>();
+      own?.finish('ok');
+      return result;
+    } catch (e) {
+      own?.finish('failed', e);
+      throw e;
     }
-    const emit = options.onEvent ?? ((): void => undefined);
-    const prov = options.provenance ?? {};
-    const streams = new Map<string, Observable<Table>>();
+  }
 
-    const streamOf = (name: string): Observable<Table> => {
-      const existing = streams.get(name);
-      if (existing !== undefined) return existing;
-      const node = this.nodes.get(name);
-      if (node === undefined) throw new BitlensError('GRAPH_INVALID', { stage: 'core/graph', field: name, expected: 'a node of this graph', found: 'nothing' });
-      const key = keys[name] ?? '';
-      const spec = node.stage.spec;
-      const cold = defer(() => {
-        const store = options.store;
-        if (store !== undefined) {
-          let corrupt = false;
-          const tables = store.read(key, ({ reason }) => {
-            corrupt = true;
-            emit({ type: 'artifact-corrupt', node: name, key, reason });
-          });
-          if (corrupt) stats.recomputedCorrupt.push(name);
-          if (tables !== undefined) {
-            stats.cached.push(name);
-            emit({ type: 'stage-cached', node: name, stage: spec.name, key });
-            emit({ type: 'stage-done', node: name, stage: spec.name, key, tables: tables.length, rows: tables.reduce((n, t) => n + t.numRows, 0), executed: false });
-            return from(tables);
-          }
-        }
-        stats.executed.push(name);
-        emit({ type: 'stage-start', node: name, stage: spec.name, key });
-        const resumption = store === undefined ? undefined : this.resumption(node, key, store);
-        if (resumption !== undefined) {
-          stats.resumed.push(name);
-          emit({ type: 'stage-resumed', node: name, stage: spec.name, key, kept: resumption.kept.length });
-        }
-        const resumable = node.stage.kind === 'stage' && node.stage.spec.resume !== undefined;
-        const writer = store?.beginWrite(key, spec.name, { resumable, ...(resumption === undefined ? {} : { keep: resumption.kept.length }) });
-        let done = false;
-        let nTables = 0;
-        let nRows = 0;
-        const provenance = {
-          stage: spec.name,
-          stageVersion: spec.version,
-          options: canonicalJson(spec.options, spec.name),
-          key,
-          configHash: prov.configHash,
-          seed: optionString(spec.options['seed']) ?? optionString(prov.seed),
-          backend: optionString(spec.options['backend']) ?? prov.backend,
-          packageVersion: prov.packageVersion ?? bitlensVersion(),
-          gitRevision: prov.gitRevision,
-        };
-        const kept = resumption?.kept ?? [];
-        const computed = (resumption === undefined ? this.compute(node, streamOf) : resumption.rest(streamOf)).pipe(
-          map((t) => withProvenance(t, provenance)),
-          tap((t) => writer?.append(t)),
-        );
-        return concat(from(kept), computed).pipe(
-          tap({
-            next: (t) => {
-              nTables += 1;
-              nRows += t.numRows;
-              const progress = spec.progress?.(t as never);
-              if (progress !== undefined) emit({ type: 'stage-progress', node: name, stage: spec.name, progress });
-            },
-            complete: () => {
-              writer?.commit();
-              done = true;
-              emit({ type: 'stage-done', node: name, stage: spec.name, key, tables: nTables, rows: nRows, executed: true });
-            },
-          }),
-          // Error or early unsubscribe: nothing half-written is left under the key.
-          finalize(() => {
-            if (!done) writer?.abort();
-          }),
-        );
-      });
-      // A consumer may stop early (e.g. `zip` once its other input is done). The node's own subscription is kept
-      // alive (refCount off) so that it runs to completion and its artifact is committed, not aborted half-way.
-      // After completion the share resets: subscribing again later reads the artifact back from the store (or
-      // recomputes when there is no store) instead of seeing an empty stream.
-      const stream =
-        (consumers.get(name) ?? 0) > 1
-          ? cold.pipe(shareReplay({ bufferSize: Number.POSITIVE_INFINITY, refCount: false }))
-          : cold.pipe(share({ resetOnError: true, resetOnComplete: true, resetOnRefCountZero: false }));
-      streams.set(name, stream);
-      return stream;
-    };
-
+  /**
+   * The output streams of the graph (lazy: nothing runs until a stream is subscribed). A node read by several
+   * consumers is computed once and handed to each; a stream subscribed again after it completed is read back from the
+   * store (recomputed without a store). Prefer `run({ collect })` unless you need the tables as they come.
+   */
+  streams(options: RunOptions = {}): StreamsResult<S> {
+    const run = new GraphRun(this.stageNodes(), this.keys(), options, []);
     const out: Record<string, Observable<Table>> = {};
-    for (const name of this.nodes.keys()) {
-      Object.defineProperty(out, name, { enumerable: true, get: () => streamOf(name) });
-    }
-    return { streams: out as { readonly [K in keyof S]: Observable<Table<S[K]>> }, stats };
-  }
-
-  /** The kept tables and the continuing stream of an interrupted resumable node, if its stage takes them up. */
-  private resumption(node: GraphNode, key: string, store: ArtifactStore): { readonly kept: readonly Table[]; readonly rest: (streamOf: (name: string) => Observable<Table>) => Observable<Table> } | undefined {
-    const { stage, wiring } = node;
-    if (stage.kind !== 'stage' || stage.spec.resume === undefined || wiring.kind !== 'one') return undefined;
-    const previous = store.readPartial(key);
-    if (previous === undefined || previous.length === 0) return undefined;
-    const r = stage.spec.resume(previous);
-    if (r === undefined) return undefined;
-    if (!Number.isInteger(r.keep) || r.keep < 1 || r.keep > previous.length) {
-      throw new BitlensError('INTERNAL', { stage: stage.spec.name, field: 'resume().keep', expected: `an integer in [1, ${previous.length}]`, found: String(r.keep) });
-    }
-    return { kept: previous.slice(0, r.keep), rest: (streamOf) => streamOf(wiring.from).pipe(r.rest) };
-  }
-
-  private compute(node: GraphNode, streamOf: (name: string) => Observable<Table>): Observable<Table> {
-    const { stage, wiring } = node;
-    switch (stage.kind) {
-      case 'source':
-        return stage();
-      case 'stage':
-        if (wiring.kind !== 'one') throw new BitlensError('GRAPH_INVALID', { stage: stage.spec.name, expected: 'one input', found: wiring.kind });
-        return streamOf(wiring.from).pipe(stage);
-      case 'join': {
-        if (wiring.kind !== 'many') throw new BitlensError('GRAPH_INVALID', { stage: stage.spec.name, expected: 'named inputs', found: wiring.kind });
-        const inputs: Record<string, Observable<Table>> = {};
-        for (const [port, from] of Object.entries(wiring.from)) inputs[port] = streamOf(from);
-        return stage(inputs);
-      }
-    }
+    for (const name of this.names) Object.defineProperty(out, name, { enumerable: true, get: () => run.stream(name) });
+    return { streams: out as { readonly [K in keyof S]: Observable<Table<S[K]>> }, stats: run.stats };
   }
 }
 
-function optionString(v: unknown): string | undefined {
-  return typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
+/**
+ * Defines a subgraph: named inputs (with the schemas the subgraph's stages need) and a builder that adds its nodes.
+ * The builder runs once, now; instantiate the result with `PipelineGraph.use` / `each`. Without inputs (a
+ * self-contained piece, e.g. one sweep cell) pass only the builder.
+ * @example
+ * const run = defineSubgraph({ dataset: DatasetSchema }, (g) => g.then('train', train(opts), 'dataset').then('final', finalCheckpoint(), 'train'));
+ * PipelineGraph.create().source('dataset', data).use('fp32', run, { dataset: 'dataset' }); // nodes 'fp32/train', 'fp32/final'
+ */
+export function defineSubgraph<R extends Record<string, TypeMap>>(build: (g: PipelineGraph) => PipelineGraph<R>): Subgraph<Record<never, TypeMap>, R>;
+export function defineSubgraph<Ins extends Record<string, TypeMap>, R extends Record<string, TypeMap>>(
+  inputs: InputSchemas<Ins>,
+  build: (g: PipelineGraph<Ins>) => PipelineGraph<R>,
+): Subgraph<Ins, Omit<R, keyof Ins>>;
+export function defineSubgraph(
+  inputsOrBuild: InputSchemas<Record<string, TypeMap>> | ((g: PipelineGraph) => PipelineGraph<Record<string, TypeMap>>),
+  maybeBuild?: (g: PipelineGraph<Record<string, TypeMap>>) => PipelineGraph<Record<string, TypeMap>>,
+): Subgraph<Record<string, TypeMap>, Record<string, TypeMap>> {
+  const [inputs, build] = typeof inputsOrBuild === 'function' ? [{}, inputsOrBuild] : [inputsOrBuild, maybeBuild];
+  if (build === undefined) throw invalid('build', 'a builder function', 'nothing');
+  const built = build(PipelineGraph.inputs(inputs));
+  const nodes = built.allNodes();
+  for (const name of Object.keys(inputs)) {
+    if (nodes.get(name)?.kind !== 'input') throw invalid(name, 'the subgraph input itself, not a stage of that name', 'a stage');
+  }
+  const outputs = [...nodes].filter(([, n]) => n.kind === 'stage').map(([name]) => name);
+  return { inputs, outputs, nodes };
 }

@@ -10,6 +10,14 @@ export interface Provenance {
   readonly options: string;
   /** Content address of the artifact in the store. */
   readonly key: string;
+  /** The graph node that computed it (e.g. `fp32/train`). */
+  readonly node?: string;
+  /** The run that computed it (`runs/<id>.json` in the store). */
+  readonly runId?: string;
+  /** Canonical JSON of the input keys by port (`{"in": "<key>"}`, `{"weights": …, "grid": …}`). */
+  readonly inputs?: string;
+  /** Fingerprint of the code that computed it (part of the key). */
+  readonly code?: string;
   readonly configHash?: string;
   readonly seed?: string;
   readonly backend?: string;
@@ -22,6 +30,10 @@ const FIELDS: Readonly<Record<keyof Provenance, string>> = {
   stageVersion: 'bitlens.stage_version',
   options: 'bitlens.options',
   key: 'bitlens.key',
+  node: 'bitlens.node',
+  runId: 'bitlens.run_id',
+  inputs: 'bitlens.inputs',
+  code: 'bitlens.code',
   configHash: 'bitlens.config_hash',
   seed: 'bitlens.seed',
   backend: 'bitlens.backend',
@@ -59,7 +71,7 @@ export function readProvenance(table: Table): Provenance | undefined {
   if (stage === undefined || stageVersion === undefined || options === undefined || key === undefined || packageVersion === undefined) {
     return undefined;
   }
-  const optional = (['configHash', 'seed', 'backend', 'gitRevision'] as const).flatMap((f) => {
+  const optional = (['node', 'runId', 'inputs', 'code', 'configHash', 'seed', 'backend', 'gitRevision'] as const).flatMap((f) => {
     const v = get(f);
     return v === undefined ? [] : [[f, v] as const];
   });

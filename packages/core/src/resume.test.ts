@@ -49,13 +49,13 @@ describe('resumable stages', () => {
   it('a rerun after an interruption replays the kept tables and computes only the rest; the artifact is complete', async () => {
     const store = new ArtifactStore({ root: dir });
     failAfter = 4;
-    await expect(lastValueFrom(graph().run({ store }).streams.steps.pipe(toArray()))).rejects.toThrow(/interrupted at 4/);
+    await expect(lastValueFrom(graph().streams({ store }).streams.steps.pipe(toArray()))).rejects.toThrow(/interrupted at 4/);
     expect(emitted).toEqual([0, 1, 2, 3]);
     expect(store.keys()).toHaveLength(1); // only the source was published; the interrupted node is not an artifact
     failAfter = Number.POSITIVE_INFINITY;
     emitted.length = 0;
     const events: GraphEvent[] = [];
-    const second = graph().run({ store, onEvent: (e) => events.push(e) });
+    const second = graph().streams({ store, onEvent: (e) => events.push(e) });
     const out = await lastValueFrom(second.streams.steps.pipe(toArray()));
     expect(ys(out)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(emitted).toEqual([4, 5, 6, 7, 8, 9]); // 0..3 were not recomputed
@@ -63,7 +63,7 @@ describe('resumable stages', () => {
     expect(events).toContainEqual(expect.objectContaining({ type: 'stage-resumed', node: 'steps', kept: 4 }));
     expect(readdirSync(join(dir, 'tmp')).filter((f) => f.startsWith('partial-'))).toEqual([]); // published and cleaned up
     // A third run reads the complete artifact.
-    const third = graph().run({ store });
+    const third = graph().streams({ store });
     expect(ys(await lastValueFrom(third.streams.steps.pipe(toArray())))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(third.stats.cached).toContain('steps');
   });
@@ -71,14 +71,14 @@ describe('resumable stages', () => {
   it('a part cut short by the interruption is dropped, and the rerun continues before it', async () => {
     const store = new ArtifactStore({ root: dir });
     failAfter = 5;
-    await expect(lastValueFrom(graph().run({ store }).streams.steps.pipe(toArray()))).rejects.toThrow(/interrupted/);
+    await expect(lastValueFrom(graph().streams({ store }).streams.steps.pipe(toArray()))).rejects.toThrow(/interrupted/);
     const key = graph().keys().steps;
     const partial = join(dir, 'tmp', `partial-${key}`);
     truncateSync(join(partial, 'part-00004.arrow'), 100); // as if killed while writing the fifth table
     expect(store.readPartial(key)).toHaveLength(4);
     failAfter = Number.POSITIVE_INFINITY;
     emitted.length = 0;
-    const out = await lastValueFrom(graph().run({ store }).streams.steps.pipe(toArray()));
+    const out = await lastValueFrom(graph().streams({ store }).streams.steps.pipe(toArray()));
     expect(ys(out)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(emitted[0]).toBe(4);
   });
@@ -86,7 +86,7 @@ describe('resumable stages', () => {
   it('does not touch the partial write of a live process, and takes over one whose writer died', async () => {
     const store = new ArtifactStore({ root: dir });
     failAfter = 3;
-    await expect(lastValueFrom(graph().run({ store }).streams.steps.pipe(toArray()))).rejects.toThrow(/interrupted/);
+    await expect(lastValueFrom(graph().streams({ store }).streams.steps.pipe(toArray()))).rejects.toThrow(/interrupted/);
     const key = graph().keys().steps;
     const lock = join(dir, 'tmp', `partial-${key}.lock`);
     const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
@@ -100,10 +100,33 @@ describe('resumable stages', () => {
     expect(store.readPartial(key)).toHaveLength(3); // its holder is gone
     failAfter = Number.POSITIVE_INFINITY;
     emitted.length = 0;
-    const run = graph().run({ store });
+    const run = graph().streams({ store });
     expect(ys(await lastValueFrom(run.streams.steps.pipe(toArray())))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(run.stats.resumed).toEqual(['steps']);
     expect(existsSync(lock)).toBe(false);
+  });
+
+  it("releaseOwnLocks frees this process's abandoned partial writes for others at once, never another live process's", () => {
+    const store = new ArtifactStore({ root: dir });
+    const mine = 'a'.repeat(64);
+    const theirs = 'b'.repeat(64);
+    mkdirSync(join(dir, 'tmp', `partial-${mine}`), { recursive: true });
+    mkdirSync(join(dir, 'tmp', `partial-${theirs}`), { recursive: true });
+    writeFileSync(join(dir, 'tmp', `partial-${mine}`, 'part-00000.arrow'), 'x');
+    writeFileSync(join(dir, 'tmp', `partial-${theirs}`, 'part-00000.arrow'), 'x');
+    writeFileSync(join(dir, 'tmp', `partial-${mine}.lock`), String(process.pid)); // a writer of ours whose thread was stopped
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    try {
+      writeFileSync(join(dir, 'tmp', `partial-${theirs}.lock`), String(live.pid));
+      expect(store.hasPartial(mine)).toBe(false);
+      expect(store.releaseOwnLocks()).toEqual([mine]);
+      expect(store.hasPartial(mine)).toBe(true);
+      expect(store.hasPartial(theirs)).toBe(false);
+      expect(existsSync(join(dir, 'tmp', `partial-${theirs}.lock`))).toBe(true);
+      expect(store.releaseOwnLocks()).toEqual([]);
+    } finally {
+      live.kill();
+    }
   });
 
   it('a stage without `resume` starts over and leaves no partial write behind', async () => {
@@ -111,11 +134,11 @@ describe('resumable stages', () => {
     const plain = defineStage<Xs, Ys>({ ...steps({ steps: 10 }).spec, resume: undefined });
     const g = () => PipelineGraph.create().source('xs', source({ n: 2, batches: 1 })).then('steps', plain, 'xs');
     failAfter = 4;
-    await expect(lastValueFrom(g().run({ store }).streams.steps.pipe(toArray()))).rejects.toThrow(/interrupted/);
+    await expect(lastValueFrom(g().streams({ store }).streams.steps.pipe(toArray()))).rejects.toThrow(/interrupted/);
     expect(readdirSync(join(dir, 'tmp')).filter((f) => !f.startsWith('trash-'))).toEqual([]);
     failAfter = Number.POSITIVE_INFINITY;
     emitted.length = 0;
-    const run = g().run({ store });
+    const run = g().streams({ store });
     expect(ys(await lastValueFrom(run.streams.steps.pipe(toArray())))).toHaveLength(10);
     expect(emitted).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(run.stats.resumed).toEqual([]);

@@ -1,6 +1,7 @@
 import type { Schema, Table, TypeMap } from 'apache-arrow';
 import { type Observable, type OperatorFunction, map, pipe } from 'rxjs';
 import { assertSchema } from './assert-schema.js';
+import { callerFingerprint } from './fingerprint.js';
 
 /** JSON-serialisable options: they identify a stage's work and go into its cache key and provenance. */
 export type StageOptions = Readonly<Record<string, unknown>>;
@@ -22,6 +23,13 @@ interface SpecBase<O extends TypeMap> {
   readonly output: Schema<O>;
   /** Optional: how far along the stage is, given a table it just emitted. Pure. */
   readonly progress?: (table: Table<O>) => Progress | undefined;
+  /**
+   * Fingerprint of the code that computes the stage; part of the cache key, so changed code never reuses a stale
+   * result. Filled in by `defineStage`/`defineSource`/`defineJoin` from the package that calls them (its sources, its
+   * @bitlens dependencies and the installed versions of its dependencies; see `packageFingerprint`). Set it only to
+   * pin a key on purpose (tests).
+   */
+  readonly code?: string;
 }
 
 /** How a stage continues an interrupted run (see `StageSpec.resume`). */
@@ -90,13 +98,17 @@ export function defineStage<I extends TypeMap, O extends TypeMap>(spec: StageSpe
     spec.apply,
     checkOutput(spec),
   );
-  return Object.assign(guarded, { kind: 'stage' as const, spec });
+  return Object.assign(guarded, { kind: 'stage' as const, spec: withCode(spec) });
+}
+
+function withCode<T extends { readonly code?: string }>(spec: T): T {
+  return spec.code === undefined ? { ...spec, code: callerFingerprint() } : spec;
 }
 
 /** Defines a source stage whose every emitted table is checked against `spec.output`. */
 export function defineSource<O extends TypeMap>(spec: SourceSpec<O>): SourceStage<O> {
   const run = (): Observable<Table<O>> => spec.create().pipe(checkOutput(spec));
-  return Object.assign(run, { kind: 'source' as const, spec });
+  return Object.assign(run, { kind: 'source' as const, spec: withCode(spec) });
 }
 
 /** Defines a stage with several named inputs; each input and the output are checked at run time. */
@@ -110,5 +122,5 @@ export function defineJoin<Ins extends Record<string, TypeMap>, O extends TypeMa
     }
     return spec.apply(checked).pipe(checkOutput(spec));
   };
-  return Object.assign(run, { kind: 'join' as const, spec });
+  return Object.assign(run, { kind: 'join' as const, spec: withCode(spec) });
 }

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,12 +30,12 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 async function damagedRun(damage: (file: string) => void) {
   const store = new ArtifactStore({ root: dir });
-  const clean = await lastValueFrom(graph().run({ store }).streams.sum.pipe(toArray()));
+  const clean = await lastValueFrom(graph().streams({ store }).streams.sum.pipe(toArray()));
   const part = join(store.pathOf(graph().keys().sum), 'part-00001.arrow');
   damage(part);
   calls.add = 0;
   const events: GraphEvent[] = [];
-  const { streams, stats } = graph().run({ store, onEvent: (e) => events.push(e) });
+  const { streams, stats } = graph().streams({ store, onEvent: (e) => events.push(e) });
   const again = await lastValueFrom(streams.sum.pipe(toArray()));
   return { store, clean, again, stats, events };
 }
@@ -113,7 +113,7 @@ describe('ArtifactStore', () => {
 
   it('provenance written by bitlens is read back from the IPC file by a fresh process', async () => {
     const store = new ArtifactStore({ root: dir });
-    await lastValueFrom(graph().run({ store, provenance: { configHash: 'feed', seed: 3, backend: 'cpu', gitRevision: 'r1' } }).streams.ys.pipe(toArray()));
+    await lastValueFrom(graph().streams({ store, provenance: { configHash: 'feed', seed: 3, backend: 'cpu', gitRevision: 'r1' } }).streams.ys.pipe(toArray()));
     const key = graph().keys().ys;
     const { stdout } = await exec(process.execPath, ['--import', 'tsx', 'test/store-child.ts', 'read-provenance', dir, key], { cwd: pkg });
     const meta = JSON.parse(stdout) as Record<string, string>;
@@ -128,5 +128,93 @@ describe('ArtifactStore', () => {
       'bitlens.git_revision': 'r1',
     });
     expect(meta['bitlens.package_version']).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
+
+describe('ArtifactStore: the manifest is verified against the folder', () => {
+  async function editedRun(edit: (dir: string, manifest: Record<string, unknown>) => Record<string, unknown> | undefined) {
+    const store = new ArtifactStore({ root: dir });
+    const clean = await lastValueFrom(graph().streams({ store }).streams.sum.pipe(toArray()));
+    const folder = store.pathOf(graph().keys().sum);
+    const path = join(folder, 'manifest.json');
+    const edited = edit(folder, JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>);
+    if (edited !== undefined) writeFileSync(path, JSON.stringify(edited));
+    const events: GraphEvent[] = [];
+    const { streams, stats } = graph().streams({ store, onEvent: (e) => events.push(e) });
+    const again = await lastValueFrom(streams.sum.pipe(toArray()));
+    const reason = events.find((e) => e.type === 'artifact-corrupt');
+    return { clean, again, stats, reason: reason?.type === 'artifact-corrupt' ? reason.reason : undefined };
+  }
+
+  it('a manifest rewritten with "parts": [] is corrupt: reported, removed and recomputed, never an empty result', async () => {
+    const { clean, again, stats, reason } = await editedRun((_d, m) => ({ ...m, parts: [] }));
+    expect(reason).toMatch(/edited/);
+    expect(stats.recomputedCorrupt).toEqual(['sum']);
+    expect(again).toHaveLength(clean.length);
+  });
+
+  it('a manifest with one entry removed and its digest recomputed is still caught by the folder check', async () => {
+    const { createHash } = await import('node:crypto');
+    const { canonicalJson } = await import('./hash.js');
+    const { clean, again, reason } = await editedRun((_d, m) => {
+      const rest: Record<string, unknown> = { ...m, parts: (m['parts'] as unknown[]).slice(1) };
+      delete rest['digest'];
+      return { ...rest, digest: createHash('sha256').update(canonicalJson(rest)).digest('hex') };
+    });
+    expect(reason).toMatch(/unlisted: part-00000\.arrow/);
+    expect(again).toHaveLength(clean.length);
+  });
+
+  it('an unlisted extra part in the folder makes the artifact corrupt', async () => {
+    const { again, clean, reason } = await editedRun((folder) => {
+      writeFileSync(join(folder, 'part-00009.arrow'), 'extra');
+      return undefined;
+    });
+    expect(reason).toMatch(/unlisted: part-00009\.arrow/);
+    expect(again).toHaveLength(clean.length);
+  });
+
+  it('a removed part is reported as missing', async () => {
+    const { reason } = await editedRun((folder) => {
+      rmSync(join(folder, 'part-00001.arrow'));
+      return undefined;
+    });
+    expect(reason).toMatch(/missing part part-00001\.arrow/);
+  });
+});
+
+describe('ArtifactStore: a folder that cannot hold a store is a typed error, at once', () => {
+  const unavailable = (root: string) => {
+    try {
+      new ArtifactStore({ root }).check();
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  };
+
+  it('a regular file, a path through a regular file, /dev/null, a dangling link and /proc', () => {
+    const file = join(dir, 'file');
+    writeFileSync(file, 'x');
+    const link = join(dir, 'dangling');
+    symlinkSync(join(dir, 'nowhere'), link);
+    for (const [root, found] of [
+      [file, /regular file/],
+      [join(file, 'store'), /regular file/],
+      ['/dev/null', /special file/],
+      [join(link, 'store'), /dangling symbolic link/],
+      ['/proc/bitlens-x/store', /ENOENT|EACCES|EPERM|refused/],
+    ] as const) {
+      const e = unavailable(root);
+      expect(e, root).toBeInstanceOf(BitlensError);
+      expect((e as BitlensError).code).toBe('STORE_UNAVAILABLE');
+      expect((e as BitlensError).message).toMatch(found);
+    }
+  });
+
+  it('an ordinary folder passes the check and leaves nothing behind but the tmp folder', () => {
+    const root = join(dir, 'a', 'b', 'store');
+    new ArtifactStore({ root }).check();
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
   });
 });

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { type Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { BitlensError } from './errors.js';
-import { sha256 } from './hash.js';
+import { canonicalJson, sha256 } from './hash.js';
+import { RUN_ID_RE, type RunLog, type RunMeta, type RunRecord, createRunLog } from './run-log.js';
 
 const STAGE = 'core/store';
 const KEY_RE = /^[0-9a-f]{64}$/;
@@ -16,12 +17,49 @@ export interface ArtifactPart {
   readonly rows: number;
 }
 
-/** The manifest written beside an artifact's parts; its presence marks a complete artifact. */
+/** Which node of which run wrote an artifact, and from which inputs (port → key). */
+export interface ArtifactLineage {
+  readonly node: string;
+  readonly runId?: string;
+  readonly inputs: Readonly<Record<string, string>>;
+}
+
+/**
+ * The manifest written beside an artifact's parts; its presence marks a complete artifact. `digest` is the SHA-256
+ * of the manifest's canonical JSON without it: an edited manifest (parts removed, say) no longer matches and the
+ * artifact is treated as corrupt, and the folder must hold exactly the listed parts.
+ */
 export interface ArtifactManifest {
-  readonly format: 'bitlens-artifact/1';
+  readonly format: 'bitlens-artifact/2';
   readonly key: string;
   readonly stage: string;
   readonly parts: readonly ArtifactPart[];
+  readonly node?: string;
+  readonly runId?: string;
+  readonly inputs?: Readonly<Record<string, string>>;
+  readonly createdAt: string;
+  readonly digest: string;
+}
+
+const MANIFEST_FORMAT = 'bitlens-artifact/2';
+
+function manifestDigest(m: Omit<ArtifactManifest, 'digest'> & { readonly digest?: string }): string {
+  const { digest: _digest, ...rest } = m;
+  void _digest;
+  return sha256(canonicalJson(rest, STAGE));
+}
+
+/** One stored artifact, as listed by `ArtifactStore.entries` (read from its manifest; not verified). */
+export interface ArtifactInfo {
+  readonly key: string;
+  readonly stage: string;
+  readonly node?: string;
+  readonly runId?: string;
+  readonly createdAt?: string;
+  /** Bytes of its parts. */
+  readonly bytes: number;
+  readonly parts: number;
+  readonly rows: number;
 }
 
 /** Why a stored artifact was refused. */
@@ -49,6 +87,8 @@ export interface WriteOptions {
   readonly resumable?: boolean;
   /** With `resumable`: continue the partial write of this key, keeping its first `keep` parts (the rest is dropped). */
   readonly keep?: number;
+  /** Recorded in the manifest. */
+  readonly lineage?: ArtifactLineage;
 }
 
 /** Options of the artifact store. */
@@ -65,6 +105,70 @@ export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env, cwd: stri
   return home !== undefined && home !== '' ? resolve(home, 'store') : resolve(cwd, '.bitlens', 'store');
 }
 
+/** What the user can do about a filesystem error at `path`. */
+function remedy(code: string | undefined): string {
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'no space left on the device: free some space, or point --store / BITLENS_HOME elsewhere';
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return 'not writable by this user: fix its permissions, or point --store / BITLENS_HOME to a writable folder';
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return 'a file (not a folder) is in the way: point --store / BITLENS_HOME to a folder';
+    case 'ENOENT':
+      return 'a parent folder cannot be created here (a dangling link, or a filesystem such as /proc that holds no folders)';
+    default:
+      return 'the filesystem refused it: point --store / BITLENS_HOME to an ordinary writable folder';
+  }
+}
+
+/** A typed error for a filesystem failure of the store (never a bare Node error with a stack). */
+function unavailable(path: string, action: string, e: unknown): BitlensError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new BitlensError('STORE_UNAVAILABLE', { stage: STAGE, field: path, expected: `a folder the store can ${action}`, found: `${code ?? 'error'}: ${remedy(code)}` }, undefined, { cause: e });
+}
+
+/**
+ * mkdir -p, one level at a time and bounded by the path's depth (Node's recursive mkdir can spin forever on a
+ * filesystem such as /proc); every failure is a typed STORE_UNAVAILABLE error naming the path.
+ */
+function ensureDir(path: string): void {
+  const missing: string[] = [];
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    let st: ReturnType<typeof statSync> | undefined;
+    try {
+      st = statSync(dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw unavailable(dir, 'use', e); // ENOTDIR: a parent is a file
+      let link = false;
+      try {
+        link = lstatSync(dir).isSymbolicLink();
+      } catch {
+        /* not there at all */
+      }
+      if (link) throw new BitlensError('STORE_UNAVAILABLE', { stage: STAGE, field: dir, expected: 'a folder', found: 'a dangling symbolic link: point it to a folder, or use another --store / BITLENS_HOME' });
+    }
+    if (st !== undefined) {
+      if (!st.isDirectory()) throw new BitlensError('STORE_UNAVAILABLE', { stage: STAGE, field: dir, expected: 'a folder', found: `a ${st.isFile() ? 'regular file' : 'special file'}: point --store / BITLENS_HOME to a folder` });
+      break;
+    }
+    missing.push(dir);
+    if (dirname(dir) === dir) break;
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      mkdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true) continue; // a racing process made it
+      throw unavailable(dir, 'create', e);
+    }
+  }
+}
+
 function inodeOf(path: string): number | undefined {
   try {
     return statSync(path).ino;
@@ -74,12 +178,19 @@ function inodeOf(path: string): number | undefined {
 }
 
 function writeFileDurably(path: string, data: Uint8Array | string): void {
-  const fd = openSync(path, 'wx');
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx');
+  } catch (e) {
+    throw unavailable(dirname(path), 'write to', e);
+  }
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let off = 0;
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
     fsyncSync(fd);
+  } catch (e) {
+    throw unavailable(dirname(path), 'write to', e);
   } finally {
     closeSync(fd);
   }
@@ -158,14 +269,46 @@ export class ArtifactStore {
   keys(): string[] {
     const objects = join(this.root, 'objects');
     if (!existsSync(objects)) return [];
-    return readdirSync(objects).flatMap((prefix) => readdirSync(join(objects, prefix))).filter((k) => KEY_RE.test(k) && this.has(k));
+    try {
+      return readdirSync(objects).flatMap((prefix) => readdirSync(join(objects, prefix))).filter((k) => KEY_RE.test(k) && this.has(k));
+    } catch (e) {
+      throw unavailable(objects, 'read', e);
+    }
   }
 
-  /** Reads the manifest, or undefined if there is no complete artifact. Verifies nothing. */
+  /** Every complete artifact with what its manifest says (stage, node, run, date, size); unverified, unordered. */
+  entries(): ArtifactInfo[] {
+    return this.keys().flatMap((key) => {
+      const m = this.manifest(key);
+      if (m === undefined || !Array.isArray(m.parts)) return [];
+      return [{
+        key,
+        stage: String(m.stage),
+        ...(m.node === undefined ? {} : { node: m.node }),
+        ...(m.runId === undefined ? {} : { runId: m.runId }),
+        ...(m.createdAt === undefined ? {} : { createdAt: m.createdAt }),
+        bytes: m.parts.reduce((n, p) => n + (Number(p.bytes) || 0), 0),
+        parts: m.parts.length,
+        rows: m.parts.reduce((n, p) => n + (Number(p.rows) || 0), 0),
+      }];
+    });
+  }
+
+  /** Removes a run record (`runs/<id>.json`); absent is fine. */
+  removeRun(id: string): void {
+    if (!RUN_ID_RE.test(id)) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'run', expected: 'a run id', found: JSON.stringify(id) });
+    rmSync(join(this.root, 'runs', `${id}.json`), { force: true });
+  }
+
+  /** Reads the manifest, or undefined if there is no complete artifact. Verifies nothing (see `read`). */
   manifest(key: string): ArtifactManifest | undefined {
     const path = join(this.pathOf(key), 'manifest.json');
     if (!existsSync(path)) return undefined;
-    return JSON.parse(readFileSync(path, 'utf8')) as ArtifactManifest;
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as ArtifactManifest;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -189,6 +332,11 @@ export class ArtifactStore {
     return undefined;
   }
 
+  /**
+   * The artifact's tables, or why it cannot be trusted: the manifest must be well formed, describe this key and match
+   * its own digest; the folder must hold exactly the manifest and the listed parts; every part must have the listed
+   * size, checksum and row count and be valid Arrow IPC.
+   */
   private verify(key: string): Table[] | string {
     const dir = this.pathOf(key);
     let manifest: ArtifactManifest;
@@ -197,7 +345,26 @@ export class ArtifactStore {
     } catch (e) {
       return `unreadable manifest (${(e as Error).message})`;
     }
-    if (manifest.format !== 'bitlens-artifact/1' || manifest.key !== key || !Array.isArray(manifest.parts)) return 'manifest does not describe this key';
+    if (typeof manifest !== 'object' || manifest === null || manifest.format !== MANIFEST_FORMAT || manifest.key !== key || !Array.isArray(manifest.parts)) return 'manifest does not describe this key';
+    let digest: string;
+    try {
+      digest = manifestDigest(manifest);
+    } catch {
+      return 'manifest is not plain JSON';
+    }
+    if (digest !== manifest.digest) return 'manifest was edited (its digest does not match its content)';
+    let files: string[];
+    try {
+      files = readdirSync(dir).filter((f) => f !== 'manifest.json').sort();
+    } catch (e) {
+      return `unreadable folder (${(e as Error).message})`;
+    }
+    const listed = manifest.parts.map((p) => p.file).sort();
+    if (files.length !== listed.length || files.some((f, i) => f !== listed[i])) {
+      const extra = files.filter((f) => !listed.includes(f));
+      const missing = listed.filter((f) => !files.includes(f));
+      return `folder does not match the manifest (${extra.length > 0 ? `unlisted: ${extra.join(', ')}` : ''}${extra.length > 0 && missing.length > 0 ? '; ' : ''}${missing.length > 0 ? `missing part ${missing.join(', ')}` : ''})`;
+    }
     const tables: Table[] = [];
     for (const part of manifest.parts) {
       let bytes: Buffer;
@@ -207,8 +374,8 @@ export class ArtifactStore {
         return `missing part ${part.file}`;
       }
       if (bytes.length !== part.bytes) return `part ${part.file} is ${bytes.length} bytes, expected ${part.bytes} (truncated?)`;
-      const digest = sha256(bytes);
-      if (digest !== part.sha256) return `part ${part.file} checksum ${digest.slice(0, 12)}… does not match ${part.sha256.slice(0, 12)}…`;
+      const partDigest = sha256(bytes);
+      if (partDigest !== part.sha256) return `part ${part.file} checksum ${partDigest.slice(0, 12)}… does not match ${String(part.sha256).slice(0, 12)}…`;
       try {
         const table = tableFromIPC(bytes);
         if (table.numRows !== part.rows) return `part ${part.file} has ${table.numRows} rows, expected ${part.rows}`;
@@ -228,7 +395,7 @@ export class ArtifactStore {
     const dir = this.pathOf(key);
     if (!existsSync(dir)) return;
     const trash = join(this.root, 'tmp', `trash-${key}-${process.pid}-${randomBytes(4).toString('hex')}`);
-    mkdirSync(join(this.root, 'tmp'), { recursive: true });
+    ensureDir(join(this.root, 'tmp'));
     try {
       renameSync(dir, trash);
     } catch {
@@ -263,6 +430,63 @@ export class ArtifactStore {
     return tables;
   }
 
+  /** True when an interrupted resumable write of `key` is waiting to be continued (no live process holds it). */
+  hasPartial(key: string): boolean {
+    const dir = this.partialDirOf(key);
+    return existsSync(join(dir, partName(0))) && !lockHolderAlive(`${dir}.lock`);
+  }
+
+  /** True when a live process is writing `key` resumably right now (its partial write must not be touched). */
+  hasPartialLive(key: string): boolean {
+    return lockHolderAlive(`${this.partialDirOf(key)}.lock`);
+  }
+
+  /**
+   * Checks that the store's folder can hold a store (creates it, writes and removes a probe file): call it before any
+   * work, so that a bad `--store` fails at once with a typed STORE_UNAVAILABLE error naming the path.
+   */
+  check(): void {
+    ensureDir(join(this.root, 'tmp'));
+    const probe = join(this.root, 'tmp', `probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+    writeFileDurably(probe, 'ok');
+    rmSync(probe, { force: true });
+  }
+
+  /** Opens a run record `runs/<id>.json` (see {@link RunRecord}); graph runs given it record their nodes in it. */
+  beginRun(meta: RunMeta): RunLog {
+    const dir = join(this.root, 'runs');
+    ensureDir(dir);
+    return createRunLog(meta, (record) => {
+      const path = join(dir, `${record.id}.json`);
+      const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+      writeFileDurably(tmp, `${JSON.stringify(record, null, 1)}\n`);
+      try {
+        renameSync(tmp, path);
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        throw unavailable(dir, 'write to', e);
+      }
+    });
+  }
+
+  /** The run records in the store, oldest first (unreadable ones are skipped). */
+  runs(): RunRecord[] {
+    const dir = join(this.root, 'runs');
+    if (!existsSync(dir)) return [];
+    const records: RunRecord[] = [];
+    for (const f of readdirSync(dir).sort()) {
+      const id = f.replace(/\.json$/, '');
+      if (!f.endsWith('.json') || !RUN_ID_RE.test(id)) continue;
+      try {
+        const r = JSON.parse(readFileSync(join(dir, f), 'utf8')) as RunRecord;
+        if (r.format === 'bitlens-run/1' && r.id === id) records.push(r);
+      } catch {
+        /* a record being replaced, or damaged: skip it */
+      }
+    }
+    return records;
+  }
+
   /** Folder of a resumable write of `key` (its lock file is this path plus `.lock`). */
   private partialDirOf(key: string): string {
     this.pathOf(key); // validates the key
@@ -283,17 +507,45 @@ export class ArtifactStore {
     }
   }
 
+  /**
+   * Releases the locks this process holds on resumable writes (`tmp/partial-<key>.lock` naming our pid) and returns
+   * their keys, so that another process can continue those writes at once instead of after this one exits. Only for a
+   * process whose writers were stopped without finishing (the worker threads that ran them were terminated) and that
+   * starts no new write before it exits: the lock of a live writer must never be released.
+   */
+  releaseOwnLocks(): string[] {
+    const tmpRoot = join(this.root, 'tmp');
+    if (!existsSync(tmpRoot)) return [];
+    const released: string[] = [];
+    for (const f of readdirSync(tmpRoot)) {
+      const m = /^partial-([0-9a-f]{64})\.lock$/.exec(f);
+      const key = m?.[1];
+      if (key === undefined) continue;
+      const path = join(tmpRoot, f);
+      let pid: number;
+      try {
+        pid = Number(readFileSync(path, 'utf8'));
+      } catch {
+        continue;
+      }
+      if (pid !== process.pid) continue;
+      rmSync(path, { force: true });
+      released.push(key);
+    }
+    return released;
+  }
+
   private swept = false;
 
   /** Starts writing an artifact under `key` (see {@link WriteOptions} for a resumable write). */
   beginWrite(key: string, stage: string, options: WriteOptions = {}): ArtifactWriter {
     const finalDir = this.pathOf(key);
     const tmpRoot = join(this.root, 'tmp');
+    ensureDir(tmpRoot);
     if (!this.swept) {
       this.swept = true;
       this.sweepStale();
     }
-    mkdirSync(tmpRoot, { recursive: true });
     const partialDir = this.partialDirOf(key);
     const lock = `${partialDir}.lock`;
     const resumable = options.resumable === true && takeLock(lock);
@@ -308,7 +560,7 @@ export class ArtifactStore {
           if (i === null || Number(i[1]) >= keep) rmSync(join(tmpDir, f), { force: true });
         }
       } else {
-        mkdirSync(tmpDir);
+        ensureDir(tmpDir);
       }
       for (let i = 0; i < keep; i++) {
         const file = partName(i);
@@ -323,7 +575,7 @@ export class ArtifactStore {
       }
     } else {
       tmpDir = join(tmpRoot, `${key}-${process.pid}-${randomBytes(6).toString('hex')}`);
-      mkdirSync(tmpDir);
+      ensureDir(tmpDir);
     }
     const release = (): void => {
       if (resumable) rmSync(lock, { force: true });
@@ -342,14 +594,23 @@ export class ArtifactStore {
       },
       commit: () => {
         ensureOpen();
-        const manifest: ArtifactManifest = { format: 'bitlens-artifact/1', key, stage, parts };
+        const lineage = options.lineage;
+        const body = {
+          format: MANIFEST_FORMAT,
+          key,
+          stage,
+          parts,
+          ...(lineage === undefined ? {} : { node: lineage.node, inputs: lineage.inputs, ...(lineage.runId === undefined ? {} : { runId: lineage.runId }) }),
+          createdAt: new Date().toISOString(),
+        } as const;
+        const manifest: ArtifactManifest = { ...body, digest: manifestDigest(body) };
         writeFileDurably(join(tmpDir, 'manifest.json'), JSON.stringify(manifest, null, 1));
-        mkdirSync(join(finalDir, '..'), { recursive: true });
+        ensureDir(dirname(finalDir));
         try {
           renameSync(tmpDir, finalDir);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
-          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw new BitlensError('INTERNAL', { stage: STAGE, field: key }, `cannot publish artifact: ${(e as Error).message}`, { cause: e });
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw unavailable(dirname(finalDir), 'publish artifacts in', e);
           // Another writer published this key first. Keep theirs if it verifies; otherwise replace it with ours.
           const theirs = inodeOf(finalDir);
           if (theirs !== undefined && typeof this.verify(key) === 'string' && inodeOf(finalDir) === theirs) {

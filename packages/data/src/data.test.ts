@@ -3,7 +3,7 @@ import { Table, Utf8, makeVector, vectorFromArray } from 'apache-arrow';
 import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
-  BUILTIN_TASKS, DatasetSchema, createTaskRegistry, datasetStage, datasetTable, generatePairs, isPrime, labelOf, modInverse,
+  BUILTIN_TASKS, BUILTIN_TASK_NAMES, DatasetSchema, checkTaskStructure, createTaskRegistry, modPow, structureLabel, datasetStage, datasetTable, generatePairs, isPrime, labelOf, modInverse,
   modularDataset, readDatasetMetadata, splitIndices, tokenMatrix, tokens, type ModularTask,
 } from './index.js';
 
@@ -19,7 +19,7 @@ function errorOf(f: () => unknown): BitlensError {
 
 const tasks = createTaskRegistry();
 
-describe('tasks (SCIENCE.md §4)', () => {
+describe('tasks (docs/science.md#tasks-and-datasets)', () => {
   it('x2_xy_y2 at p = 97: label(3, 5) = (9 + 15 + 25) mod 97 = 49', () => {
     expect(labelOf(tasks.get('x2_xy_y2'), 3, 5, 97)).toBe(49);
     expect(labelOf('x2_xy_y2', 3, 5, 97)).toBe(49);
@@ -80,6 +80,43 @@ describe('tasks (SCIENCE.md §4)', () => {
     const unknown = errorOf(() => modularDataset({ task: 'addition', p: 97, trainFraction: 0.3, seed: 0 }));
     expect([unknown.code, unknown.site.field, unknown.site.found]).toEqual(['INVALID_OPTION', 'task', '"addition"']);
     expect(unknown.message).toContain('add, sub, mul, div, x2_y2, x2_xy_y2');
+  });
+});
+
+describe('task structure (what the analyses may assume about a label)', () => {
+  it('exactly the linear forms and the group operations declare one; each reproduces its labels at several primes', () => {
+    const declared = Object.fromEntries(BUILTIN_TASKS.filter((t) => t.structure !== undefined).map((t) => [t.name, t.structure]));
+    expect(declared).toEqual({
+      add: { kind: 'linear', a: 1, b: 1 }, sub: { kind: 'linear', a: 1, b: -1 },
+      mul: { kind: 'multiplicative', a: 1, b: 1 }, div: { kind: 'multiplicative', a: 1, b: -1 },
+      x_x_y: { kind: 'linear', a: 2, b: 1 }, x_x_m_y: { kind: 'linear', a: 2, b: -1 },
+      '2x_3y': { kind: 'linear', a: 2, b: 3 }, '2x_m_3y': { kind: 'linear', a: 2, b: -3 },
+    });
+    for (const task of BUILTIN_TASKS) for (const p of [5, 7, 11, 31, 59]) expect(() => checkTaskStructure(task, p), `${task.name} mod ${p}`).not.toThrow();
+    // The check can fail: sub's labels are not a + b, and mul's are not a / b.
+    const sub = tasks.get('sub');
+    expect(errorOf(() => checkTaskStructure({ ...sub, structure: { kind: 'linear', a: 1, b: 1 } }, 7)).site.field).toBe('structure');
+    expect(errorOf(() => checkTaskStructure({ ...tasks.get('mul'), structure: { kind: 'multiplicative', a: 1, b: -1 } }, 7)).site.field).toBe('structure');
+  });
+
+  it('structureLabel: linear everywhere, multiplicative only on non-zero operands (negative exponent = inverse)', () => {
+    expect(structureLabel({ kind: 'linear', a: 2, b: -3 }, 4, 5, 7)).toBe(((8 - 15) % 7 + 7) % 7);
+    expect(structureLabel({ kind: 'multiplicative', a: 1, b: -1 }, 3, 5, 7)).toBe((3 * 3) % 7); // 5^{-1} = 3 mod 7
+    expect(structureLabel({ kind: 'multiplicative', a: 1, b: 1 }, 0, 5, 7)).toBeUndefined();
+    expect([modPow(3, 4, 7), modPow(-2, 3, 7), modPow(5, 0, 7)]).toEqual([4, 6, 1]);
+  });
+
+  it('a registered task with a wrong structure is rejected; a right one is accepted', () => {
+    const base: ModularTask = { name: 'x_3y', formula: 'a + 3b', source: 'test', label: (a, b, p) => (a + 3 * b) % p };
+    expect(createTaskRegistry([{ ...base, structure: { kind: 'linear', a: 1, b: 3 } }]).get('x_3y').structure).toEqual({ kind: 'linear', a: 1, b: 3 });
+    const e = errorOf(() => createTaskRegistry([{ ...base, structure: { kind: 'linear', a: 1, b: 2 } }]));
+    expect([e.code, e.site.field]).toEqual(['INVALID_OPTION', 'structure']);
+    expect(e.message).toContain('(a, b) = (0, 1) mod 11');
+    expect(errorOf(() => createTaskRegistry().register({ ...base, structure: { kind: 'linear', a: 0, b: 3 } })).site.field).toBe('structure');
+  });
+
+  it('BUILTIN_TASK_NAMES lists every built-in in order', () => {
+    expect(BUILTIN_TASK_NAMES).toEqual(BUILTIN_TASKS.map((t) => t.name));
   });
 });
 

@@ -1,8 +1,15 @@
 import { BitlensError } from '@bitlens/core';
+import { z } from 'zod';
 import { type EngineConfig, type EngineOptions, configureEngine } from './configure.js';
 
-/** The TensorFlow.js namespace bitlens computes with (one engine per process). */
-export type Tf = typeof import('@tensorflow/tfjs');
+/**
+ * The TensorFlow.js namespace bitlens computes with (one engine per process): `@tensorflow/tfjs-core`, with every
+ * gradient and the chained tensor methods registered (what the `@tensorflow/tfjs` umbrella would add; its layers,
+ * converter, data and webgl parts are not used and not installed).
+ */
+export type Tf = typeof import('@tensorflow/tfjs-core');
+// Types of the chained tensor methods (`x.square()`, registered at run time by loadTf), as the umbrella declared them.
+export type {} from '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';
 
 /** Backends bitlens can start. `tensorflow` is tfjs-node / tfjs-node-gpu, used only when installed. */
 export const TFJS_BACKENDS = ['wasm', 'cpu', 'webgpu', 'tensorflow'] as const;
@@ -33,14 +40,38 @@ export interface TfjsBackend {
 
 const STAGE = 'engine';
 
+/**
+ * The zod field schema of a backend option: one of {@link TFJS_BACKENDS}. Whether the backend can start on this machine
+ * is found only when it starts (`initTfjsBackend` throws `BACKEND_UNAVAILABLE` saying why).
+ */
+export const TfjsBackendSchema = z.enum(TFJS_BACKENDS, { error: `expected a tfjs backend: one of ${TFJS_BACKENDS.join(', ')}` });
+
 /** Type guard for user input. */
 export function isTfjsBackendName(name: string): name is TfjsBackendName {
   return (TFJS_BACKENDS as readonly string[]).includes(name);
 }
 
+// Built by scripts/bundle-tfjs-gradients.mjs (part of `npm run build`). The path is relative to the package folder so
+// that it resolves the same from src/ (vitest) and dist/ (everyone else).
+const GRADIENTS = new URL('../dist/tfjs-gradients.js', import.meta.url).href;
+
 let tfPromise: Promise<Tf> | undefined;
+/** Loads tfjs-core, the cpu backend and the gradient registrations, once per process (per worker thread). */
 function loadTf(): Promise<Tf> {
-  tfPromise ??= import('@tensorflow/tfjs');
+  tfPromise ??= (async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-cpu'); // registers 'cpu'
+    const gradients = (await import(GRADIENTS).catch((e: unknown) => {
+      throw new BitlensError('BACKEND_UNAVAILABLE', { stage: STAGE, field: 'gradients', expected: 'dist/tfjs-gradients.js of @bitlens/engine', found: (e as Error).message },
+        'build the package first (`npm run build`): tfjs-core registers no gradients by itself', { cause: e });
+    })) as { readonly version?: unknown };
+    if (gradients.version !== tf.version_core) {
+      throw new BitlensError('BACKEND_UNAVAILABLE', { stage: STAGE, field: 'gradients', expected: `gradients bundled from tfjs-core ${tf.version_core}`, found: `tfjs-core ${String(gradients.version)}` },
+        'rebuild @bitlens/engine (`npm run build`) after changing the tfjs version');
+    }
+    return tf;
+  })();
+  tfPromise.catch(() => { tfPromise = undefined; }); // a failed load is retried, not cached
   return tfPromise;
 }
 
@@ -75,7 +106,7 @@ function provideNavigatorGpu(): Promise<GpuLike> {
 async function registerBackend(tf: Tf, name: TfjsBackendName): Promise<{ adapter?: TfjsBackendInfo['adapter']; package?: string }> {
   switch (name) {
     case 'cpu':
-      return {}; // bundled with @tensorflow/tfjs
+      return {}; // registered by loadTf (@tensorflow/tfjs-backend-cpu)
     case 'wasm':
       await import('@tensorflow/tfjs-backend-wasm'); // registers 'wasm'; finds its .wasm files beside itself in Node
       return {};
@@ -139,7 +170,7 @@ export async function initTfjsBackend(name: string, options: EngineOptions = {})
     : name === 'cpu' ? 'cpu (plain JS reference)'
     : name === 'webgpu' ? `webgpu on ${extra.adapter?.description || extra.adapter?.device || extra.adapter?.vendor || 'unknown adapter'}`
     : `tensorflow (${extra.package ?? '?'})`;
-  const info: TfjsBackendInfo = { name, tfjsBackend: tf.getBackend(), tfjsVersion: tf.version.tfjs, description, config, ...extra };
+  const info: TfjsBackendInfo = { name, tfjsBackend: tf.getBackend(), tfjsVersion: tf.version_core, description, config, ...extra };
   return { tf, info };
 }
 

@@ -1,5 +1,5 @@
 import { randomFloat32 as random } from '@bitlens/core';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { configureEngine, initTfjsBackend, type Tf } from './index.js';
 

@@ -14,6 +14,16 @@ const STAGE = 'engine/workers';
  */
 export type EngineTask<I, M> = (engine: TfjsBackend, input: I, post: (message: M, transfer?: readonly ArrayBuffer[]) => void) => Promise<void>;
 
+/**
+ * Threads each of `engines` engines running at once may use for one product so that together they take the cores
+ * once: max(1, floor(cores / engines)). What an engine pool gives its tasks; a caller with its own worker threads
+ * (one engine each) passes this as `threads` to `initTfjsBackend` / `configureEngine`.
+ * @example threadsPerEngine(3, 16) // 5
+ */
+export function threadsPerEngine(engines: number, cores: number = availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / Math.max(1, engines)));
+}
+
 /** How {@link createEngineWorkers} runs tasks. */
 export interface EngineWorkersOptions {
   /** The tfjs backend every worker starts (default 'wasm'). */
@@ -91,8 +101,7 @@ export function createEngineWorkers(options: EngineWorkersOptions = {}): EngineW
   if (!isTfjsBackendName(backend)) throw new BitlensError('BACKEND_UNAVAILABLE', { stage: STAGE, field: 'backend', expected: 'wasm, cpu, webgpu or tensorflow', found: JSON.stringify(backend) });
   const size = options.workers ?? availableParallelism();
   if (!Number.isInteger(size) || size < 1) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'workers', expected: 'a positive integer', found: String(size) });
-  const cores = availableParallelism();
-  const share = (running: number): number => Math.max(1, Math.floor(cores / Math.max(1, running)));
+  const share = (running: number): number => threadsPerEngine(running);
   const fixed = options.engine?.threads;
   const engine: EngineOptions = options.engine ?? {};
   const slots = semaphore(size);

@@ -14,7 +14,8 @@ type Kernels = { -readonly [N in OpName]?: Kernel<N> };
 /**
  * A kernel backend on one tfjs engine (`tfjs-cpu`, `tfjs-wasm` or `tfjs-webgpu`). The dense kernels are shared;
  * they differ only in `setup()`, which switches the process's tfjs engine through `initTfjsBackend` (a no-op when
- * it is already active). On webgpu the packed `BinaryMatMul` / `TernaryMatMul` are WGSL programs; tfjs cpu and
+ * it is already active). On webgpu the packed `BinaryMatMul` / `TernaryMatMul` are WGSL programs (`TernaryMatMulA8`
+ * quantizes and dequantizes on the host around the int8 WGSL product); tfjs cpu and
  * wasm cannot express bit operations, so there they are gaps (KERNEL_NOT_FOUND), listed in KNOWN_GAPS.
  * Kernels are bound lazily: each one calls `setup()` first, so tensors are always made on its own engine.
  */
@@ -55,6 +56,7 @@ export function createTfjsKernelBackend(engine: TfjsKernelEngine): Backend {
   if (engine === 'webgpu') {
     kernels.BinaryMatMul = bind('BinaryMatMul', () => packed?.BinaryMatMul);
     kernels.TernaryMatMul = bind('TernaryMatMul', () => packed?.TernaryMatMul);
+    kernels.TernaryMatMulA8 = bind('TernaryMatMulA8', () => packed?.TernaryMatMulA8);
   }
   return {
     name: `tfjs-${engine}`,

@@ -12,21 +12,28 @@ interface WasmApi {
 }
 const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-/** The exports of `assembly/packed.ts` (pointers are byte offsets into `memory`). */
+/** The exports of `assembly/packed.ts` (pointers are byte offsets into `memory`); both builds export the same names. */
 export interface PackedExports {
   readonly memory: WasmMemory;
   heapBase(): number;
-  binaryGemm(a: number, b: number, out: number, m: number, n: number, stride: number, k: number): void;
-  ternaryGemmI8(x: number, w: number, out: number, m: number, n: number, bytes: number): void;
+  /** 1 in the relaxed-SIMD build, 0 in the plain one. */
+  relaxedSimd(): number;
+  popcountTables(lut: number): void;
+  nibbleOffsets(src: number, stride: number, bytes: number, m: number, dst: number): void;
+  nibbleBlocks(src: number, stride: number, bytes: number, n: number, dst: number): void;
+  binaryGemmLut(ao: number, bn: number, lut: number, out: number, scratch: number, m: number, nb: number, nq: number, k: number): void;
+  decodeI2S(w: number, bytes: number, n: number, dst: number, kq: number, offset: number): void;
+  rowSumsI8(x: number, kq: number, k: number, m: number, sums: number): void;
+  ternaryGemmI8(x: number, u: number, rowSums: number, out: number, scratch: number, m: number, n: number, kq: number, blockRows: number, factors: number): void;
+  quantizeRowsI8(x: number, m: number, k: number, dst: number, kq: number, scale: number, factors: number): void;
   ternaryGemmF32(x: number, w: number, out: number, tmp: number, m: number, n: number, bytes: number, scale: number): void;
   peakF32(iters: number, seed: number): number;
-  /** Present only in the relaxed-SIMD build. */
-  readonly ternaryGemmI8Relaxed?: (x: number, w: number, out: number, rowSums: number, m: number, n: number, bytes: number) => void;
+  peakI8(iters: number, seed: number): number;
 }
 
 /** Where the build puts the module: `build/packed.wasm` beside both `src/` and `dist/`. */
 export const WASM_URL = new URL('../build/packed.wasm', import.meta.url);
-/** The same kernels plus the relaxed-SIMD ternary kernel. */
+/** The same kernels compiled with relaxed SIMD (`relaxed_swizzle` for the binary lookups, pmaddubsw for ternary). */
 export const WASM_RELAXED_URL = new URL('../build/packed-relaxed.wasm', import.meta.url);
 
 /** Which build to load: `auto` takes relaxed SIMD where the engine has it, `simd` never does. */
@@ -81,13 +88,15 @@ async function instantiate(bytes: Uint8Array): Promise<PackedExports> {
     const { instance } = await wasmApi.instantiate(bytes, { env: { abort: () => { throw new Error('abort called in packed.wasm'); } } });
     return instance.exports as unknown as PackedExports;
   } catch (e) {
-    throw new BitlensError('BACKEND_UNAVAILABLE', { stage: 'kernels-wasm', field: 'packed.wasm', expected: 'WebAssembly with SIMD (v128, i8x16.popcnt)', found: (e as Error).message }, undefined, { cause: e });
+    throw new BitlensError('BACKEND_UNAVAILABLE', { stage: 'kernels-wasm', field: 'packed.wasm', expected: 'WebAssembly with SIMD (v128)', found: (e as Error).message }, undefined, { cause: e });
   }
 }
 
 /** One line naming the instruction set a loaded module uses. */
 export function describePackedModule(mod: PackedExports): string {
-  return mod.ternaryGemmI8Relaxed === undefined ? 'WebAssembly SIMD (v128, i8x16.popcnt)' : 'WebAssembly SIMD (v128, i8x16.popcnt) + relaxed SIMD (i16x8.relaxed_dot_i8x16_i7x16_s)';
+  return mod.relaxedSimd() === 1
+    ? 'WebAssembly SIMD + relaxed SIMD (i8x16.relaxed_swizzle, i16x8.relaxed_dot_i8x16_i7x16_s)'
+    : 'WebAssembly SIMD (i8x16.swizzle, i16x8.extmul)';
 }
 
 /** A bump layout of buffers in the module's memory, growing it as needed. Not re-entrant: one op at a time. */

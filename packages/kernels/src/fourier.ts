@@ -1,7 +1,7 @@
 import { BitlensError } from '@bitlens/core';
 
 /**
- * The orthonormal real Fourier basis over Z_p (SCIENCE §0), p x p row-major, rows
+ * The orthonormal real Fourier basis over Z_p (docs/science.md#fourier-basis), p x p row-major, rows
  * [const, cos 1, sin 1, …, cos K, sin K] with K = (p - 1) / 2. Computed in float64.
  * @example fourierBasis(5)[0] === 1 / Math.sqrt(5)
  */

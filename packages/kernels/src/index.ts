@@ -5,7 +5,12 @@ export type {
 export { checkShapes } from './shapes.js';
 export { createKernelRegistry } from './registry.js';
 export type { KernelRegistry } from './registry.js';
-export { reference, roundHalfEven, popcount32 } from './reference.js';
+export { reference, popcount32 } from './reference.js';
+export {
+  ABSMEAN_EPS, CENTRED_MIN_SCALE, roundHalfEven, ternaryAbsmeanHost, ternaryCentredHost, binaryScaledHost, binarySignHost, binaryUncentredHost,
+  HOST_QUANTIZERS, isHostQuantizerName, dequantizeHost, ACTIVATION_EPS, activationInt8Host,
+} from './quantizers.js';
+export type { HostCodes, HostQuantizerName, HostActivationCodes } from './quantizers.js';
 export { fourierBasis } from './fourier.js';
 export {
   binaryWords, i2sBytes, packBinary, unpackBinary, packI2S, unpackI2S, packTernaryPlanes, unpackTernaryPlanes,

@@ -26,7 +26,7 @@ export type TernaryFormat = 'i2s' | 'planes';
  * - `MatMul`: a [m,k] · b [k,n] (or b [n,k] with `transposeB`) -> float32 [m,n].
  * - `Softmax`: softmax along the last axis, float32, same shape.
  * - `ClippedSoftmax`: clip((zeta - gamma) * softmax(x) + gamma, 0, 1) along the last axis (Bondarenko et al. 2023).
- * - `FourierProjection`: F · x for x [p, d], F the orthonormal real Fourier basis over Z_p (SCIENCE §0) -> [p, d].
+ * - `FourierProjection`: F · x for x [p, d], F the orthonormal real Fourier basis over Z_p (docs/science.md#fourier-basis) -> [p, d].
  * - `QuantizeTernary`: BitNet b1.58 absmean: gamma = mean|w|, codes = RoundClip(w / (gamma + eps), -1, 1) (half to even).
  * - `QuantizeBinary`: BitNet: alpha = mean(w) when `center`, codes = +1 if w - alpha > 0 else -1, scale = mean|w|.
  * - `Dequantize`: codes (int8) * scale (one value, or one per row).
@@ -35,6 +35,9 @@ export type TernaryFormat = 'i2s' | 'planes';
  *   int32 [m,n] = a · bᵀ = k - 2 popcount(a XOR b).
  * - `TernaryMatMul`: x [m,k] (float32 or int8) times packed ternary weights w [n, …] (`packI2S` bytes or
  *   `packTernaryPlanes` words), times `scale`: float32 [m,n] for float32 x, exact int32 [m,n] for int8 x (scale must be 1).
+ * - `TernaryMatMulA8`: BitNet b1.58's W1.58A8 linear: float32 x [m,k] quantized per row to int8 (absmax, see
+ *   `quantizeActivationsInt8Host`), the exact int32 product with I2_S weights w [n, i2sBytes(k)], dequantized:
+ *   float32 [m,n], y[i,j] = fround(acc[i,j] * fround(scale / s_i)) with s_i the row's activation scale.
  */
 export interface OpSignatures {
   MatMul: { inputs: { a: HostTensor<'float32'>; b: HostTensor<'float32'> }; attrs: { transposeB: boolean }; output: HostTensor<'float32'> };
@@ -51,6 +54,7 @@ export interface OpSignatures {
     attrs: { k: number; format: TernaryFormat; scale: number };
     output: HostTensor<'float32'> | HostTensor<'int32'>;
   };
+  TernaryMatMulA8: { inputs: { x: HostTensor<'float32'>; w: HostTensor<'uint8'> }; attrs: { k: number; scale: number }; output: HostTensor<'float32'> };
 }
 
 /** Name of an op. */
@@ -59,7 +63,7 @@ export type OpName = keyof OpSignatures;
 /** Every op name, in declaration order (for tables and conformance loops). */
 export const OP_NAMES = [
   'MatMul', 'Softmax', 'ClippedSoftmax', 'FourierProjection', 'QuantizeTernary', 'QuantizeBinary', 'Dequantize',
-  'Int8MatMul', 'BinaryMatMul', 'TernaryMatMul',
+  'Int8MatMul', 'BinaryMatMul', 'TernaryMatMul', 'TernaryMatMulA8',
 ] as const satisfies readonly OpName[];
 
 /** Inputs of op `N`. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { binaryWords, i2sBytes, packBinary, packI2S, packTernaryPlanes, unpackBinary, unpackI2S, unpackTernaryPlanes } from './packing.js';
 import { randomCodes, tensor } from './tensor.js';
 
-describe('I2_S packing (SCIENCE §7)', () => {
+describe('I2_S packing (docs/science.md#packing-and-packed-kernels)', () => {
   it('packs [+1, 0, -1, +1] into the byte 0x92, first weight in the high bits', () => {
     const packed = packI2S(tensor('int8', [1, 4], [1, 0, -1, 1]));
     expect(packed.shape).toEqual([1, 32]);

@@ -54,7 +54,7 @@ export function unpackBinary(packed: HostTensor<'uint32'>, k: number): HostTenso
 }
 
 /**
- * Packs ternary codes [rows, k] as I2_S (bitnet.cpp, SCIENCE §7): code c in {-1,0,+1} is stored as c + 1 in
+ * Packs ternary codes [rows, k] as I2_S (bitnet.cpp, docs/science.md#packing-and-packed-kernels): code c in {-1,0,+1} is stored as c + 1 in
  * {0,1,2}, four per byte with the first weight in the high bits (codes [+1,0,-1,+1] -> 0b10_01_00_10 = 0x92).
  * Each row is padded to whole 32-byte blocks of 128 weights with code 0 (stored 1, bits 01), so padding adds 0
  * to any dot product. The per-tensor scale travels separately (the op's `scale` attribute).
@@ -90,7 +90,7 @@ export function unpackI2S(packed: HostTensor<'uint8'>, k: number): HostTensor<'i
 }
 
 /**
- * Packs ternary codes [rows, k] as two bit-planes per row (SCIENCE §7): words [0, W) are the nonzero mask
+ * Packs ternary codes [rows, k] as two bit-planes per row (docs/science.md#packing-and-packed-kernels): words [0, W) are the nonzero mask
  * (bit 1 where the code is ±1), words [W, 2W) the sign (bit 1 where the code is -1), W = binaryWords(k), bit
  * order as in `packBinary`. Padding bits are 0 in both planes.
  * @returns uint32 [rows, 2 * binaryWords(k)]

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fourierBasis } from './fourier.js';
 import { packBinary, packI2S, packTernaryPlanes } from './packing.js';
-import { popcount32, reference, roundHalfEven } from './reference.js';
+import { roundHalfEven } from './quantizers.js';
+import { popcount32, reference } from './reference.js';
 import { createKernelRegistry } from './registry.js';
 import { randomCodes, randomInt8, randomTensor, tensor, toFloat32 } from './tensor.js';
 
@@ -15,10 +16,21 @@ describe('reference backend', () => {
     expect(Array.from((await registry.run('MatMul', { a, b: bt }, { transposeB: true }, 'reference')).data)).toEqual([58, 64, 139, 154]);
   });
 
-  it('quantizes [[0.5, -0.05, 1.2, -0.9]] to b1.58 codes [1, 0, 1, -1] with gamma 0.6625 (SCIENCE §7)', async () => {
+  it('quantizes [[0.5, -0.05, 1.2, -0.9]] to b1.58 codes [1, 0, 1, -1] with gamma 0.6625 (docs/science.md#weight-quantizers)', async () => {
     const { codes, scale } = await registry.run('QuantizeTernary', { w: tensor('float32', [1, 4], [0.5, -0.05, 1.2, -0.9]) }, { eps: 1e-5 }, 'reference');
     expect(Array.from(codes.data)).toEqual([1, 0, 1, -1]);
     expect(scale.data[0]).toBeCloseTo(0.6625, 6);
+  });
+
+  it('TernaryMatMulA8 quantizes each activation row to int8 and dequantizes the exact product', async () => {
+    // row 0: max 1 -> s = 127, codes [64, -127, 32, 0] (63.5 rounds to even 64); row 1: max 4 -> s = 31.75
+    const x = tensor('float32', [2, 4], [0.5, -1, 0.25, 0, 4, 2, -1, 0.5]);
+    const w = packI2S(tensor('int8', [2, 4], [1, 1, 0, -1, 0, -1, 1, 1]));
+    const y = await registry.run('TernaryMatMulA8', { x, w }, { k: 4, scale: 0.5 }, 'reference');
+    expect(y.shape).toEqual([2, 2]);
+    // row 0 acc: [64 - 127, 127 + 32] = [-63, 159]; row 1 codes [127, 64, -32, 16]: acc [191 - 16, -64 - 32 + 16] = [175, -80]
+    const f0 = Math.fround(0.5 / 127), f1 = Math.fround(0.5 / Math.fround(127 / 4));
+    expect(Array.from(y.data)).toEqual([-63 * f0, 159 * f0, 175 * f1, -80 * f1].map(Math.fround));
   });
 
   it('rounds ties to even', () => {
@@ -36,7 +48,7 @@ describe('reference backend', () => {
     expect(Array.from(out.data)).toEqual([2, -2, 0, 3]);
   });
 
-  it('clipped softmax with zeta 1, gamma 0 equals softmax; gamma -0.1 maps small entries to exactly 0 (SCIENCE §6)', async () => {
+  it('clipped softmax with zeta 1, gamma 0 equals softmax; gamma -0.1 maps small entries to exactly 0 (docs/science.md#quantizable-attention-and-outlier-metrics)', async () => {
     const x = randomTensor([4, 7], { seed: 3 });
     const sm = await registry.run('Softmax', { x }, {}, 'reference');
     const same = await registry.run('ClippedSoftmax', { x }, { zeta: 1, gamma: 0 }, 'reference');
@@ -46,7 +58,7 @@ describe('reference backend', () => {
     expect(clipped.data[2]).toBeLessThanOrEqual(1);
   });
 
-  it.each([5, 59, 97, 113])('Fourier basis for p = %i is orthonormal to 1e-12 with const row 1/sqrt(p) (SCIENCE §0)', (p) => {
+  it.each([5, 59, 97, 113])('Fourier basis for p = %i is orthonormal to 1e-12 with const row 1/sqrt(p) (docs/science.md#fourier-basis)', (p) => {
     const f = fourierBasis(p);
     let worst = 0;
     for (let i = 0; i < p; i++) {

@@ -1,13 +1,8 @@
 import type { Backend, HostTensor, Kernel } from './ops.js';
 import { fourierBasis } from './fourier.js';
 import { binaryWords, i2sBytes } from './packing.js';
+import { activationInt8Host, binaryScaledHost, binaryUncentredHost, ternaryAbsmeanHost } from './quantizers.js';
 import { sizeOf, tensor } from './tensor.js';
-
-/** Round half to even, as torch.round and tf.round do (so ties such as ±0.5 quantize to 0). */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 /** Population count of a 32-bit word (SWAR). */
 export function popcount32(v: number): number {
@@ -59,25 +54,15 @@ const fourierProjection: Kernel<'FourierProjection'> = async ({ x }, { p }) => {
   return tensor('float32', [p, d], out);
 };
 
-function meanAbs(d: Float32Array): number {
-  let s = 0;
-  for (const v of d) s += Math.abs(v);
-  return d.length === 0 ? 0 : s / d.length;
-}
-
+// the formulas live in quantizers.ts (one home, shared with @bitlens/quantization's host path)
 const quantizeTernary: Kernel<'QuantizeTernary'> = async ({ w }, { eps }) => {
-  // the division is done in float32, as every fp32 backend does it, so codes agree at rounding boundaries
-  const gamma = Math.fround(meanAbs(w.data)), div = Math.fround(gamma + eps), codes = new Int8Array(w.data.length);
-  for (let i = 0; i < codes.length; i++) codes[i] = Math.max(-1, Math.min(1, roundHalfEven(Math.fround((w.data[i] ?? 0) / div))));
-  return { codes: tensor('int8', w.shape, codes), scale: tensor('float32', [1], [gamma]) };
+  const { codes, scale } = ternaryAbsmeanHost(w.data, eps);
+  return { codes: tensor('int8', w.shape, codes), scale: tensor('float32', [1], [scale]) };
 };
 
 const quantizeBinary: Kernel<'QuantizeBinary'> = async ({ w }, { center }) => {
-  let mean = 0;
-  if (center) { for (const v of w.data) mean += v; mean = Math.fround(mean / Math.max(1, w.data.length)); }
-  const codes = new Int8Array(w.data.length);
-  for (let i = 0; i < codes.length; i++) codes[i] = Math.fround((w.data[i] ?? 0) - mean) > 0 ? 1 : -1;
-  return { codes: tensor('int8', w.shape, codes), scale: tensor('float32', [1], [meanAbs(w.data)]) };
+  const { codes, scale } = (center ? binaryScaledHost : binaryUncentredHost)(w.data);
+  return { codes: tensor('int8', w.shape, codes), scale: tensor('float32', [1], [scale]) };
 };
 
 const dequantize: Kernel<'Dequantize'> = async ({ codes, scale }) => {
@@ -138,6 +123,21 @@ const ternaryMatMul: Kernel<'TernaryMatMul'> = async ({ x, w }, { k, format, sca
   return x.dtype === 'int8' ? tensor('int32', [m, n], out as Int32Array) : tensor('float32', [m, n], out as Float32Array);
 };
 
+const ternaryMatMulA8: Kernel<'TernaryMatMulA8'> = async ({ x, w }, { k, scale }) => {
+  const m = x.shape[0] ?? 0, n = w.shape[0] ?? 0, code = new Int8Array(k), out = new Float32Array(m * n);
+  const { codes, scales } = activationInt8Host(x.data, m, k);
+  const factor = Float32Array.from(scales, (s) => scale / s); // one float32 rounding of scale / s_i per row
+  for (let j = 0; j < n; j++) {
+    decodeRow(w, 'i2s', k, j, code);
+    for (let i = 0; i < m; i++) {
+      let acc = 0;
+      for (let p = 0; p < k; p++) acc += (codes[i * k + p] ?? 0) * (code[p] ?? 0);
+      out[i * n + j] = acc * (factor[i] ?? 0);
+    }
+  }
+  return tensor('float32', [m, n], out);
+};
+
 /**
  * The plain-TypeScript backend: implements every op, accumulating in float64, and is the oracle the conformance
  * suite compares every other backend against. Holds no state; always available.
@@ -147,7 +147,7 @@ export const reference: Backend = {
   kernels: {
     MatMul: matMul, Softmax: softmax, ClippedSoftmax: clippedSoftmax, FourierProjection: fourierProjection,
     QuantizeTernary: quantizeTernary, QuantizeBinary: quantizeBinary, Dequantize: dequantize,
-    Int8MatMul: int8MatMul, BinaryMatMul: binaryMatMul, TernaryMatMul: ternaryMatMul,
+    Int8MatMul: int8MatMul, BinaryMatMul: binaryMatMul, TernaryMatMul: ternaryMatMul, TernaryMatMulA8: ternaryMatMulA8,
   },
   isAvailable: async () => true,
   setup: async () => {},

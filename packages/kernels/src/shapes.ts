@@ -73,6 +73,14 @@ const CHECKS: { readonly [N in OpName]: (inputs: OpInputs<N>, attrs: OpAttrs<N>)
     if (!Number.isFinite(scale)) fail('TernaryMatMul', 'scale', 'a finite number', String(scale), 'INVALID_OPTION');
     if (x.dtype === 'int8' && scale !== 1) fail('TernaryMatMul', 'scale', '1 for int8 activations (the int32 output is exact)', String(scale), 'INVALID_OPTION');
   },
+  TernaryMatMulA8: ({ x, w }, { k, scale }) => {
+    positiveInt('TernaryMatMulA8', 'k', k);
+    const sx = check('TernaryMatMulA8', 'x', x, ['float32'], 2);
+    if (sx[1] !== k) fail('TernaryMatMulA8', 'x', `[m, ${k}]`, fmt(sx));
+    const sw = check('TernaryMatMulA8', 'w', w, ['uint8'], 2);
+    if (sw[1] !== i2sBytes(k)) fail('TernaryMatMulA8', 'w', `[n, ${i2sBytes(k)}] I2_S bytes for k = ${k}`, fmt(sw));
+    if (!Number.isFinite(scale)) fail('TernaryMatMulA8', 'scale', 'a finite number', String(scale), 'INVALID_OPTION');
+  },
 };
 
 /**

@@ -17,7 +17,7 @@ export interface GrokkingEvents {
   readonly threshold: number;
   /** First checkpoint with train accuracy >= threshold. */
   readonly memorised: number;
-  /** First checkpoint with test accuracy >= threshold (SCIENCE §10). */
+  /** First checkpoint with test accuracy >= threshold (default 0.99; docs/science.md#grokking-detection). */
   readonly grokked: number;
   /** grokked - memorised. */
   readonly delay: number;

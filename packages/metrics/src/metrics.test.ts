@@ -1,11 +1,11 @@
 import { mulberry32 } from '@bitlens/core';
 import { type Tf, initTfjsBackend } from '@bitlens/engine';
-import { activations, crossEntropy, gridDataset, gridOutputs, inputGrid, loadModel } from '@bitlens/circuits';
-import { checkpointTable, initParams, modelConfig, weightsTable } from '@bitlens/model';
-import type { Table } from 'apache-arrow';
+import { crossEntropy, gridDataset, gridOutputs, inputGrid, loadModel } from '@bitlens/circuits';
+import { type HookName, checkpointTable, isHookName, forwardFull, initParams, modelConfig, toTensors, weightsTable } from '@bitlens/model';
+import { Table } from 'apache-arrow';
 import { Subject, lastValueFrom, of, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { detectGrokking, grokkingSummary, kurtosis, infNorm, outlierMetrics, progressMeasures } from './index.js';
+import { activationOutliers, detectGrokking, grokkingSummary, kurtosis, infNorm, progressMeasures } from './index.js';
 
 let tf: Tf;
 beforeAll(async () => {
@@ -25,7 +25,7 @@ function normals(n: number, seed: number): Float64Array {
   return out;
 }
 
-describe('outlier metrics (SCIENCE §6)', () => {
+describe('outlier metrics (Bondarenko et al. 2023 hand checks)', () => {
   it('kurtosis of one 100 among 999 zeros is 996.0 (unbiased std); of a standard normal sample 3 ± 0.05', () => {
     const x = new Float64Array(1000);
     x[0] = 100;
@@ -34,22 +34,80 @@ describe('outlier metrics (SCIENCE §6)', () => {
     expect(Math.abs(kurtosis(normals(1_000_000, 7)) - 3)).toBeLessThan(0.05);
   });
 
-  it('reduces activation tables per hook, with a summary row', async () => {
-    const cfg = modelConfig('nanda', 7, { dModel: 8, nHeads: 2, dMlp: 16 });
-    const w = weightsTable(cfg, initParams(cfg, 3));
-    const acts = await lastValueFrom(of(w).pipe(activations(tf, { hooks: 'hook_(mlp_out|attn_out)$', batchSize: 20 }), toArray()));
-    expect(acts.length).toBe(3); // 49 inputs in batches of 20
-    const [out] = await lastValueFrom(of(...acts).pipe(outlierMetrics(), toArray()));
-    const hooks = Array.from({ length: out?.numRows ?? 0 }, (_, i) => String(out?.getChild('hook')?.get(i)));
-    expect(hooks).toEqual(['blocks.0.hook_attn_out', 'blocks.0.hook_mlp_out', '*']);
-    expect(Number(out?.getChild('samples')?.get(0))).toBe(49);
-    // The max-inf-norm row of a hook equals the largest |value| among its rows.
-    let maxAbs = 0;
-    for (const t of acts) for (let i = 0; i < t.numRows; i++) if (t.getChild('hook')?.get(i) === 'blocks.0.hook_mlp_out') maxAbs = Math.max(maxAbs, infNorm((t.getChild('values')?.get(i) as { toArray(): Float32Array }).toArray()));
-    expect(Number(out?.getChild('max_inf_norm')?.get(1))).toBeCloseTo(maxAbs, 6);
-    expect(Number(out?.getChild('max_inf_norm')?.get(2))).toBeGreaterThanOrEqual(Number(out?.getChild('max_inf_norm')?.get(0)));
+});
+
+describe('activation outliers of a model over all p^2 inputs', () => {
+  const cfg = modelConfig('li', 7, { dModel: 8, nHeads: 2, dMlp: 16 });
+  const host = initParams(cfg, 3);
+
+  /** Every tracked hook's per-input activation, straight from forwardFull (an independent path from the stage's). */
+  function perInput(hook: HookName): Float32Array[] {
+    const P = toTensors(tf, host);
+    const data = tf.tidy(() => {
+      const toks = tf.tensor2d(Array.from({ length: 49 }, (_, r) => [Math.floor(r / 7), r % 7, 7]).flat(), [49, 3], 'int32');
+      return forwardFull(tf, cfg, P, toks, { capture: (h) => h === hook }).cache.get(hook)?.dataSync() as Float32Array;
+    });
+    tf.dispose([...P.values()]);
+    const f = data.length / 49;
+    return Array.from({ length: 49 }, (_, i) => data.slice(i * f, (i + 1) * f));
+  }
+
+  it('tracks the Bondarenko outputs (with the final norm of li) and computes inf-norm and kurtosis per input, flattened', async () => {
+    const [row] = await lastValueFrom(of(weightsTable(cfg, host)).pipe(activationOutliers(tf), toArray()));
+    const hooks = strings0(row, 'hooks');
+    expect(hooks).toEqual(['blocks.0.hook_attn_out', 'blocks.0.hook_mlp_out', 'blocks.0.hook_resid_mid', 'blocks.0.hook_resid_post', 'blocks.0.mlp.hook_post', 'blocks.0.mlp.hook_pre', 'ln_final.hook_out']);
+    expect(row?.getChild('epoch')?.get(0)).toBeNull();
+    expect(Number(row?.getChild('samples')?.get(0))).toBe(49);
+    const inf = list0(row, 'inf_norm');
+    const kurt = list0(row, 'kurtosis');
+    expect(hooks.every(isHookName)).toBe(true);
+    hooks.forEach((h, i) => {
+      const xs = perInput(h as HookName); // checked above
+      expect(xs[0]?.length).toBe(3 * (h.includes('mlp.hook') ? 16 : 8)); // all three positions
+      expect(inf[i]).toBeCloseTo(Math.max(...xs.map(infNorm)), 5);
+      expect(kurt[i]).toBeCloseTo(xs.reduce((s, x) => s + kurtosis(x), 0) / 49, 4);
+    });
+    expect(Number(row?.getChild('max_inf_norm')?.get(0))).toBeCloseTo(Math.max(...inf), 9);
+    expect(row?.getChild('max_inf_norm_hook')?.get(0)).toBe(hooks[inf.indexOf(Math.max(...inf))]);
+    expect(Number(row?.getChild('mean_kurtosis')?.get(0))).toBeCloseTo(kurt.reduce((a, b) => a + b, 0) / kurt.length, 9);
+    expect(Number(row?.getChild('max_kurtosis')?.get(0))).toBeCloseTo(Math.max(...kurt), 9);
+  });
+
+  it('with evaluation batches: the batch maxima of the inf-norm and the batch means of the kurtosis are averaged over batches', async () => {
+    const [row] = await lastValueFrom(of(weightsTable(cfg, host)).pipe(activationOutliers(tf, { hooks: 'hook_mlp_out$', batchSize: 20 }), toArray()));
+    const xs = perInput('blocks.0.hook_mlp_out');
+    const batches = [xs.slice(0, 20), xs.slice(20, 40), xs.slice(40)];
+    expect(Number(row?.getChild('batches')?.get(0))).toBe(3);
+    expect(list0(row, 'inf_norm')[0]).toBeCloseTo(batches.reduce((s, b) => s + Math.max(...b.map(infNorm)), 0) / 3, 5);
+    expect(list0(row, 'kurtosis')[0]).toBeCloseTo(batches.reduce((s, b) => s + b.reduce((t, x) => t + kurtosis(x), 0) / b.length, 0) / 3, 4);
+  });
+
+  it('gives one row per checkpoint with its epoch; a nanda model has no final-norm hook', async () => {
+    const nanda = modelConfig('nanda', 7, { dModel: 8, nHeads: 2, dMlp: 16 });
+    const two = new Table([...checkpointTable(nanda, 10, initParams(nanda, 1)).batches, ...checkpointTable(nanda, 20, initParams(nanda, 2)).batches]);
+    const rows = await lastValueFrom(of(two).pipe(activationOutliers(tf), toArray()));
+    expect(rows.map((r) => r.getChild('epoch')?.get(0))).toEqual([10, 20]);
+    expect(strings0(rows[0], 'hooks')).not.toContain('ln_final.hook_out');
+    expect(strings0(rows[0], 'hooks').length).toBe(6);
+    expect(Number(rows[0]?.getChild('max_inf_norm')?.get(0))).not.toBe(Number(rows[1]?.getChild('max_inf_norm')?.get(0)));
+  });
+
+  it('rejects bad options before any work (INVALID_OPTION naming the field), and a hook pattern that selects nothing', async () => {
+    expect(() => activationOutliers(tf, { batchSize: 0 })).toThrow(/INVALID_OPTION.*batchSize/);
+    expect(() => activationOutliers(tf, { hooks: '(' })).toThrow(/INVALID_OPTION.*hooks/);
+    await expect(lastValueFrom(of(weightsTable(cfg, host)).pipe(activationOutliers(tf, { hooks: '^nothing$' })))).rejects.toThrow(/NOT_FOUND.*hooks/);
   });
 });
+
+function strings0(t: Table | undefined, column: string): string[] {
+  const v = t?.getChild(column)?.get(0) as { toArray(): unknown[] } | null | undefined;
+  return v === null || v === undefined ? [] : Array.from(v.toArray(), String);
+}
+
+function list0(t: Table | undefined, column: string): number[] {
+  const v = t?.getChild(column)?.get(0) as { toArray(): Float64Array } | null | undefined;
+  return v === null || v === undefined ? [] : Array.from(v.toArray());
+}
 
 describe('grokking detection', () => {
   it('finds memorisation, grokking, delay and the cleanup span on synthetic curves', () => {
@@ -100,6 +158,28 @@ describe('progress measures over a checkpoint stream', () => {
     expect(Number(first?.getChild('train_loss')?.get(0))).toBeCloseTo(crossEntropy(logits, inputGrid(7).labels, 7, train).loss, 6);
     expect(Number(first?.getChild('ffs')?.get(0))).toBeGreaterThan(0);
     expect(String(first?.getChild('key_source')?.get(0))).toBe('embed');
+  });
+
+  it("uses the dataset's task: div over its p(p-1) pairs in the discrete-log basis, NaN restricted / excluded loss for a polynomial", async () => {
+    const cps = [checkpointTable(cfg, 10, initParams(cfg, 1))];
+    const run = async (task: string) => {
+      const dataset = gridDataset({ p: 7, task, split: { fraction: 0.5, seed: 1, shuffle: 'mulberry32' } });
+      const [row] = await lastValueFrom(progressMeasures(tf)({ checkpoints: of(...cps), dataset: dataset() }).pipe(toArray()));
+      return row;
+    };
+    const div = await run('div');
+    const m = loadModel(weightsTable(cfg, initParams(cfg, 1)));
+    const { labels, valid } = inputGrid(7, 'div');
+    const [ds] = await lastValueFrom(gridDataset({ p: 7, task: 'div', split: { fraction: 0.5, seed: 1, shuffle: 'mulberry32' } })().pipe(toArray()));
+    const train = new Array<boolean>(49).fill(false);
+    for (let i = 0; i < (ds?.numRows ?? 0); i++) if (ds?.getChild('train')?.get(i) === true) train[Number(ds.getChild('a')?.get(i)) * 7 + Number(ds.getChild('b')?.get(i))] = true;
+    const test = train.map((x, r) => !x && valid[r] === 1);
+    expect(Number(div?.getChild('test_loss')?.get(0))).toBeCloseTo(crossEntropy(gridOutputs(tf, m).logits, labels, 7, test).loss, 6);
+    expect(Number.isFinite(Number(div?.getChild('restricted_loss')?.get(0)))).toBe(true);
+    const poly = await run('x2_y2');
+    expect(Number(poly?.getChild('restricted_loss')?.get(0))).toBeNaN();
+    expect(Number(poly?.getChild('excluded_loss')?.get(0))).toBeNaN();
+    expect(Number.isFinite(Number(poly?.getChild('train_loss')?.get(0)))).toBe(true);
   });
 
   it('reduces to the grokking events at the end', async () => {

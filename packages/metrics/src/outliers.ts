@@ -1,8 +1,13 @@
-import { BitlensError, type Stage, defineStage } from '@bitlens/core';
-import { ActivationsSchema, type Activations } from '@bitlens/circuits';
-import { Float64, Int32, Schema, type Table, Utf8 } from 'apache-arrow';
-import { type Observable, map, reduce } from 'rxjs';
-import { field, float64, int32, tableOf, utf8 } from './internal/arrow.js';
+import { BitlensError, type Stage, defineStage, nullable } from '@bitlens/core';
+import { type LoadedModel, type WeightsColumn, loadModel, runGrid } from '@bitlens/circuits';
+import type { Tf } from '@bitlens/engine';
+import { MODEL_CONFIG_KEY, type ModelConfig, type Weights, WeightsSchema } from '@bitlens/model';
+import { type Data, Float64, Int32, type List, Schema, type Table, Utf8, vectorFromArray } from 'apache-arrow';
+import { concatMap, from, map } from 'rxjs';
+import { splitByEpoch } from './internal/checkpoints.js';
+import { field, float64, float64List, int32, listOf, tableOf, utf8, utf8List } from './internal/arrow.js';
+
+const STAGE = 'metrics/outliers';
 
 /** Infinity norm max |x| of a vector. */
 export function infNorm(x: ArrayLike<number>): number {
@@ -12,12 +17,13 @@ export function infNorm(x: ArrayLike<number>): number {
 }
 
 /**
- * Kurtosis as in Bondarenko et al.'s code (SCIENCE §6): E[(x - mu)^4] / (sigma^4 + 1e-6), non-excess, with sigma the
- * unbiased (n - 1) standard deviation. One 100 among 999 zeros gives 996.0; a standard normal sample about 3.
+ * Kurtosis as in Bondarenko et al.'s reference code (docs/quantizable-attention.md): E[(x - mu)^4] / (sigma^4 + 1e-6), non-excess, with sigma the
+ * unbiased (n - 1) standard deviation. One 100 among 999 zeros gives 996.0 (998.0 with the biased std); a standard
+ * normal sample about 3. Computed in float64.
  */
 export function kurtosis(x: ArrayLike<number>): number {
   const n = x.length;
-  if (n < 2) throw new BitlensError('INVALID_OPTION', { stage: 'metrics/outliers', field: 'x', expected: 'at least 2 values', found: String(n) });
+  if (n < 2) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'x', expected: 'at least 2 values', found: String(n) });
   let mu = 0;
   for (let i = 0; i < n; i++) mu += x[i] ?? 0;
   mu /= n;
@@ -32,94 +38,180 @@ export function kurtosis(x: ArrayLike<number>): number {
   return m4 / n / (variance * variance + 1e-6);
 }
 
-/** Outlier statistics per hook; a final row with hook `*` summarises over hooks. */
-export type Outliers = { hook: Utf8; samples: Int32; mean_inf_norm: Float64; max_inf_norm: Float64; mean_kurtosis: Float64; max_kurtosis: Float64 };
-/** Schema of {@link Outliers}. */
+/**
+ * The hooks tracked by default (the outputs Bondarenko et al. track, in TransformerLens names): per block the attention
+ * output (after W_O), resid_mid, the MLP pre- and post-activation, the MLP output and resid_post, and the final norm's
+ * output where the model has one (`ln_final.hook_out`: gain applied, what the unembedding reads).
+ */
+export const OUTLIER_HOOKS = '^(blocks\\.\\d+\\.(hook_attn_out|hook_resid_mid|mlp\\.hook_pre|mlp\\.hook_post|hook_mlp_out|hook_resid_post)|ln_final\\.hook_out)$';
+
+/**
+ * One row per model (or per checkpoint): the outlier summary and, aligned with `hooks`, the per-hook numbers.
+ * `inf_norm[h]` is the infinity norm of hook h's output (per input, flattened over positions and features), maxed
+ * over an evaluation batch and averaged over batches; `kurtosis[h]` the per-input kurtosis averaged over the batch,
+ * then over batches. `max_inf_norm` and `max_kurtosis` are the largest over hooks, `mean_kurtosis` the mean over hooks.
+ */
+export type Outliers = {
+  epoch: Int32;
+  samples: Int32;
+  batches: Int32;
+  max_inf_norm: Float64;
+  max_inf_norm_hook: Utf8;
+  mean_kurtosis: Float64;
+  max_kurtosis: Float64;
+  max_kurtosis_hook: Utf8;
+  hooks: List<Utf8>;
+  inf_norm: List<Float64>;
+  kurtosis: List<Float64>;
+};
+/** Schema of {@link Outliers}; `epoch` is null for a weights table that is not a checkpoint. The config is in metadata. */
 export const OutliersSchema = new Schema<Outliers>([
-  field('hook', new Utf8()),
+  nullable(field('epoch', new Int32())),
   field('samples', new Int32()),
-  field('mean_inf_norm', new Float64()),
+  field('batches', new Int32()),
   field('max_inf_norm', new Float64()),
+  field('max_inf_norm_hook', new Utf8()),
   field('mean_kurtosis', new Float64()),
   field('max_kurtosis', new Float64()),
+  field('max_kurtosis_hook', new Utf8()),
+  field('hooks', listOf(new Utf8())),
+  field('inf_norm', listOf(new Float64())),
+  field('kurtosis', listOf(new Float64())),
 ]);
 
-interface Acc {
-  n: number;
-  sumInf: number;
-  maxInf: number;
-  sumKurt: number;
-  maxKurt: number;
+/** Options of {@link activationOutliers} (JSON: they go into the cache key). */
+export interface OutlierOptions {
+  /** Regular expression (source) selecting the tracked hooks; default {@link OUTLIER_HOOKS}. */
+  readonly hooks?: string;
+  /**
+   * Inputs per evaluation batch (consecutive grid rows a * p + b). Default: all p^2 inputs in one batch, so the
+   * infinity norm is the largest over every input and the kurtosis the mean over every input.
+   */
+  readonly batchSize?: number;
+  /** Weights the forward uses (default `effective`). */
+  readonly column?: WeightsColumn;
+}
+
+/** Per-hook accumulators over evaluation batches. */
+interface HookStats {
+  batchMax: number[];
+  batchKurtSum: number[];
+  batchCount: number[];
+}
+
+function accumulate(stats: Map<string, HookStats>, hook: string, data: Float32Array, rows: number, firstRow: number, evalBatch: number): void {
+  const s = stats.get(hook) ?? { batchMax: [], batchKurtSum: [], batchCount: [] };
+  stats.set(hook, s);
+  const f = data.length / rows;
+  for (let i = 0; i < rows; i++) {
+    const x = data.subarray(i * f, (i + 1) * f);
+    const b = Math.floor((firstRow + i) / evalBatch);
+    s.batchMax[b] = Math.max(s.batchMax[b] ?? 0, infNorm(x));
+    s.batchKurtSum[b] = (s.batchKurtSum[b] ?? 0) + kurtosis(x);
+    s.batchCount[b] = (s.batchCount[b] ?? 0) + 1;
+  }
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
 /**
- * Outlier metrics over activation tables (SCIENCE §6): for every (input, hook) row, the flattened activation's infinity
- * norm and kurtosis; averaged (and maxed) over inputs per hook. A reduction over the whole stream (`reduce`): emits
- * one table at the end, with one row per hook plus a `*` row: max infinity norm over hooks, mean of the per-hook mean
- * kurtosis ("average kurtosis over layers") and the max per-hook mean kurtosis.
- * @example activations$.pipe(outlierMetrics({ hooks: 'hook_(attn_out|mlp_out|resid_post)$' }))
+ * The per-hook outlier numbers of one model over all p^2 inputs (see {@link Outliers}): one forward pass over the grid
+ * (batched), every tracked hook's output per input flattened over positions and features. Throws NOT_FOUND when `hooks`
+ * selects no hook of the model.
  */
-export function outlierMetrics(options: { readonly hooks?: string } = {}): Stage<Activations, Outliers> {
-  const name = 'metrics/outliers';
-  let re: RegExp;
+export function outlierStats(tf: Tf, model: LoadedModel, options: { readonly hooks?: string; readonly batchSize?: number } = {}): { hooks: string[]; infNorm: number[]; kurtosis: number[]; samples: number; batches: number } {
+  const re = hookPattern(options.hooks);
+  const n = model.config.p * model.config.p;
+  const evalBatch = options.batchSize ?? n;
+  const stats = new Map<string, HookStats>();
+  let row = 0;
+  for (const batch of runGrid(tf, model, { capture: (h) => re.test(h), batchSize: Math.min(evalBatch, 2048) })) {
+    for (const [h, t] of batch.acts) accumulate(stats, h, t.data, batch.rows.length, row, evalBatch);
+    row += batch.rows.length;
+  }
+  const hooks = [...stats.keys()].sort();
+  if (hooks.length === 0) throw new BitlensError('NOT_FOUND', { stage: STAGE, field: 'hooks', expected: `hooks of the model matching /${re.source}/`, found: 'none' });
+  const per = hooks.map((h) => stats.get(h) as HookStats);
+  return {
+    hooks,
+    infNorm: per.map((s) => mean(s.batchMax)),
+    kurtosis: per.map((s) => mean(s.batchKurtSum.map((k, b) => k / (s.batchCount[b] ?? 1)))),
+    samples: n,
+    batches: Math.ceil(n / evalBatch),
+  };
+}
+
+function hookPattern(hooks: string | undefined): RegExp {
   try {
-    re = new RegExp(options.hooks ?? '.*');
+    return new RegExp(hooks ?? OUTLIER_HOOKS);
   } catch (e) {
-    throw new BitlensError('INVALID_OPTION', { stage: name, field: 'hooks', expected: 'a regular expression', found: JSON.stringify(options.hooks) }, undefined, { cause: e });
+    throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'hooks', expected: 'a regular expression', found: JSON.stringify(hooks) }, undefined, { cause: e });
+  }
+}
+
+function argMax(xs: readonly number[]): number {
+  let best = 0;
+  xs.forEach((x, i) => {
+    if (x > (xs[best] ?? Number.NEGATIVE_INFINITY)) best = i;
+  });
+  return best;
+}
+
+function outlierRow(config: ModelConfig, epoch: number | undefined, s: ReturnType<typeof outlierStats>): Table<Outliers> {
+  const iInf = argMax(s.infNorm);
+  const iKurt = argMax(s.kurtosis);
+  return tableOf(
+    OutliersSchema,
+    [
+      vectorFromArray([epoch ?? null], new Int32()).data[0] as Data<Int32>,
+      int32([s.samples]),
+      int32([s.batches]),
+      float64([s.infNorm[iInf] ?? Number.NaN]),
+      utf8([s.hooks[iInf] ?? '']),
+      float64([mean(s.kurtosis)]),
+      float64([s.kurtosis[iKurt] ?? Number.NaN]),
+      utf8([s.hooks[iKurt] ?? '']),
+      utf8List([s.hooks]),
+      float64List([s.infNorm]),
+      float64List([s.kurtosis]),
+    ],
+    new Map([[MODEL_CONFIG_KEY, JSON.stringify(config)]]),
+  );
+}
+
+/**
+ * Activation outlier metrics of trained models (Bondarenko et al. 2023): for each weights table — a final model, or
+ * each checkpoint of a checkpoint stream as it arrives (a table holding several epochs gives one row per epoch) — runs
+ * the model over all p^2 inputs and emits one {@link Outliers} row: per tracked hook the infinity norm and the
+ * kurtosis (non-excess, unbiased std, per input flattened over positions and features, as the reference code does per
+ * sequence), then the max infinity norm over hooks, and the mean and max kurtosis over hooks. Holds no state between
+ * tables. Options are checked when the stage is built (INVALID_OPTION naming the field).
+ * @example checkpoints$.pipe(activationOutliers(tf)) // one row per checkpoint: outliers over training
+ */
+export function activationOutliers(tf: Tf, options: OutlierOptions = {}): Stage<Weights, Outliers> {
+  hookPattern(options.hooks);
+  const bs = options.batchSize;
+  if (bs !== undefined && !(Number.isInteger(bs) && bs >= 1)) {
+    throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'batchSize', expected: 'a positive integer', found: JSON.stringify(bs) });
   }
   return defineStage({
-    name,
-    version: '1',
+    name: STAGE,
+    // 3: the final norm's output is tracked as ln_final.hook_out (ln_final.hook_normalized is now TransformerLens's, before the gain).
+    version: '3',
     options: { ...options },
-    input: ActivationsSchema,
+    input: WeightsSchema,
     output: OutliersSchema,
-    apply: (src: Observable<Table<Activations>>) =>
-      src.pipe(
-        reduce((acc: Map<string, Acc>, t: Table<Activations>) => {
-          const hooks = t.getChild('hook');
-          const values = t.getChild('values');
-          if (hooks === null || values === null) return acc;
-          for (let i = 0; i < t.numRows; i++) {
-            const h = String(hooks.get(i));
-            if (!re.test(h)) continue;
-            const x = (values.get(i) as { toArray(): Float32Array }).toArray();
-            const a = acc.get(h) ?? { n: 0, sumInf: 0, maxInf: 0, sumKurt: 0, maxKurt: 0 };
-            const inf = infNorm(x);
-            const k = x.length >= 2 ? kurtosis(x) : 0;
-            a.n++;
-            a.sumInf += inf;
-            a.maxInf = Math.max(a.maxInf, inf);
-            a.sumKurt += k;
-            a.maxKurt = Math.max(a.maxKurt, k);
-            acc.set(h, a);
-          }
-          return acc;
-        }, new Map<string, Acc>()),
-        map((acc) => {
-          const hooks = [...acc.keys()].sort();
-          const rows = hooks.map((h) => {
-            const a = acc.get(h) as Acc;
-            return { hook: h, n: a.n, meanInf: a.sumInf / a.n, maxInf: a.maxInf, meanKurt: a.sumKurt / a.n, maxKurt: a.maxKurt };
-          });
-          if (rows.length > 0) {
-            rows.push({
-              hook: '*',
-              n: rows.reduce((s, r) => s + r.n, 0),
-              meanInf: rows.reduce((s, r) => s + r.meanInf, 0) / rows.length,
-              maxInf: Math.max(...rows.map((r) => r.maxInf)),
-              meanKurt: rows.reduce((s, r) => s + r.meanKurt, 0) / rows.length,
-              maxKurt: Math.max(...rows.map((r) => r.meanKurt)),
-            });
-          }
-          return tableOf(OutliersSchema, [
-            utf8(rows.map((r) => r.hook)),
-            int32(rows.map((r) => r.n)),
-            float64(rows.map((r) => r.meanInf)),
-            float64(rows.map((r) => r.maxInf)),
-            float64(rows.map((r) => r.meanKurt)),
-            float64(rows.map((r) => r.maxKurt)),
-          ]);
+    apply: concatMap((t: Table<Weights>) =>
+      from(splitByEpoch(t)).pipe(
+        map((part) => {
+          const model = loadModel(part, options.column ?? 'effective', STAGE);
+          const ep = (part as Table).getChild('epoch');
+          const epoch = ep === null || part.numRows === 0 ? undefined : Number(ep.get(0));
+          return outlierRow(model.config, epoch, outlierStats(tf, model, { ...(options.hooks === undefined ? {} : { hooks: options.hooks }), ...(bs === undefined ? {} : { batchSize: bs }) }));
         }),
       ),
+    ),
   });
 }

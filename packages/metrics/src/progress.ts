@@ -8,6 +8,7 @@ import {
   type WeightsColumn,
   crossEntropy,
   datasetLabels,
+  discreteLogs,
   embeddingSpectrum,
   fourierSparsity,
   fourierSpectrum,
@@ -15,16 +16,19 @@ import {
   gridLogits,
   keyFrequenciesFromNorms,
   loadModel,
+  logEmbeddingSpectrum,
   neuronLogitMap,
+  taskBasis,
   tensorOf,
 } from '@bitlens/circuits';
 import { BitlensError, type JoinStage, defineJoin } from '@bitlens/core';
 import { type Checkpoint, CheckpointSchema, readWeightsTable } from '@bitlens/model';
-import { Float64, Int32, type List, Schema, type Table, Utf8 } from 'apache-arrow';
+import { Float64, Int32, type List, Schema, Utf8 } from 'apache-arrow';
 import { concatMap, from, map, toArray } from 'rxjs';
 import { field, float64, int32, int32List, listOf, tableOf, utf8 } from './internal/arrow.js';
+import { splitByEpoch } from './internal/checkpoints.js';
 
-/** One row per checkpoint: the progress measures of SCIENCE §2 and §4. */
+/** One row per checkpoint: the progress measures of Nanda et al. 2023 and Furuta et al. 2024 (docs/science.md#progress-measures). */
 export type ProgressRow = {
   epoch: Int32;
   train_loss: Float64;
@@ -64,36 +68,29 @@ export const ProgressSchema = new Schema<ProgressRow>([
 /** Options of {@link progressMeasures}. */
 export interface ProgressOptions {
   /**
-   * Key frequencies for restricted/excluded loss. A fixed list (Nanda's practice: the final model's keys, so curves
-   * are comparable across checkpoints) or, by default, each checkpoint's own embedding keys under `keyRule`.
+   * Key frequencies for restricted/excluded loss, in the task's basis. A fixed list (Nanda's practice: the final
+   * model's keys, so curves are comparable across checkpoints) or, by default, each checkpoint's own embedding keys
+   * under `keyRule` (in discrete-log coordinates for a multiplicative task).
    */
   readonly keys?: readonly number[];
   readonly keyRule?: KeyFrequencyRule;
-  /** FFS threshold (default relative 0.1 of the largest coefficient norm); the absolute eps is recorded per row. */
+  /**
+   * The task (default: the one the dataset's `bitlens.dataset` metadata names, else add): restricted / excluded loss
+   * use its directions (NaN for a task without structure), losses average over its valid pairs.
+   */
+  readonly task?: string;
+  /** FFS threshold (default: the analyses' default, relative 0.5 of the largest coefficient norm); the absolute eps is recorded per row. */
   readonly sparsity?: SparsityThreshold;
   /** Weights the analyses read (default effective); the weight norm always uses the latent (trained) weights. */
   readonly column?: WeightsColumn;
   readonly batchSize?: number;
 }
 
-function splitByEpoch(t: Table<Checkpoint>): Table<Checkpoint>[] {
-  const ep = t.getChild('epoch');
-  if (ep === null || t.numRows === 0) return [t];
-  const parts: Table<Checkpoint>[] = [];
-  let start = 0;
-  for (let i = 1; i <= t.numRows; i++) {
-    if (i === t.numRows || ep.get(i) !== ep.get(start)) {
-      parts.push(t.slice(start, i));
-      start = i;
-    }
-  }
-  return parts;
-}
-
 /**
- * Progress measures over a checkpoint stream (SCIENCE §2, §4): for each checkpoint, as it arrives, one row with
- * train/test loss and accuracy (over the dataset's split, all p^2 inputs through the model), restricted loss (all
- * inputs) and excluded loss (train inputs), Gini of the Fourier norms of W_E and W_L, total squared weight norm of the
+ * Progress measures over a checkpoint stream (docs/science.md#progress-measures): for each checkpoint, as it arrives, one row with
+ * train/test loss and accuracy (over the dataset's split, every valid pair through the model), restricted loss (all
+ * pairs of the task's basis) and excluded loss (its train pairs), in the task's directions (NaN for a task without
+ * structure), Gini of the Fourier norms of W_E and W_L, total squared weight norm of the
  * latent weights, FFS/FCR with the threshold used, and the key-frequency set. The dataset stream is read first
  * (it is small); checkpoints are then processed one by one (`concatMap`), so rows come before the stream ends.
  * A checkpoint table holding several epochs (contiguous runs) gives one row per epoch.
@@ -103,7 +100,7 @@ export function progressMeasures(tf: Tf, options: ProgressOptions = {}): JoinSta
   const name = 'metrics/progress';
   return defineJoin({
     name,
-    version: '1',
+    version: '2',
     options: { ...options },
     inputs: { checkpoints: CheckpointSchema, dataset: GridSchema },
     output: ProgressSchema,
@@ -116,16 +113,19 @@ export function progressMeasures(tf: Tf, options: ProgressOptions = {}): JoinSta
             map((t) => {
               const m = loadModel(t, options.column ?? 'effective', name);
               const c = m.config;
-              const { mask, hasSplit, labels } = datasetLabels(ds, c, name);
+              const { mask, test, valid, hasSplit, labels, task } = datasetLabels(ds, c, name, options.task);
               if (!hasSplit) throw new BitlensError('INVALID_CONFIG', { stage: name, field: 'dataset.train', expected: 'a train/test split (some rows train)', found: 'no train rows' });
-              const test = mask.map((x) => !x);
               const logits = gridLogits(tf, m, options.batchSize === undefined ? {} : { batchSize: options.batchSize });
               const tr = crossEntropy(logits, labels, c.p, mask);
               const te = crossEntropy(logits, labels, c.p, test);
-              const we = embeddingSpectrum(tensorOf(m, 'embed.W_E', name).data, c.p, c.dModel);
+              const embed = tensorOf(m, 'embed.W_E', name).data;
+              const we = embeddingSpectrum(embed, c.p, c.dModel);
               const wl = fourierSpectrum(neuronLogitMap(tensorOf(m, 'blocks.0.mlp.W_out', name).data, tensorOf(m, 'unembed.W_U', name).data, c.dMlp, c.dModel, c.dVocabOut), c.p, c.dMlp);
-              const keys = options.keys !== undefined ? [...options.keys] : keyFrequenciesFromNorms(we.freqNorms, options.keyRule ?? DEFAULT_KEY_RULE).keys;
-              const fl = frequencyLosses(logits, labels, c.p, keys, { excludedOn: mask, perKey: false });
+              const basis = taskBasis(task, c.p);
+              // The embedding's keys in the task's own basis: Z_p for linear tasks, discrete logs for multiplicative ones.
+              const norms = basis?.kind === 'multiplicative' ? logEmbeddingSpectrum(embed, discreteLogs(c.p), c.dModel).freqNorms : we.freqNorms;
+              const keys = options.keys !== undefined ? [...options.keys] : keyFrequenciesFromNorms(norms, options.keyRule ?? DEFAULT_KEY_RULE).keys;
+              const fl = basis === undefined ? undefined : frequencyLosses(logits, labels, c.p, keys, { basis, restrictedOn: valid, excludedOn: mask, perKey: false });
               const sp = fourierSparsity(we, options.sparsity);
               let norm = 0;
               for (const w of readWeightsTable(t).latent.values()) for (const v of w.data) norm += v * v;
@@ -136,8 +136,8 @@ export function progressMeasures(tf: Tf, options: ProgressOptions = {}): JoinSta
                 float64([tr.accuracy]),
                 float64([te.loss]),
                 float64([te.accuracy]),
-                float64([fl.restricted.loss]),
-                float64([fl.excluded.loss]),
+                float64([fl?.restricted.loss ?? Number.NaN]),
+                float64([fl?.excluded.loss ?? Number.NaN]),
                 float64([we.gini]),
                 float64([wl.gini]),
                 float64([norm]),

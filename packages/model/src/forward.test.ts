@@ -1,5 +1,5 @@
 import { initTfjsBackend, type Tf } from '@bitlens/engine';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelConfig, type ModelConfig } from './config.js';
 import { forwardFull, forwardLast } from './forward.js';
@@ -67,7 +67,8 @@ describe('config and parameters', () => {
 const variants: [string, ModelConfig][] = [
   ['li', modelConfig('li', 23, { dModel: 32, nHeads: 4, dMlp: 64 })],
   ['nanda', modelConfig('nanda', 23, { dModel: 32, nHeads: 4, dMlp: 64 })],
-  ['nanda + alpha 0.3 + clipped + gated', modelConfig('nanda', 23, { dModel: 32, nHeads: 4, dMlp: 64, alpha: 0.3, clippedSoftmax: { zeta: 1.1, gamma: -0.05 }, gatedAttention: true })],
+  ['nanda + alpha 0.3 + clipped', modelConfig('nanda', 23, { dModel: 32, nHeads: 4, dMlp: 64, alpha: 0.3, attention: { kind: 'clipped', zeta: 1.1, gamma: -0.05 } })],
+  ['nanda + alpha 0.3 + gated', modelConfig('nanda', 23, { dModel: 32, nHeads: 4, dMlp: 64, alpha: 0.3, attention: 'gated' })],
   ['li + int8 activations (quantized layers listed, fp32 weights)', modelConfig('li', 23, { dModel: 32, nHeads: 4, dMlp: 64, activationQuant: 'int8' })],
   ['nanda, 2 layers (per-layer path)', modelConfig('nanda', 23, { dModel: 32, nHeads: 4, dMlp: 64, nLayers: 2 })],
 ];
@@ -159,7 +160,7 @@ describe('hooks', () => {
     tf.dispose([...P.values()]);
   });
   it('gate with zero weights and bias logit(0.25) scales z by exactly 0.25', () => {
-    const cg = modelConfig('li', 23, { dModel: 32, nHeads: 4, dMlp: 64, gatedAttention: true });
+    const cg = modelConfig('li', 23, { dModel: 32, nHeads: 4, dMlp: 64, attention: 'gated' });
     const host = initParams(cg, 3);
     host.set('blocks.0.attn.gate.W', { shape: [4, 8], data: new Float32Array(32) });
     const P = toTensors(tf, host);

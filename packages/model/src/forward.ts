@@ -1,33 +1,44 @@
 import type { Tf } from '@bitlens/engine';
 import { BitlensError } from '@bitlens/core';
-import { quantizeActivationsInt8 } from '@bitlens/quantization';
-import type { Tensor, Tensor1D } from '@tensorflow/tfjs';
+import { fakeQuantAsymmetric, quantizeActivationsInt8 } from '@bitlens/quantization';
+import type { Tensor, Tensor1D } from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
-import { isQuantized } from './config.js';
+import { inputRangeOf, isQuantized, quantizesActivations } from './config.js';
+import { type HookName, type HookSelector, hookPredicate } from './hooks.js';
 import { canGatherRows, fusedAttendLast, fusedMlp, gatherRows, hasFusedAttention, hasFusedMlp } from './internal/fast-ops.js';
 
 /** Parameters as tfjs tensors by TransformerLens name: the EFFECTIVE weights (what the forward multiplies by). */
 export type ParamTensors = ReadonlyMap<string, Tensor>;
 
 /**
- * Hook names (TransformerLens spelling): `hook_embed`, `hook_pos_embed`, `blocks.<l>.hook_resid_pre`,
- * `blocks.<l>.attn.hook_q|hook_k|hook_v` [B, pos, head, d_head], `blocks.<l>.attn.hook_attn_scores` and
- * `blocks.<l>.attn.hook_pattern` [B, head, q_pos, k_pos], `blocks.<l>.attn.hook_gate` [B, pos, head] (gated attention),
- * `blocks.<l>.attn.hook_z` [B, pos, head, d_head], `blocks.<l>.hook_attn_out`, `blocks.<l>.hook_resid_mid`,
- * `blocks.<l>.mlp.hook_pre|hook_post` [B, pos, d_mlp], `blocks.<l>.hook_mlp_out`, `blocks.<l>.hook_resid_post`,
- * `ln_final.hook_scale` [B, pos, 1] and `ln_final.hook_normalized` (final norm), `logits` [B, pos, d_vocab_out].
+ * Hooks of a forward pass. Hook values and shapes (TransformerLens's where it has the hook; see docs/transformer-lens.md):
+ * `hook_embed` and `hook_pos_embed` [B, pos, d_model], `blocks.<l>.hook_resid_pre`, `blocks.<l>.attn.hook_q|hook_k|hook_v`
+ * [B, pos, head, d_head], `blocks.<l>.attn.hook_attn_scores` [B, head, q_pos, k_pos] (q·k / attn_scale, masked entries
+ * -Infinity, before the softmax), `blocks.<l>.attn.hook_pattern` (the attention probabilities; for clipped softmax or
+ * alpha != 1 the pattern the model uses), `blocks.<l>.attn.hook_gate` [B, pos, head] (gated attention),
+ * `blocks.<l>.attn.hook_z` [B, pos, head, d_head], `blocks.<l>.attn.hook_result` [B, pos, head, d_model] (z_h W_O[h],
+ * no bias), `blocks.<l>.hook_attn_out`, `blocks.<l>.hook_resid_mid`, `blocks.<l>.mlp.hook_pre|hook_post` [B, pos, d_mlp],
+ * `blocks.<l>.hook_mlp_out`, `blocks.<l>.hook_resid_post`; with a final norm `ln_final.hook_scale` [B, pos, 1] =
+ * sqrt(mean(x^2) + eps), `ln_final.hook_normalized` = x / scale (before the gain) and `ln_final.hook_out` = normalized *
+ * ln_final.w (what the unembedding reads); `logits` [B, pos, d_vocab_out].
  */
-export type HookName = string;
-
-/** Hooks of a forward pass. */
 export interface ForwardOptions {
-  /** Which activations to keep in the returned cache. */
-  readonly capture?: (hook: HookName) => boolean;
+  /**
+   * Which activations to keep in the returned cache: hook names (checked against the config: an unknown name is an
+   * INVALID_OPTION error, never an empty capture), a regular expression (must match a hook), or a predicate.
+   */
+  readonly capture?: HookSelector;
   /**
    * Replaces an activation during the forward pass (ablation, patching). Called for every hook, in order; return `t`
    * unchanged for hooks you do not touch. The replacement must have the same shape. Captured values are post-intervention.
    */
   readonly intervene?: (hook: HookName, t: Tensor) => Tensor;
+  /**
+   * Compute per-head attention outputs (`blocks.<l>.attn.hook_result`) and sum them into `hook_attn_out`, as
+   * TransformerLens's `use_attn_result` does, so that `intervene` can edit one head's output. On by itself when a
+   * `hook_result` is captured; otherwise off (one matMul for all heads, cheaper).
+   */
+  readonly attnResult?: boolean;
 }
 
 /** Output of {@link forwardFull}. */
@@ -39,10 +50,16 @@ export interface ForwardResult {
 }
 
 const STAGE = 'model/forward';
-/** Added to masked attention scores (TransformerLens uses a large negative constant too). */
-const MASKED = -1e9;
+/**
+ * Added to masked attention scores: -Infinity, the value TransformerLens puts there (its IGNORE buffer), so that
+ * `hook_attn_scores` carries TransformerLens's values. Every query sees itself, so no softmax row is all -Infinity.
+ */
+const MASKED = -Infinity;
+/** The final norm's epsilon under the mean: x / sqrt(mean(x^2) + eps) with eps = 1e-24 / d_model equals x / sqrt(sum(x^2) + 1e-24) * sqrt(d_model). */
+const FINAL_NORM_EPS_SUM = 1e-24;
 
-type HookFn = (name: string, t: Tensor) => Tensor;
+/** Called at every hook point; `attnResult` asks the blocks for per-head outputs. */
+type HookFn = ((name: HookName, t: Tensor) => Tensor) & { readonly attnResult?: boolean };
 
 function param(P: ParamTensors, name: string): Tensor {
   const t = P.get(name);
@@ -60,11 +77,24 @@ function checkTokens(c: ModelConfig, tokens: Tensor): void {
   }
 }
 
-/** y = x2d @ W (+ b), with int8 per-token absmax activation fake-quant (STE) of x when the layer is quantized and activationQuant is on. */
+/**
+ * y = x2d @ W (+ b), with the input quantized when the config says so: asymmetric per-tensor fake quantization over
+ * the layer's calibrated static range when post-training quantization lists it (`ptq`), else int8 per-token absmax
+ * (STE) when the layer is quantized and activationQuant is 'int8'.
+ */
 function linear(tf: Tf, c: ModelConfig, x2d: Tensor, w2d: Tensor, b: Tensor | undefined, layerName: string): Tensor {
-  const xin = c.activationQuant === 'int8' && isQuantized(c, layerName) ? quantizeActivationsInt8(tf, x2d) : x2d;
-  const y = tf.matMul(xin, w2d);
+  const y = tf.matMul(linearInput(tf, c, x2d, layerName), w2d);
   return b === undefined ? y : tf.add(y, b);
+}
+
+/** The input of linear `layerName` as the layer multiplies it: quantized when the config says so (see {@link linear}). */
+function linearInput(tf: Tf, c: ModelConfig, x2d: Tensor, layerName: string): Tensor {
+  const range = inputRangeOf(c, layerName);
+  return range !== undefined && c.ptq !== undefined
+    ? fakeQuantAsymmetric(tf, x2d, range, c.ptq.activationBits)
+    : c.activationQuant === 'int8' && isQuantized(c, layerName)
+      ? quantizeActivationsInt8(tf, x2d)
+      : x2d;
 }
 
 /** Embedding by one-hot matMul (tf.gather's gradient kernel is missing on wasm). Returns [B, n, d]. */
@@ -102,7 +132,7 @@ function headsBias(tf: Tf, c: ModelConfig, P: ParamTensors, name: string): Tenso
  * and the query-side input directly (then `x` is only used for its shape).
  */
 function block(tf: Tf, c: ModelConfig, P: ParamTensors, l: number, x: Tensor, last: boolean, hook: HookFn, given?: BlockInputs): Tensor {
-  const b = `blocks.${l}`;
+  const b = `blocks.${l}` as const;
   const [B, n] = x.shape as [number, number, number];
   const { nHeads: h, dHead: dh, dModel: d } = c;
   const nq = last ? 1 : n;
@@ -132,8 +162,10 @@ function block(tf: Tf, c: ModelConfig, P: ParamTensors, l: number, x: Tensor, la
   if (c.causal && !last) scores = tf.add(scores, tf.tensor2d(visible.map((r) => r.map((m) => (m === 1 ? 0 : MASKED))), [nq, n]));
   scores = hook(`${b}.attn.hook_attn_scores`, scores);
   let pattern = tf.softmax(scores, -1);
-  if (c.clippedSoftmax !== undefined && c.clippedSoftmax !== null) {
-    const { zeta, gamma } = c.clippedSoftmax;
+  if (c.attention.kind === 'clipped') {
+    // Bondarenko: clip((zeta - gamma) * softmax + gamma, 0, 1); an exact 0 (or 1) is reached from finite scores, and
+    // clipped entries pass no gradient, so nothing keeps pushing the scores to extremes.
+    const { zeta, gamma } = c.attention;
     pattern = tf.clipByValue(tf.add(tf.mul(pattern, zeta - gamma), gamma), 0, 1);
   }
   if (c.alpha !== 1) {
@@ -143,7 +175,7 @@ function block(tf: Tf, c: ModelConfig, P: ParamTensors, l: number, x: Tensor, la
   pattern = hook(`${b}.attn.hook_pattern`, pattern);
   let z = tf.sum(tf.mul(tf.expandDims(pattern, 4), tf.expandDims(vT, 2)), 3); // [B, h, nq, dh]
   z = tf.transpose(z, [0, 2, 1, 3]); // [B, nq, h, dh]
-  if (c.gatedAttention) {
+  if (c.attention.kind === 'gated') {
     // Bondarenko: gate_{h,t} = sigmoid(x_{t,h} · G_h + g_h), x_{t,h} = the head's d_head slice of the block input.
     const xh = tf.reshape(xq, [B, nq, h, dh]);
     const logit = tf.add(tf.sum(tf.mul(xh, param(P, `${b}.attn.gate.W`)), -1), param(P, `${b}.attn.gate.b`));
@@ -151,17 +183,40 @@ function block(tf: Tf, c: ModelConfig, P: ParamTensors, l: number, x: Tensor, la
     z = tf.mul(z, tf.expandDims(gate, -1));
   }
   z = hook(`${b}.attn.hook_z`, z);
-  const wO = tf.reshape(param(P, `${b}.attn.W_O`), [h * dh, d]);
-  const attnOut = hook(`${b}.hook_attn_out`, tf.reshape(linear(tf, c, tf.reshape(z, [B * nq, h * dh]), wO, optParam(c, P, `${b}.attn.b_O`), `${b}.attn.W_O`), [B, nq, d]));
+  const attnOut = hook(`${b}.hook_attn_out`, hook.attnResult === true ? attnOutByHead(tf, c, P, l, z, hook) : attnOutput(tf, c, P, l, z));
   const xres = last ? tf.reshape(xq, [B, 1, d]) : x;
   const mid = hook(`${b}.hook_resid_mid`, tf.add(xres, attnOut));
   const mlpOut = mlp(tf, c, P, l, mid, hook);
   return hook(`${b}.hook_resid_post`, tf.add(mid, mlpOut));
 }
 
+/** z [B, nq, h, dh] → the attention output [B, nq, d]: one matMul over all heads, + b_O. */
+function attnOutput(tf: Tf, c: ModelConfig, P: ParamTensors, l: number, z: Tensor): Tensor {
+  const [B, nq] = z.shape as [number, number, number, number];
+  const { nHeads: h, dHead: dh, dModel: d } = c;
+  const wO = tf.reshape(param(P, `blocks.${l}.attn.W_O`), [h * dh, d]);
+  return tf.reshape(linear(tf, c, tf.reshape(z, [B * nq, h * dh]), wO, optParam(c, P, `blocks.${l}.attn.b_O`), `blocks.${l}.attn.W_O`), [B, nq, d]);
+}
+
+/**
+ * TransformerLens's `use_attn_result`: per-head outputs z_h W_O[h] ([B, nq, h, d], `attn.hook_result`, no bias), summed
+ * over heads, + b_O. The input is quantized as a whole, as in {@link attnOutput}, then split by head.
+ */
+function attnOutByHead(tf: Tf, c: ModelConfig, P: ParamTensors, l: number, z: Tensor, hook: HookFn): Tensor {
+  const b = `blocks.${l}` as const;
+  const [B, nq] = z.shape as [number, number, number, number];
+  const { nHeads: h, dHead: dh, dModel: d } = c;
+  const zin = linearInput(tf, c, tf.reshape(z, [B * nq, h * dh]), `${b}.attn.W_O`);
+  const perHead = tf.matMul(tf.transpose(tf.reshape(zin, [B * nq, h, dh]), [1, 0, 2]), param(P, `${b}.attn.W_O`)); // [h, B*nq, d]
+  const result = hook(`${b}.attn.hook_result`, tf.reshape(tf.transpose(perHead, [1, 0, 2]), [B, nq, h, d]));
+  const sum = tf.sum(result, 2);
+  const bO = optParam(c, P, `${b}.attn.b_O`);
+  return bO === undefined ? sum : tf.add(sum, bO);
+}
+
 /** The MLP of block l on x [B, nq, d] (or [B, d] for the fused path, whose hook is the identity): W_out relu(W_in x + b_in) + b_out. */
 function mlp(tf: Tf, c: ModelConfig, P: ParamTensors, l: number, x: Tensor, hook: HookFn): Tensor {
-  const b = `blocks.${l}`;
+  const b = `blocks.${l}` as const;
   const lead = x.shape.slice(0, -1);
   const rows = lead.reduce((a, v) => a * v, 1);
   const x2 = x.rank === 2 ? x : tf.reshape(x, [rows, c.dModel]);
@@ -172,18 +227,35 @@ function mlp(tf: Tf, c: ModelConfig, P: ParamTensors, l: number, x: Tensor, hook
   return hook(`${b}.hook_mlp_out`, shaped(linear(tf, c, post2, param(P, `${b}.mlp.W_out`), optParam(c, P, `${b}.mlp.b_out`), `${b}.mlp.W_out`), c.dModel));
 }
 
-/** Final norm (li) and unembedding of x [B, nq, d] → logits [B, nq, dVocabOut]. */
-function readout(tf: Tf, c: ModelConfig, P: ParamTensors, x: Tensor, hook: HookFn): Tensor {
-  const [B, nq, d] = x.shape as [number, number, number];
-  let y = x;
-  if (c.finalNorm) {
-    // Li: x / ||x||_2 * sqrt(d_model) * g. The 1e-24 under the root only guards an all-zero vector (F.normalize's eps 1e-12 on the norm).
-    const scale = hook('ln_final.hook_scale', tf.sqrt(tf.add(tf.sum(tf.square(x), -1, true), 1e-24)));
-    y = hook('ln_final.hook_normalized', tf.mul(tf.div(x, scale), tf.mul(param(P, 'ln_final.w'), Math.sqrt(d))));
-  }
-  let logits = tf.matMul(tf.reshape(y, [B * nq, d]), param(P, 'unembed.W_U'));
-  const bU = optParam(c, P, 'unembed.b_U');
-  if (bU !== undefined) logits = tf.add(logits, bU);
+/**
+ * Final norm (li) and unembedding of x [B, nq, d] → logits [B, nq, dVocabOut], for the unhooked fast paths (`_hook` is
+ * their identity). The norm is x / ||x||_2 * (sqrt(d_model) * g): the function of {@link readoutHooked} in one op fewer,
+ * and bit for bit what training has always computed. The 1e-24 under the root only guards an all-zero vector
+ * (F.normalize's eps 1e-12 on the norm).
+ */
+function readout(tf: Tf, c: ModelConfig, P: ParamTensors, x: Tensor, _hook: HookFn): Tensor {
+  const d = c.dModel;
+  const y = c.finalNorm ? tf.mul(tf.div(x, tf.sqrt(tf.add(tf.sum(tf.square(x), -1, true), FINAL_NORM_EPS_SUM))), tf.mul(param(P, 'ln_final.w'), Math.sqrt(d))) : x;
+  return unembed(tf, c, P, y);
+}
+
+/**
+ * {@link forwardFull}'s readout: the final norm as TransformerLens's RMSNorm computes it, through its hooks —
+ * `ln_final.hook_scale` = sqrt(mean(x^2) + eps) [B, nq, 1] (eps = 1e-24 / d_model), `ln_final.hook_normalized` = x / scale,
+ * then bitlens's `ln_final.hook_out` = normalized * ln_final.w — and the unembedding. Interventions on any of the three
+ * flow downstream.
+ */
+function readoutHooked(tf: Tf, c: ModelConfig, P: ParamTensors, x: Tensor, hook: HookFn): Tensor {
+  if (!c.finalNorm) return unembed(tf, c, P, x);
+  const scale = hook('ln_final.hook_scale', tf.sqrt(tf.add(tf.mean(tf.square(x), -1, true), FINAL_NORM_EPS_SUM / c.dModel)));
+  const normalized = hook('ln_final.hook_normalized', tf.div(x, scale));
+  return unembed(tf, c, P, hook('ln_final.hook_out', tf.mul(normalized, param(P, 'ln_final.w'))));
+}
+
+/** y [B, nq, d] @ W_U (+ b_U) → [B, nq, dVocabOut]. */
+function unembed(tf: Tf, c: ModelConfig, P: ParamTensors, y: Tensor): Tensor {
+  const [B, nq, d] = y.shape as [number, number, number];
+  const logits = linear(tf, c, tf.reshape(y, [B * nq, d]), param(P, 'unembed.W_U'), optParam(c, P, 'unembed.b_U'), 'unembed.W_U');
   return tf.reshape(logits, [B, nq, c.dVocabOut]);
 }
 
@@ -200,16 +272,19 @@ function residPre(tf: Tf, c: ModelConfig, P: ParamTensors, tokens: Tensor, hook:
 }
 
 /**
- * Full forward pass over every position, with TransformerLens hooks. `params` are the effective weights (see
- * {@link effectiveParams} for turning latent weights into them). Allocates its intermediates in the caller's scope:
- * call it inside `tf.tidy` (or `tf.variableGrads`) and return / `tf.keep` what you need.
- * @example const { logits, cache } = forwardFull(tf, cfg, params, tokens, { capture: (h) => h.endsWith('hook_pattern') });
+ * Full forward pass over every position, with TransformerLens hooks (see {@link ForwardOptions} for their values).
+ * `params` are the effective weights (see {@link effectiveParams} for turning latent weights into them). Allocates its
+ * intermediates in the caller's scope: call it inside `tf.tidy` (or `tf.variableGrads`) and return / `tf.keep` what you
+ * need, or use {@link runWithCache}, which does that. Throws INVALID_OPTION for a captured name the model lacks.
+ * @example const { logits, cache } = forwardFull(tf, cfg, params, tokens, { capture: ['blocks.0.attn.hook_pattern'] });
  */
 export function forwardFull(tf: Tf, config: ModelConfig, params: ParamTensors, tokens: Tensor, options: ForwardOptions = {}): ForwardResult {
   checkTokens(config, tokens);
   const cache = new Map<HookName, Tensor>();
-  const { capture, intervene } = options;
-  const hook: HookFn = (name, t) => {
+  const { intervene } = options;
+  const capture = options.capture === undefined ? undefined : hookPredicate(config, options.capture, { field: 'capture', stage: STAGE });
+  const wantsResult = capture !== undefined && Array.from({ length: config.nLayers }, (_, l) => capture(`blocks.${l}.attn.hook_result`)).some((x) => x);
+  const fn = (name: HookName, t: Tensor): Tensor => {
     let out = t;
     if (intervene !== undefined) {
       out = intervene(name, t);
@@ -220,12 +295,13 @@ export function forwardFull(tf: Tf, config: ModelConfig, params: ParamTensors, t
     if (capture?.(name) === true) cache.set(name, out);
     return out;
   };
+  const hook: HookFn = Object.assign(fn, { attnResult: options.attnResult === true || wantsResult });
   let x = hook('blocks.0.hook_resid_pre', residPre(tf, config, params, tokens, hook));
   for (let l = 0; l < config.nLayers; l++) {
     if (l > 0) x = hook(`blocks.${l}.hook_resid_pre`, x);
     x = block(tf, config, params, l, x, false, hook);
   }
-  const logits = hook('logits', readout(tf, config, params, x, hook));
+  const logits = hook('logits', readoutHooked(tf, config, params, x, hook));
   return { logits, cache };
 }
 
@@ -238,9 +314,9 @@ export function forwardLast(tf: Tf, config: ModelConfig, params: ParamTensors, t
   checkTokens(config, tokens);
   const none: HookFn = (_n, t) => t;
   const [B] = tokens.shape as [number, number];
-  if (config.nLayers === 1 && config.activationQuant === 'none') {
+  if (config.nLayers === 1 && !quantizesActivations(config)) {
     const inputs = tokenTableInputs(tf, config, params, tokens);
-    if (config.alpha === 1 && (config.clippedSoftmax ?? null) === null && !config.gatedAttention) return fusedLast(tf, config, params, inputs, B);
+    if (config.alpha === 1 && config.attention.kind === 'vanilla') return fusedLast(tf, config, params, inputs, B);
     const x = tf.zeros([B, config.nCtx, 1]); // shape carrier only
     const four: BlockInputs = { ...inputs, q: tf.reshape(inputs.q, [B, 1, config.nHeads, config.dHead]), k: tf.reshape(inputs.k, [B, config.nCtx, config.nHeads, config.dHead]), v: tf.reshape(inputs.v, [B, config.nCtx, config.nHeads, config.dHead]) };
     const y = block(tf, config, params, 0, x, true, none, four);

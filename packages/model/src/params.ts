@@ -25,8 +25,9 @@ export interface ParamSpec {
  * The parameter tensors of a config in a fixed order, with TransformerLens names and shapes
  * (`embed.W_E`, `pos_embed.W_pos`, `blocks.<l>.attn.W_Q` ... `unembed.W_U`, `unembed.b_U`; li adds `ln_final.w`;
  * gated attention adds `blocks.<l>.attn.gate.W` [nHeads, dHead] and `blocks.<l>.attn.gate.b` [nHeads]).
- * Init (SCIENCE.md §2): every weight matrix ~ N(0, 1/dModel) except W_U ~ N(0, 1/dVocab); biases 0; norm gain 1;
- * gate bias logit(gateInit).
+ * Init (docs/science.md#models): every weight matrix ~ N(0, 1/dModel) except W_U ~ N(0, 1/dVocab); biases 0; norm gain 1.
+ * Gates: W ~ N(0, 1/(3 dHead)), the variance of PyTorch's default init of the reference code's per-head
+ * nn.Linear(dHead, 1) (uniform in ±1/sqrt(dHead)), and bias logit(piInit).
  */
 export function paramSpecs(config: ModelConfig): ParamSpec[] {
   const c = validateConfig(config);
@@ -40,9 +41,10 @@ export function paramSpecs(config: ModelConfig): ParamSpec[] {
     specs.push(w(`${b}.attn.W_Q`, [c.nHeads, c.dModel, c.dHead]), w(`${b}.attn.W_K`, [c.nHeads, c.dModel, c.dHead]), w(`${b}.attn.W_V`, [c.nHeads, c.dModel, c.dHead]));
     specs.push(w(`${b}.attn.W_O`, [c.nHeads, c.dHead, c.dModel]));
     if (c.biases) specs.push(k(`${b}.attn.b_Q`, [c.nHeads, c.dHead]), k(`${b}.attn.b_K`, [c.nHeads, c.dHead]), k(`${b}.attn.b_V`, [c.nHeads, c.dHead]), k(`${b}.attn.b_O`, [c.dModel]));
-    if (c.gatedAttention) {
-      specs.push(w(`${b}.attn.gate.W`, [c.nHeads, c.dHead], 1 / Math.sqrt(c.dHead)));
-      specs.push(k(`${b}.attn.gate.b`, [c.nHeads], Math.log(c.gateInit / (1 - c.gateInit))));
+    if (c.attention.kind === 'gated') {
+      const pi = c.attention.piInit;
+      specs.push(w(`${b}.attn.gate.W`, [c.nHeads, c.dHead], 1 / Math.sqrt(3 * c.dHead)));
+      specs.push(k(`${b}.attn.gate.b`, [c.nHeads], Math.log(pi / (1 - pi))));
     }
     specs.push(w(`${b}.mlp.W_in`, [c.dModel, c.dMlp]));
     if (c.biases) specs.push(k(`${b}.mlp.b_in`, [c.dMlp]));

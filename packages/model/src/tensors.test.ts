@@ -1,6 +1,6 @@
 import { initTfjsBackend, type Tf } from '@bitlens/engine';
 import { createQuantizerRegistry } from '@bitlens/quantization';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelConfig } from './config.js';
 import { initParams, type HostTensor } from './params.js';

@@ -1,8 +1,8 @@
 import type { Tf } from '@bitlens/engine';
-import { steQuantize, type QuantizerRegistry, type SteOptions } from '@bitlens/quantization';
-import type { Tensor } from '@tensorflow/tfjs';
+import { steQuantize, symmetricQuantizer, type QuantizerRegistry, type SteOptions, type WeightQuantizer } from '@bitlens/quantization';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
-import { isQuantized } from './config.js';
+import { isPtqQuantized, isQuantized } from './config.js';
 import type { ParamTensors } from './forward.js';
 import type { HostParams, HostTensor } from './params.js';
 
@@ -23,24 +23,39 @@ export function toHost(params: ParamTensors): Map<string, HostTensor> {
 /**
  * Effective weights from latent ones: each quantized layer of `config` goes through
  * `steQuantize(tf, registry.get(config.quantizer), w)` (value Q(w), straight-through gradient to w); all other
- * tensors pass through unchanged. The registry is passed in (never imported globally), so plug-in quantizers work.
- * Call inside `tf.tidy` / the gradient function.
+ * tensors pass through unchanged. A post-training-quantized config (`ptq`) then quantizes its layers' weights
+ * symmetric per tensor to `ptq.weightBits`, also straight-through. The registry is passed in (never imported
+ * globally), so plug-in quantizers work. Call inside `tf.tidy` / the gradient function.
  * @example const eff = effectiveParams(tf, cfg, latentVars, createQuantizerRegistry()); const logits = forwardLast(tf, cfg, eff, tokens);
  */
 export function effectiveParams(tf: Tf, config: ModelConfig, latent: ParamTensors, registry: QuantizerRegistry, options: SteOptions = {}): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   const q = config.quantizer === 'fp32' ? undefined : registry.get(config.quantizer);
-  for (const [name, w] of latent) out.set(name, q !== undefined && isQuantized(config, name) ? steQuantize(tf, q, w, options) : w);
+  const ptq = ptqQuantizer(config);
+  for (const [name, w] of latent) {
+    const trained = q !== undefined && isQuantized(config, name) ? steQuantize(tf, q, w, options) : w;
+    out.set(name, ptq !== undefined && isPtqQuantized(config, name) ? steQuantize(tf, ptq, trained) : trained);
+  }
   return out;
 }
 
 /**
  * Host-side effective weights (what a weights table's `effective` column holds): `quantizeHost` of the config's
- * quantizer on each quantized layer, the latent tensor itself elsewhere.
+ * quantizer on each quantized layer, the latent tensor itself elsewhere; then, for a post-training-quantized config,
+ * the symmetric `ptq.weightBits` quantizer on each of its layers.
  */
 export function effectiveHostParams(config: ModelConfig, latent: HostParams, registry: QuantizerRegistry): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
   const q = config.quantizer === 'fp32' ? undefined : registry.get(config.quantizer);
-  for (const [name, t] of latent) out.set(name, q !== undefined && isQuantized(config, name) ? { shape: t.shape, data: q.quantizeHost(t.data).values } : t);
+  const ptq = ptqQuantizer(config);
+  for (const [name, t] of latent) {
+    const trained = q !== undefined && isQuantized(config, name) ? { shape: t.shape, data: q.quantizeHost(t.data).values } : t;
+    out.set(name, ptq !== undefined && isPtqQuantized(config, name) ? { shape: t.shape, data: ptq.quantizeHost(trained.data).values } : trained);
+  }
   return out;
+}
+
+/** The weight quantizer of a post-training-quantized config, or undefined. */
+function ptqQuantizer(config: ModelConfig): WeightQuantizer | undefined {
+  return config.ptq === undefined ? undefined : symmetricQuantizer(config.ptq.weightBits);
 }

@@ -1,7 +1,7 @@
 import { BitlensError } from '@bitlens/core';
 import { type Float32, type Int32, type List, Schema, type Table, Utf8, Int32 as Int32Type } from 'apache-arrow';
 import type { ModelConfig } from './config.js';
-import { isQuantized, validateConfig } from './config.js';
+import { isPtqQuantized, isQuantized, upgradeConfig, validateConfig } from './config.js';
 import { field, float32ListData, int32Data, int32ListData, listOfFloat32, listOfInt32, listRow, tableOf, utf8Data } from './internal/arrow.js';
 import { checkParams, sizeOf, type HostParams, type HostTensor } from './params.js';
 
@@ -22,7 +22,8 @@ export type Checkpoint = Weights & { epoch: Int32 };
 /**
  * Weights table schema: `name` (TransformerLens name), `shape` (List<Int32>), `latent` (List<Float32>, row-major),
  * `effective` (what the forward uses: quantized values for quantized layers, == latent otherwise), `quantizer`
- * ('fp32' for full-precision tensors). The ModelConfig travels as JSON in schema metadata `bitlens.model_config`.
+ * ('fp32' for full-precision tensors; a post-training-quantized tensor adds `+int8-symmetric`, or is `int8-symmetric`
+ * alone when it was trained in full precision). The ModelConfig travels as JSON in schema metadata `bitlens.model_config`.
  */
 export const WeightsSchema = new Schema<Weights>([
   field('name', new Utf8()),
@@ -50,10 +51,18 @@ function columns(config: ModelConfig, latent: HostParams, effective: HostParams 
       int32ListData(names.map((n) => [...get(latent, n).shape])),
       float32ListData(names.map((n) => get(latent, n).data)),
       float32ListData(names.map((n) => get(effective ?? latent, n).data)),
-      utf8Data(names.map((n) => (isQuantized(c, n) ? c.quantizer : 'fp32'))),
+      utf8Data(names.map((n) => tensorQuantizer(c, n))),
     ],
     meta: new Map([[MODEL_CONFIG_KEY, JSON.stringify(c)]]),
   };
+}
+
+/** The `quantizer` column of tensor `name`: the training quantizer or 'fp32', then `+int<bits>-symmetric` when PTQ quantizes it. */
+function tensorQuantizer(c: ModelConfig, name: string): string {
+  const trained = isQuantized(c, name) ? c.quantizer : 'fp32';
+  if (c.ptq === undefined || !isPtqQuantized(c, name)) return trained;
+  const ptq = `int${c.ptq.weightBits}-symmetric`;
+  return trained === 'fp32' ? ptq : `${trained}+${ptq}`;
 }
 
 /**
@@ -92,7 +101,7 @@ export function configFromTable(table: Table): ModelConfig {
   } catch (e) {
     throw new BitlensError('INVALID_CONFIG', { stage: STAGE, field: MODEL_CONFIG_KEY, expected: 'JSON', found: json.slice(0, 80) }, undefined, { cause: e });
   }
-  return validateConfig(parsed as ModelConfig);
+  return validateConfig(upgradeConfig(parsed) as ModelConfig);
 }
 
 /**

@@ -1,23 +1,23 @@
 import type { Tf } from '@bitlens/engine';
-import type { Tensor } from '@tensorflow/tfjs';
-import { mean, meanAbs, roundHalfEven, signNegZero } from './internal/math.js';
+import { ABSMEAN_EPS, CENTRED_MIN_SCALE, HOST_QUANTIZERS, dequantizeHost, type HostCodes, type HostQuantizerName } from '@bitlens/kernels';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import type { HostQuantized, QuantizedCodes, WeightQuantizer } from './quantizer.js';
 
-/** BitNet b1.58's epsilon in W / (gamma + eps). */
-export const ABSMEAN_EPS = 1e-5;
-/** Li's floor on the ternary scale: s = max(mean|W'|, 1e-5). */
-export const CENTRED_MIN_SCALE = 1e-5;
+// The non-autodiff formulas (codes and scale on host arrays) have one home, @bitlens/kernels; `quantizeHost` below
+// calls them, and the conformance suite checks each tf forward here against them on every tfjs backend.
+export { ABSMEAN_EPS, CENTRED_MIN_SCALE };
 
 /** Sign(x) = +1 if x > 0 else -1, as float32 (tf). */
 function signNegZeroTf(tf: Tf, x: Tensor): Tensor {
   return tf.sub(tf.mul(tf.cast(tf.greater(x, 0), 'float32'), 2), 1);
 }
 
-function host(codes: Int8Array, scale: number): HostQuantized {
-  const values = new Float32Array(codes.length);
-  for (let i = 0; i < codes.length; i++) values[i] = (codes[i] ?? 0) * scale;
-  return { values, codes, scale };
+function host(q: HostCodes): HostQuantized {
+  return { values: dequantizeHost(q), codes: q.codes, scale: q.scale };
 }
+
+/** `quantizeHost` of a built-in: the @bitlens/kernels formula of that name. */
+const hostOf = (name: HostQuantizerName) => (w: Float32Array): HostQuantized => host(HOST_QUANTIZERS[name](w));
 
 function ternaryAbsmeanCodes(tf: Tf, w: Tensor): QuantizedCodes {
   return tf.tidy(() => {
@@ -42,11 +42,7 @@ export const ternaryAbsmean: WeightQuantizer = {
       return tf.mul(tf.cast(codes, 'float32'), scale);
     }),
   codes: ternaryAbsmeanCodes,
-  quantizeHost(w) {
-    const gamma = meanAbs(w);
-    const codes = Int8Array.from(w, (x) => Math.max(-1, Math.min(1, roundHalfEven(x / (gamma + ABSMEAN_EPS)))));
-    return host(codes, gamma);
-  },
+  quantizeHost: hostOf('ternary-absmean'),
 };
 
 function ternaryCentredCodes(tf: Tf, w: Tensor): QuantizedCodes {
@@ -73,12 +69,7 @@ export const ternaryCentred: WeightQuantizer = {
       return tf.mul(tf.cast(codes, 'float32'), scale);
     }),
   codes: ternaryCentredCodes,
-  quantizeHost(w) {
-    const m = mean(w);
-    const s = Math.max(meanAbs(w, m), CENTRED_MIN_SCALE);
-    const codes = Int8Array.from(w, (x) => Math.max(-1, Math.min(1, roundHalfEven((x - m) / s))));
-    return host(codes, s);
-  },
+  quantizeHost: hostOf('ternary-centred'),
 };
 
 function binaryScaledCodes(tf: Tf, w: Tensor): QuantizedCodes {
@@ -100,10 +91,7 @@ export const binaryScaled: WeightQuantizer = {
       return tf.mul(tf.cast(codes, 'float32'), scale);
     }),
   codes: binaryScaledCodes,
-  quantizeHost(w) {
-    const m = mean(w);
-    return host(Int8Array.from(w, (x) => signNegZero(x - m)), meanAbs(w));
-  },
+  quantizeHost: hostOf('binary-scaled'),
 };
 
 function binarySignCodes(tf: Tf, w: Tensor): QuantizedCodes {
@@ -122,10 +110,7 @@ export const binarySign: WeightQuantizer = {
   identity: false,
   quantize: (tf, w) => tf.tidy(() => signNegZeroTf(tf, tf.sub(w, tf.mean(w)))),
   codes: binarySignCodes,
-  quantizeHost(w) {
-    const m = mean(w);
-    return host(Int8Array.from(w, (x) => signNegZero(x - m)), 1);
-  },
+  quantizeHost: hostOf('binary-sign'),
 };
 
 /** `fp32` — the identity: full-precision weights (no codes). */

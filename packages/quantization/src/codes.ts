@@ -1,10 +1,7 @@
+import type { HostCodes } from '@bitlens/kernels';
 import { binaryScaled, binarySign, ternaryAbsmean, ternaryCentred } from './builtins.js';
 
-/** Integer codes of a per-tensor quantization with its scale: value = scale * codes[i]. */
-export interface HostCodes {
-  readonly codes: Int8Array;
-  readonly scale: number;
-}
+export type { HostCodes };
 
 /**
  * Ternary codes in {-1, 0, +1} and the scale, computed on the host (for packing, e.g. I2_S or two bit-planes).

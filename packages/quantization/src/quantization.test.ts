@@ -1,6 +1,6 @@
 import { initTfjsBackend, type Tf } from '@bitlens/engine';
 import { BitlensError, mulberry32 } from '@bitlens/core';
-import type { Scalar, Tensor } from '@tensorflow/tfjs';
+import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   activationInt8Codes, binaryCodes, binaryScaled, binarySign, BUILTIN_QUANTIZERS, createQuantizerRegistry, fp32,
@@ -23,7 +23,7 @@ function randomMatrix(n: number, seed: number, scale = 1, shift = 0): Float32Arr
   return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale + shift);
 }
 
-describe('host quantizers (SCIENCE.md §1, §7 hand checks)', () => {
+describe('host quantizers (hand checks of docs/science.md#weight-quantizers)', () => {
   it('binarize([[0.3,-0.1],[0.2,0.0]]) uses alpha = 0.1 -> [[+1,-1],[+1,-1]]', () => {
     const w = new Float32Array([0.3, -0.1, 0.2, 0.0]);
     expect(Array.from(binarySign.quantizeHost(w).values)).toEqual([1, -1, 1, -1]);

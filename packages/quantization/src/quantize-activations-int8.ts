@@ -1,8 +1,10 @@
 import type { Tf } from '@bitlens/engine';
-import type { Tensor } from '@tensorflow/tfjs';
+import { ACTIVATION_EPS } from '@bitlens/kernels';
+import type { Tensor } from '@tensorflow/tfjs-core';
 
-/** Floor on max|x_token| so that an all-zero token does not divide by zero (BitNet's eps). */
-export const ACTIVATION_EPS = 1e-5;
+// The floor on max|x_token| and the host formula (`activationInt8Host`) live in @bitlens/kernels; the conformance
+// suite checks the tf forward below against that formula on every tfjs engine.
+export { ACTIVATION_EPS };
 
 /** Options of `quantizeActivationsInt8`. */
 export interface ActivationQuantOptions {

@@ -1,5 +1,5 @@
 import type { Tf } from '@bitlens/engine';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 
 /** Integer codes of a quantized tensor and its per-tensor scale: value = scale * codes. */
 export interface QuantizedCodes {
@@ -36,6 +36,9 @@ export interface WeightQuantizer {
   quantize(tf: Tf, w: Tensor): Tensor;
   /** Codes and scale with Q(w) = scale * codes (absent when the quantizer has no integer codes). */
   codes?(tf: Tf, w: Tensor): QuantizedCodes;
-  /** Q computed on the host in float64 arithmetic, the values rounded to float32 at the end. */
+  /**
+   * Q computed on the host (plain TypeScript). The built-ins use the formulas of @bitlens/kernels: float64-accumulated
+   * statistics rounded once to float32, elementwise steps in float32 as an fp32 backend does them.
+   */
   quantizeHost(w: Float32Array): HostQuantized;
 }

@@ -1,12 +1,12 @@
 import type { Tf } from '@bitlens/engine';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import type { WeightQuantizer } from './quantizer.js';
 
 /** Options of `steQuantize`. */
 export interface SteOptions {
   /**
    * How the gradient reaches the latent weight.
-   * - `identity` (default, the textbook STE and SCIENCE.md §1/§7): dL/dW = dL/dQ exactly.
+   * - `identity` (default, the textbook STE; docs/science.md#weight-quantizers): dL/dW = dL/dQ exactly.
    * - `centred`: dL/dW = dL/dQ - mean(dL/dQ). This is what Li's code computes: it writes
    *   `ste(W - mean(W))` with the mean *not* detached, so autograd differentiates the centring.
    */

@@ -1,35 +1,27 @@
 import { BitlensError } from '@bitlens/core';
 import type { TopLevelSpec } from 'vega-lite';
-import { escapeHtml as esc, fmt, fmtEpoch, fmtSet, last } from './internal/format.js';
-import { type FrequencyBar, type LinePoint, type Marker, facetedFrequencyBarsSpec, facetedLinesSpec, linesByPrecisionSpec, renderSvg } from './internal/plots.js';
-import type { MechanismReport, PrecisionReport, ReportData } from './report-data.js';
+import { checkEvolution, checkViews } from './internal/check-views.js';
+import { escapeHtml as esc, fmt, fmtEpoch, last } from './internal/format.js';
+import { page } from './internal/page.js';
+import { type LinePoint, type Marker, facetedLinesSpec, linesByPrecisionSpec, renderSvg } from './internal/plots.js';
+import { figure, frequencyFigures, keyFrequencyTable, mechanismTable, provenanceSection } from './internal/sections.js';
+import { VIEW_FIGURES, evolutionFigure, modelViewFigures } from './internal/view-figures.js';
+import type { PrecisionReport, ReportData } from './report-data.js';
 
 const STAGE = 'report/render-report';
 
-/** Ids of the figures a full report contains, in page order (a figure whose data is absent is left out). */
-export const REPORT_FIGURES = ['plot-loss', 'plot-accuracy', 'plot-restricted-excluded', 'plot-gini', 'plot-weight-norm', 'plot-embed-fourier', 'plot-neuron-frequencies'] as const;
+/** Ids of the training and spectrum figures (section `#curves`), in page order. */
+const CURVE_FIGURES = ['plot-loss', 'plot-accuracy', 'plot-restricted-excluded', 'plot-gini', 'plot-weight-norm', 'plot-key-frequency-evolution', 'plot-embed-fourier', 'plot-neuron-frequencies'] as const;
+
+/**
+ * Ids of the figures a full report contains, in page order (a figure whose data is absent is left out): the curves
+ * and spectra, then the pictures of the final models (section `#views`).
+ */
+export const REPORT_FIGURES = [...CURVE_FIGURES, ...VIEW_FIGURES.filter((id) => id !== 'plot-key-frequency-evolution')] as const;
 
 /** Id of a report figure. */
 export type ReportFigure = (typeof REPORT_FIGURES)[number];
 
-const CSS = `
-:root { color-scheme: light; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1d232b; margin: 0 auto; max-width: 1180px; padding: 24px 28px 48px; }
-h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 1px solid #d0d5dc; padding-bottom: 4px; }
-p.subtitle { color: #4a5563; margin: 0 0 16px; }
-table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13px; }
-th, td { border: 1px solid #d0d5dc; padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: #f3f5f8; } td.num { text-align: right; font-variant-numeric: tabular-nums; } td.checks { font-size: 12px; max-width: 260px; }
-tr.verdict-same td.verdict { background: #e3f4e6; font-weight: 600; }
-tr.verdict-different td.verdict { background: #fbe4e4; font-weight: 600; }
-tr.verdict-inconclusive td.verdict { background: #fdf3d7; font-weight: 600; }
-.fail { color: #b42318; font-weight: 600; }
-figure.plot { margin: 16px 0; } figure.plot svg { max-width: 100%; height: auto; }
-figcaption { font-size: 13px; color: #4a5563; margin-bottom: 4px; }
-p.note { color: #4a5563; font-size: 13px; }
-pre { background: #f3f5f8; padding: 8px; overflow-x: auto; font-size: 12px; }
-dl { display: grid; grid-template-columns: max-content auto; gap: 2px 16px; } dt { font-weight: 600; } dd { margin: 0; font-family: ui-monospace, monospace; font-size: 12px; }
-`;
 
 function checkData(data: ReportData): void {
   if (data.precisions.length === 0) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'precisions', expected: 'at least one precision', found: 'none' });
@@ -49,11 +41,9 @@ function checkData(data: ReportData): void {
         }
       }
     }
+    if (r.views !== undefined) checkViews(STAGE, r.name, r.views);
+    if (r.evolution !== undefined) checkEvolution(STAGE, r.name, r.evolution);
   }
-}
-
-function figure(id: ReportFigure, caption: string, svg: string): string {
-  return `<figure class="plot" id="${id}"><figcaption>${esc(caption)}</figcaption>${svg}</figure>`;
 }
 
 function grokMarkers(data: ReportData): Marker[] {
@@ -123,19 +113,10 @@ async function figures(data: ReportData): Promise<{ readonly html: string; reado
   if (normPts.length > 0) {
     await add('plot-weight-norm', 'Total sum of squared (latent) weights over training.', linesByPrecisionSpec({ points: normPts, precisions: names, yTitle: 'Σ‖θ‖²', yLog: false }));
   } else missing.push('weight norm over training');
-
-  const maxFreq = Math.max(1, ...data.precisions.flatMap((r) => r.embedFourierNorms.map((x) => x.freq)), Math.floor((data.p - 1) / 2));
-  // Every frequency 1..maxFreq gets a bar (0 when absent) so that every precision has its panel, even an empty one.
-  const bars = (r: PrecisionReport, values: readonly { readonly freq: number; readonly value: number }[], keys: readonly number[]): FrequencyBar[] => {
-    const byFreq = new Map(values.map((x) => [x.freq, x.value]));
-    const keySet = new Set(keys);
-    return Array.from({ length: maxFreq }, (_, i) => ({ precision: r.name, freq: i + 1, value: byFreq.get(i + 1) ?? 0, key: keySet.has(i + 1) }));
-  };
-  const embedBars = data.precisions.flatMap((r) => bars(r, r.embedFourierNorms.map((x) => ({ freq: x.freq, value: x.norm })), r.keyFrequencies.embed));
-  await add('plot-embed-fourier', 'Embedding Fourier norms per frequency of the final models (√(n_cos² + n_sin²)); key frequencies (by embedding norm) highlighted.', facetedFrequencyBarsSpec({ bars: embedBars, precisions: names, maxFreq, yTitle: '‖F W_E‖ per frequency' }));
-  const neuronBars = data.precisions.flatMap((r) => bars(r, r.neuronFrequencies.map((x) => ({ freq: x.freq, value: x.neurons })), r.keyFrequencies.neurons));
-  const unclustered = data.precisions.map((r) => `${r.name}: ${r.unclusteredNeurons === undefined ? '—' : r.unclusteredNeurons}`).join(', ');
-  await add('plot-neuron-frequencies', `Neuron-frequency histogram of the final models: clustered MLP neurons per best frequency; key frequencies (by neurons) highlighted. Unclustered alive neurons: ${unclustered}.`, facetedFrequencyBarsSpec({ bars: neuronBars, precisions: names, maxFreq, yTitle: 'neurons' }));
+  const evolution = await evolutionFigure(data.precisions);
+  if (evolution !== undefined) parts.push(evolution);
+  else missing.push('key-frequency evolution over checkpoints');
+  parts.push(...(await frequencyFigures(data.precisions, data.p, 'the final models')));
   return { html: parts.join('\n'), missing };
 }
 
@@ -182,96 +163,36 @@ function verdictTable(data: ReportData): string {
   );
 }
 
-function keyFrequencyTable(data: ReportData): string {
-  const rows = data.precisions.map(
-    (r) => `<tr data-precision="${esc(r.name)}"><td>${esc(r.name)}</td><td>${esc(fmtSet(r.keyFrequencies.embed))}</td><td>${esc(fmtSet(r.keyFrequencies.neurons))}</td><td class="num">${r.keyFrequencies.embed.length}</td><td class="num">${r.keyFrequencies.neurons.length}</td></tr>`,
-  );
-  return `<table id="key-frequencies"><thead><tr><th>precision</th><th>key frequencies (embedding)</th><th>key frequencies (neurons)</th><th># embed</th><th># neurons</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
-}
-
-const MECHANISM_COLUMNS: readonly (readonly [keyof MechanismReport, string])[] = [
-  ['accuracy', 'accuracy (all p²)'],
-  ['fullLoss', 'full loss'],
-  ['restrictedLoss', 'restricted loss'],
-  ['excludedLoss', 'excluded loss'],
-  ['varianceExplainedByKeys', 'MLP var. explained by keys'],
-  ['shareClustered', 'share of neurons clustered'],
-  ['ffs', 'FFS'],
-  ['fcr', 'FCR'],
-  ['giniEmbed', 'Gini W_E'],
-  ['giniNeuronLogit', 'Gini W_L'],
-  ['gradientSymmetricity', 'gradient symmetricity'],
-  ['distanceIrrelevance', 'distance irrelevance'],
-  ['circularity', 'circularity'],
-];
-
-function mechanismTable(data: ReportData): string {
-  const withM = data.precisions.filter((r) => r.mechanism !== undefined);
-  if (withM.length === 0) return '<p class="note">No mechanism numbers (the final models were not analysed).</p>';
-  const head = `<tr><th>measure</th>${withM.map((r) => `<th>${esc(r.name)}</th>`).join('')}</tr>`;
-  const rows = MECHANISM_COLUMNS.map(([k, label]) => `<tr><td>${esc(label)}</td>${withM.map((r) => `<td class="num">${fmt(r.mechanism?.[k])}</td>`).join('')}</tr>`);
-  return `<table id="mechanism"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
-}
-
-function provenanceSection(data: ReportData): string {
-  const p = data.provenance;
-  const items: [string, string | undefined][] = [
-    ['pipeline', p.pipeline],
-    ['config hash', p.configHash],
-    ['backend', p.backend],
-    ['seed', String(p.seed)],
-    ['bitlens version', p.bitlensVersion],
-    ['git revision', p.gitRevision],
-    ['generated at', p.generatedAt],
-    ['wall time', p.wallSeconds === undefined ? undefined : `${p.wallSeconds.toFixed(1)} s`],
-  ];
-  const dl = items.filter((x): x is [string, string] => x[1] !== undefined).map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('');
-  const stages = p.stages ?? [];
-  const stageTable =
-    stages.length === 0
-      ? ''
-      : `<table id="stages"><thead><tr><th>node</th><th>stage</th><th>artifact key</th><th>this run</th></tr></thead><tbody>${stages
-          .map((s) => `<tr><td>${esc(s.node)}</td><td>${esc(s.stage)}</td><td><code>${esc(s.key.slice(0, 16))}</code></td><td>${s.cached ? 'read from store' : 'computed'}</td></tr>`)
-          .join('')}</tbody></table>`;
-  return `<section id="provenance"><h2>Provenance</h2><dl>${dl}</dl><h3>Config</h3><pre id="config">${esc(JSON.stringify(p.config, null, 2))}</pre>${stageTable}</section>`;
-}
-
 /**
  * Renders a precision-comparison report as one self-contained HTML page: inline SVG plots (Vega-Lite specs rendered
- * headless by vega's SVG string renderer), the training summary, the same-algorithm verdict table with its numbers,
- * key frequencies, mechanism numbers and provenance. No scripts, no external resources (a Content-Security-Policy of
- * `default-src 'none'` is set, so the page cannot fetch anything). Pure: the same data gives the same string.
+ * headless by vega's SVG string renderer; heatmaps as PNG rasters inside them), the training summary, the
+ * same-algorithm verdict table with its numbers, the curves (training, progress measures, key-frequency evolution),
+ * the spectra, the pictures of the final models (neuron heatmaps, 2-D Fourier maps of embedding, neurons and logits,
+ * attention from `=`, clock planes), key frequencies, mechanism numbers and provenance. No scripts, no external
+ * resources (a Content-Security-Policy of `default-src 'none'` is set, so the page cannot fetch anything). Pure: the
+ * same data gives the same string.
  *
  * Stable hooks for tests: `figure.plot` with the ids of {@link REPORT_FIGURES}, `table#verdict` (rows
  * `tr.verdict-same|different|inconclusive`), `table#training-summary`, `table#key-frequencies`, `table#mechanism`,
- * `section#provenance`.
+ * `section#provenance`; pictures of one model in `figure.view div.model-view[data-model=<name>]`.
  * @example await writeFile('report.html', await renderReport(data))
  */
 export async function renderReport(data: ReportData): Promise<string> {
   checkData(data);
   const { html: plots, missing } = await figures(data);
+  const views = await modelViewFigures(data.precisions);
+  const viewsNote = views.missing.length === 0 ? '' : `<p class="note" id="missing-views">Not available: ${esc(views.missing.join('; '))}.</p>`;
   const missingNote = missing.length === 0 ? '' : `<p class="note" id="missing-plots">Not computed in this run: ${esc(missing.join('; '))}.</p>`;
   const rule = data.verdictRule === undefined ? '' : `<p class="note" id="verdict-rule">Rule: ${esc(data.verdictRule)}</p>`;
   const subtitle = `p = ${data.p}, task ${data.task}, train fraction ${data.trainFraction}, model preset ${data.modelPreset}, epoch cap ${data.epochCap}${data.training === undefined ? '' : `, ${data.training}`}; precisions: ${data.precisions.map((r) => `${r.name} (${r.quantizer})`).join(', ')}`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<title>${esc(data.title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<header><h1>${esc(data.title)}</h1><p class="subtitle">${esc(subtitle)}</p></header>
-<section id="summary"><h2>Training</h2>${summaryTable(data)}</section>
+  return page(data.title, subtitle, `<section id="summary"><h2>Training</h2>${summaryTable(data)}</section>
 <section id="comparison"><h2>Same algorithm?</h2>${verdictTable(data)}${rule}</section>
 <section id="curves"><h2>Curves</h2>${missingNote}
 ${plots}
 </section>
-<section id="frequencies"><h2>Key frequencies and mechanism numbers of the final models</h2>${keyFrequencyTable(data)}${mechanismTable(data)}</section>
-${provenanceSection(data)}
-</body>
-</html>
-`;
+<section id="views"><h2>Inside the final models</h2>${viewsNote}
+${views.html}
+</section>
+<section id="frequencies"><h2>Key frequencies and mechanism numbers of the final models</h2>${keyFrequencyTable(data.precisions, 'precision')}${mechanismTable(data.precisions)}</section>
+${provenanceSection(data.provenance)}`);
 }

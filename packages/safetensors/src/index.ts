@@ -5,3 +5,5 @@ export type { SafetensorsFile, SafetensorsHeader, SafetensorsHeaderEntry } from 
 export { writeSafetensors } from './write-safetensors.js';
 export { toFloat32, fromFloat32 } from './convert.js';
 export type { FloatDtype } from './convert.js';
+export { readSafetensorsFile } from './read-safetensors-file.js';
+export type { ReadSafetensorsFileOptions } from './read-safetensors-file.js';

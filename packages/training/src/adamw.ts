@@ -1,5 +1,5 @@
 import type { Tf } from '@bitlens/engine';
-import type { Tensor, Variable } from '@tensorflow/tfjs';
+import type { Tensor, Variable } from '@tensorflow/tfjs-core';
 
 /** AdamW hyper-parameters (PyTorch's `torch.optim.AdamW` semantics: decoupled weight decay p *= 1 - lr * wd). */
 export interface AdamWOptions {
@@ -12,7 +12,7 @@ export interface AdamWOptions {
   readonly warmup: boolean;
 }
 
-/** Defaults of SCIENCE.md §10: lr 1e-3, weight decay 1.0, betas (0.9, 0.98), eps 1e-8, no warmup. */
+/** Defaults (docs/science.md#training): lr 1e-3, weight decay 1.0, betas (0.9, 0.98), eps 1e-8, no warmup. */
 export const ADAMW_DEFAULTS: AdamWOptions = { lr: 1e-3, weightDecay: 1.0, beta1: 0.9, beta2: 0.98, eps: 1e-8, warmup: false };
 
 /** The learning rate applied at 0-based step `step`. */

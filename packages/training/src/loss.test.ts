@@ -1,5 +1,5 @@
 import { initTfjsBackend, type Tf } from '@bitlens/engine';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { safeCrossEntropy } from './loss.js';
 

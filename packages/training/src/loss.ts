@@ -1,5 +1,5 @@
 import type { Tf } from '@bitlens/engine';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 
 /**
  * Mean cross-entropy of logits [B, C] against one-hot labels [B, C], numerically safe in float32 down to ~1e-38 loss.
@@ -7,7 +7,7 @@ import type { Tensor } from '@tensorflow/tfjs';
  * Why not `tf.losses.softmaxCrossEntropy` / `logSoftmax`: with the usual max-subtracted log-sum-exp, once the correct
  * class dominates, log(1 + r) with r = sum of the other classes' exp(z_j - z_c) rounds to log(1) = 0 as soon as
  * r < 6e-8, and the correct class's gradient p_c - 1 = -r rounds to 0 while the others' stay non-zero: loss and
- * gradient stall near 1e-7 (SCIENCE.md §0; Nanda and Li upcast to float64, which tfjs does not have).
+ * gradient stall near 1e-7 (docs/science.md#conventions; Nanda and Li upcast to float64, which tfjs does not have).
  *
  * Here, per row, with d_j = z_j - z_c (so d_c = 0) and m = max(0, max_{j != c} d_j):
  *   loss = m + log1p(expm1(-m) + R),  R = sum_{j != c} exp(d_j - m)

@@ -1,7 +1,7 @@
 import { BITLENS_KERNELS, configureEngine, initTfjsBackend, probeTfjsBackend, type Tf } from '@bitlens/engine';
 import { effectiveParams, forwardLast, initParams, modelConfig, toTensors, type ModelConfig } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';
-import type { Scalar, Tensor } from '@tensorflow/tfjs';
+import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { safeCrossEntropy } from './loss.js';
 

@@ -2,7 +2,7 @@ import type { Tf } from '@bitlens/engine';
 import { BitlensError, canonicalJson } from '@bitlens/core';
 import { effectiveParams, forwardLast, initParams, readWeightsTable, toHost, type HostTensor, type ModelConfig } from '@bitlens/model';
 import type { QuantizerRegistry } from '@bitlens/quantization';
-import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs';
+import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { Table } from 'apache-arrow';
 import { adamwState, adamwStep, type AdamWState } from './adamw.js';
 import { grokfastFilter, type GrokfastState } from './grokfast.js';

@@ -3,7 +3,7 @@ import { assertSchema } from '@bitlens/core';
 import { datasetTable } from '@bitlens/data';
 import { modelConfig, readWeightsTable, type ModelConfig } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Table } from 'apache-arrow';
 import { lastValueFrom, of, share, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';

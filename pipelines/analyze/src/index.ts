@@ -1,2 +1,3 @@
-export { analyzePipeline, AnalyzeConfig, analyzeGraph, weightsSource } from './pipeline.js';
-export type { AnalyzeConfigOutput } from './pipeline.js';
+export { analyzePipeline, analyzeGraph, weightsSource } from './pipeline.js';
+export { AnalyzeConfig, analyzeFiles, weightsByteLimit } from './config.js';
+export type { AnalyzeConfigOutput } from './config.js';

@@ -1,79 +1,61 @@
-import { readFileSync } from 'node:fs';
 import { initTfjsBackend } from '@bitlens/engine';
 import {
   AblationsSchema,
   AttributionSchema,
+  DEFAULT_ANALYSIS,
   KeyFreqsSchema,
   LossesSchema,
   MechanismSchema,
   QuadratureSchema,
-  TASKS,
   ablations,
-  activations,
   attribution,
-  clockPizza,
-  fourierNorms,
-  frequencyLossesStage,
+  dlaHooks,
   gridDataset,
-  keyFrequencies,
   keysOf,
-  mechanismSummary,
-  neuronFrequencies,
+  mechanismSubgraph,
   quadrature,
 } from '@bitlens/circuits';
-import { BitlensError, PipelineGraph, type SourceStage, defineJoin, defineSource, definePipeline, sha256 } from '@bitlens/core';
-import { type Weights, WeightsSchema, importTransformerLens, modelConfig, weightsTable } from '@bitlens/model';
+import { BitlensError, PipelineGraph, type SourceStage, bitlensVersion, defineJoin, defineSource, definePipeline, sha256 } from '@bitlens/core';
+import { type ModelConfig, type ModelPreset, type Weights, WeightsSchema, readTransformerLens, transformerLensFileConfig, weightsTable } from '@bitlens/model';
+import { readSafetensorsFile } from '@bitlens/safetensors';
 import { Field, Schema, Table, Utf8, vectorFromArray } from 'apache-arrow';
-import { defer, forkJoin, lastValueFrom, map, of, toArray } from 'rxjs';
-import { z } from 'zod';
-
-/** Config of the `analyze` pipeline. */
-export const AnalyzeConfig = z.strictObject({
-  weights: z.string().min(1).describe('path to a TransformerLens-named .safetensors file'),
-  task: z.enum(TASKS).default('add').describe('operation the model computes (labels): add, sub or mul'),
-  p: z.number().int().min(3).describe('prime modulus'),
-  preset: z.enum(['nanda', 'li']).default('nanda').describe('architecture preset of the weights'),
-  backend: z.string().default('wasm').describe('tfjs backend: wasm, cpu, webgpu, tensorflow'),
-  column: z.enum(['effective', 'latent']).default('effective').describe('weights the analyses read'),
-  name: z.string().optional().describe('model name in the mechanism row (default: the file name)'),
-  split: z
-    .strictObject({
-      fraction: z.number().gt(0).lt(1).default(0.3),
-      seed: z.number().int().default(0),
-      shuffle: z.enum(['python', 'mulberry32']).default('python').describe("python = Nanda's random.seed + random.shuffle"),
-    })
-    .optional()
-    .describe('train/test split of the p^2 pairs; without it only all-input numbers are reported'),
-  thresholds: z
-    .strictObject({
-      neuron: z.number().min(0).max(1).default(0.85).describe('max FVE for a neuron to count as clustered'),
-      neuronMinCount: z.number().int().min(1).default(5).describe('clustered neurons a frequency needs to be key'),
-      maxKeys: z.number().int().min(1).default(15).describe('embedding key frequencies: largest gap among the top maxKeys'),
-      sparsity: z.number().gt(0).max(1).default(0.1).describe('FFS threshold, relative to the largest Fourier coefficient norm'),
-    })
-    .default({ neuron: 0.85, neuronMinCount: 5, maxKeys: 15, sparsity: 0.1 }),
-  ablations: z.boolean().default(false).describe('also zero/mean/resample-ablate every head (about 15 more forward passes over the grid)'),
-});
-
-/** The validated config. */
-export type AnalyzeConfigOutput = z.output<typeof AnalyzeConfig>;
+import { defer, forkJoin, map, of, toArray } from 'rxjs';
+import { type AnalyzeConfigOutput, AnalyzeConfig, analyzeFiles, weightsByteLimit } from './config.js';
+import { type StageRecord, modelViews } from '@bitlens/report';
+import { checkReportPath, writeAnalysisReport } from './report-sink.js';
 
 /**
- * Source of the weights table: imports the safetensors bytes for the preset. Its options carry the file's sha256 (not
- * its path), so the cache key follows the content. The bytes are read by the pipeline (the composition root).
+ * Source of the weights table: the safetensors bytes with the model config of the file (its bitlens or TransformerLens
+ * config; `p` and `preset` only where the file has none, and they must agree with it where it has one). Its options
+ * carry the file's sha256 (not its path), so the cache key follows the content. The bytes are read by the pipeline
+ * (the composition root).
  */
-export function weightsSource(bytes: Uint8Array, options: { readonly sha256: string; readonly preset: 'nanda' | 'li'; readonly p: number }): SourceStage<Weights> {
+export function weightsSource(bytes: Uint8Array, options: { readonly sha256: string; readonly preset: ModelPreset; readonly p: number }): SourceStage<Weights> {
   return defineSource({
     name: 'pipeline-analyze/weights',
-    version: '1',
+    // 2: the config comes from the file when it has one (was: the preset's defaults at p).
+    version: '2',
     options: { ...options },
     output: WeightsSchema,
-    create: () => defer(() => of(weightsTable(modelConfig(options.preset, options.p), importTransformerLens(bytes, modelConfig(options.preset, options.p))))),
+    create: () =>
+      defer(() => {
+        const { config, params } = readTransformerLens(bytes, { p: options.p, preset: options.preset });
+        return of(weightsTable(config, params));
+      }),
   });
 }
 
-/** Hooks the analyses read, captured once at the last position over all p^2 inputs. */
-const ANALYSIS_HOOKS = '^(hook_embed|blocks\\.0\\.attn\\.hook_z|blocks\\.0\\.mlp\\.hook_(pre|post)|ln_final\\.hook_scale|logits)$';
+/**
+ * The model config of the weights file: its own (bitlens or TransformerLens config) when it has one, checked against an
+ * explicit `p` / `preset` (INVALID_CONFIG naming both values when they differ); else the preset (default nanda) at the
+ * given `p` (INVALID_CONFIG naming `p` when there is none). Reads the header only.
+ */
+export function analyzedModel(config: Pick<AnalyzeConfigOutput, 'p' | 'preset'>, bytes: Uint8Array): ModelConfig {
+  return transformerLensFileConfig(bytes, { ...(config.p === undefined ? {} : { p: config.p }), ...(config.preset === undefined ? {} : { preset: config.preset }) }).config;
+}
+
+/** The nodes the report reads besides the summary (run only when a report is asked for). */
+const REPORT_NODES = ['views', 'norms', 'neurons', 'keys', 'mechanism'] as const;
 
 /** The summary the pipeline prints (`--json`), before run-specific fields (backend, seconds, stage counts). */
 interface AnalyzeSummary {
@@ -86,6 +68,8 @@ interface AnalyzeSummary {
   readonly fcr: number;
   readonly ffs_eps: number;
   readonly clock_pizza: { readonly gradient_symmetricity: number; readonly distance_irrelevance: number; readonly circularity: number };
+  readonly loss_basis: string;
+  readonly asymmetry: { readonly logit: number; readonly attention: number };
   readonly rows: Record<'full' | 'train' | 'test' | 'restricted' | 'excluded', LossRow | undefined>;
   readonly [more: string]: unknown;
 }
@@ -104,7 +88,7 @@ const SummarySchema = new Schema<Summary>([new Field('json', new Utf8(), false)]
 function analysisSummary(options: { readonly model: string; readonly p: number; readonly preset: string; readonly task: string; readonly threshold: number }) {
   return defineJoin({
     name: 'pipeline-analyze/summary',
-    version: '1',
+    version: '2',
     options: { ...options },
     inputs: { mechanism: MechanismSchema, keys: KeyFreqsSchema, losses: LossesSchema, quadrature: QuadratureSchema, attribution: AttributionSchema, ablations: AblationsSchema },
     output: SummarySchema,
@@ -163,6 +147,8 @@ function analysisSummary(options: { readonly model: string; readonly p: number; 
             fcr: round(num(mech, 'fcr'), 4),
             ffs_eps: round(num(mech, 'ffs_eps'), 4),
             clock_pizza: { gradient_symmetricity: round(num(mech, 'gradient_symmetricity'), 4), distance_irrelevance: round(num(mech, 'distance_irrelevance'), 4), circularity: round(num(mech, 'circularity'), 4) },
+            loss_basis: String(mech.getChild('loss_basis')?.get(0)),
+            asymmetry: { logit: round(num(mech, 'logit_asymmetry'), 4), attention: round(num(mech, 'attention_asymmetry'), 4) },
             quadrature: Array.from({ length: quad.numRows }, (_, i) => ({ freq: num(quad, 'freq', i), neurons: num(quad, 'neurons', i), max_error: round(num(quad, 'max_error', i), 4), mean_error: round(num(quad, 'mean_error', i), 4) })),
             attribution_mean_correct_logit: Object.fromEntries(Array.from({ length: attr.numRows }, (_, i) => [String(attr.getChild('component')?.get(i)), round(num(attr, 'mean_correct', i), 4)])),
             ...(abl === undefined
@@ -178,22 +164,27 @@ function analysisSummary(options: { readonly model: string; readonly p: number; 
 
 /** The analysis DAG over one weights file. */
 export function analyzeGraph(config: AnalyzeConfigOutput, tf: Awaited<ReturnType<typeof initTfjsBackend>>['tf'], bytes: Uint8Array, name: string) {
+  const model = analyzedModel(config, bytes);
+  const { p, preset } = model;
   const column = config.column;
   const t = config.thresholds;
+  const settings = {
+    ...DEFAULT_ANALYSIS,
+    neuronThreshold: t.neuron,
+    neuronMinCount: t.neuronMinCount,
+    maxKeys: t.maxKeys,
+    ...(t.sparsity === undefined ? {} : { sparsity: { kind: 'relative', fraction: t.sparsity } as const }),
+  };
   return PipelineGraph.create()
-    .source('weights', weightsSource(bytes, { sha256: sha256(bytes), preset: config.preset, p: config.p }))
-    .source('dataset', gridDataset({ p: config.p, task: config.task, ...(config.split === undefined ? {} : { split: config.split }) }))
-    .then('activations', activations(tf, { hooks: ANALYSIS_HOOKS, position: 'last', column }), 'weights')
-    .then('norms', fourierNorms({ column }), 'weights')
-    .then('neurons', neuronFrequencies(tf, { threshold: t.neuron, minCount: t.neuronMinCount }), 'activations')
-    .join('keys', keyFrequencies({ rule: { kind: 'gap', maxKeys: t.maxKeys }, column }), { weights: 'weights', neurons: 'neurons' })
-    .join('losses', frequencyLossesStage({ keys: 'embed' }), { keys: 'keys', activations: 'activations', dataset: 'dataset' })
-    .join('clockPizza', clockPizza(tf, { task: config.task, column }), { weights: 'weights', activations: 'activations' })
+    .source('weights', weightsSource(bytes, { sha256: sha256(bytes), preset, p }))
+    .source('dataset', gridDataset({ p, task: config.task, ...(config.split === undefined ? {} : { split: config.split }) }))
+    // The attribution's hooks are captured with the chain's, at the last position.
+    .use('', mechanismSubgraph(tf, { model: name, task: config.task, settings, column, extraHooks: dlaHooks(model) }), { weights: 'weights', grid: 'dataset' })
     .join('quadrature', quadrature({ column }), { weights: 'weights', activations: 'activations', neurons: 'neurons' })
     .join('attribution', attribution(tf, { task: config.task, column }), { weights: 'weights', activations: 'activations' })
-    .join('mechanism', mechanismSummary({ model: name, sparsity: { kind: 'relative', fraction: t.sparsity } }), { norms: 'norms', neurons: 'neurons', keys: 'keys', losses: 'losses', clockPizza: 'clockPizza' })
     .then('ablations', ablations(tf, { task: config.task, column, ...(config.ablations ? {} : { modes: [] }) }), 'weights')
-    .join('summary', analysisSummary({ model: name, p: config.p, preset: config.preset, task: config.task, threshold: t.neuron }), {
+    .join('views', modelViews(tf, { column }), { weights: 'weights', activations: 'activations', neurons: 'neurons', keys: 'keys' })
+    .join('summary', analysisSummary({ model: name, p, preset, task: config.task, threshold: t.neuron }), {
       mechanism: 'mechanism',
       keys: 'keys',
       losses: 'losses',
@@ -204,6 +195,14 @@ export function analyzeGraph(config: AnalyzeConfigOutput, tf: Awaited<ReturnType
 }
 
 const num = (t: Table, col: string, i = 0): number => Number(t.getChild(col)?.get(i));
+
+/** The weights file's bytes (a typed NOT_FOUND naming the path when it cannot be read). */
+/** Bounded: a regular file of plausible size for this model, its header valid, read before the engine starts. */
+function readWeights(config: AnalyzeConfigOutput): Uint8Array {
+  return readSafetensorsFile(config.weights, { maxBytes: weightsByteLimit(config.preset, config.p), field: 'weights', stage: 'pipeline-analyze' }).bytes;
+}
+
+const modelName = (config: AnalyzeConfigOutput): string => config.name ?? config.weights.split('/').pop() ?? config.weights;
 const round = (x: number, d = 6): number => (Number.isFinite(x) ? Number(x.toPrecision(d)) : x);
 
 /**
@@ -213,25 +212,32 @@ const round = (x: number, d = 6): number => (Number.isFinite(x) ? Number(x.toPre
  */
 export const analyzePipeline = definePipeline({
   name: 'analyze',
+  async plan(config, context) {
+    const bytes = readWeights(config);
+    analyzedModel(config, bytes); // config errors before a backend starts
+    const { tf } = await initTfjsBackend(config.backend);
+    return analyzeGraph(config, tf, bytes, modelName(config)).plan(context.store);
+  },
   description: 'Mechanistic analysis of one model: Fourier key frequencies, neuron clusters, restricted/excluded loss, clock vs pizza, ablations.',
   config: AnalyzeConfig,
+  files: analyzeFiles,
   async run(config, context) {
     const start = performance.now();
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(readFileSync(config.weights));
-    } catch (e) {
-      throw new BitlensError('NOT_FOUND', { stage: 'pipeline-analyze', field: 'weights', expected: 'a readable .safetensors file', found: JSON.stringify(config.weights) }, undefined, { cause: e });
-    }
+    if (config.out !== undefined) checkReportPath(config.out);
+    const bytes = readWeights(config);
+    const model = analyzedModel(config, bytes); // config errors before a backend starts
     const { tf, info } = await initTfjsBackend(config.backend);
-    const name = config.name ?? config.weights.split('/').pop() ?? config.weights;
-    const { streams, stats } = analyzeGraph(config, tf, bytes, name).run({
+    const name = modelName(config);
+    const graph = analyzeGraph(config, tf, bytes, name);
+    const { tables, stats } = await graph.run({
       store: context.store,
       onEvent: context.onEvent,
+      ...(context.run === undefined ? {} : { log: context.run }),
       provenance: { configHash: context.configHash, backend: info.name, ...(context.gitRevision === undefined ? {} : { gitRevision: context.gitRevision }) },
+      collect: config.out === undefined ? ['summary'] : ['summary', ...REPORT_NODES],
     });
     // One terminal node: every stage runs once (shared where several consume it); a rerun reads only the summary.
-    const [table] = await lastValueFrom(streams.summary.pipe(toArray()));
+    const [table] = tables.summary;
     if (table === undefined) throw new BitlensError('INTERNAL', { stage: 'pipeline-analyze', field: 'summary' }, 'the summary stage emitted no table');
     const s = JSON.parse(String(table.getChild('json')?.get(0))) as AnalyzeSummary;
     const summary = { ...s, backend: info.description, seconds: round((performance.now() - start) / 1000, 3), executed: stats.executed.length, cached: stats.cached.length };
@@ -240,16 +246,29 @@ export const analyzePipeline = definePipeline({
     const neuronKeys = s.key_frequencies.neurons;
     const f = (x: number | undefined): string => (x === undefined ? 'n/a' : Math.abs(x) < 1e-3 ? x.toExponential(3) : x.toFixed(4));
     const lines = [
-      `analyze ${name} (p=${config.p}, ${config.preset}, ${config.task}, ${info.description}): ${summary.seconds} s, ${stats.executed.length} stages run, ${stats.cached.length} read from store`,
+      `analyze ${name} (p=${model.p}, ${model.preset}, ${config.task}, ${info.description}): ${summary.seconds} s, ${stats.executed.length} stages run, ${stats.cached.length} read from store`,
       `key frequencies: embedding {${embedKeys.join(', ')}} (gap ratio ${summary.embed_gap_ratio}), neurons {${neuronKeys.join(', ')}}`,
       `neurons clustered (max FVE >= ${config.thresholds.neuron}): ${f(s.neurons.share_clustered)}; MLP variance explained by key frequencies ${f(s.neurons.variance_explained_by_key_freqs)}`,
       `accuracy all ${f(full?.accuracy)}${train === undefined ? '' : `, train ${f(train.accuracy)}, test ${f(test?.accuracy)}`}; loss all ${f(full?.loss)}${train === undefined ? '' : `, train ${f(train.loss)}, test ${f(test?.loss)}`}`,
-      `restricted loss ${f(restricted?.loss)} (all inputs), excluded loss ${f(excluded?.loss)} (${excluded?.subset} inputs), keys {${summary.loss_keys.join(', ')}}`,
+      `restricted loss ${f(restricted?.loss)} (${restricted?.subset ?? 'n/a'} inputs), excluded loss ${f(excluded?.loss)} (${excluded?.subset ?? 'n/a'} inputs), keys {${summary.loss_keys.join(', ')}} in ${summary.loss_basis}`,
       `gini W_E ${summary.gini.embed}, W_L ${summary.gini.neuron_logit_map}; FFS ${summary.ffs} (eps ${summary.ffs_eps}), FCR ${summary.fcr}`,
       `clock/pizza: gradient symmetricity ${summary.clock_pizza.gradient_symmetricity}, distance irrelevance ${summary.clock_pizza.distance_irrelevance}, circularity ${summary.clock_pizza.circularity}`,
+      `asymmetry (a, b) vs (b, a): logits ${summary.asymmetry.logit}, attention of = ${summary.asymmetry.attention}`,
     ];
     const { rows: _rows, ...printed } = summary;
     void _rows;
-    return { stats, summary: printed, lines };
+    if (config.out === undefined) return { stats, summary: printed, lines };
+    const executed = new Set(stats.executed);
+    const stages: StageRecord[] = graph.describe().map((d) => ({ node: d.node, stage: d.stage, key: d.key, cached: !executed.has(d.node) }));
+    const report = await writeAnalysisReport(config.out, {
+      name,
+      title: `bitlens analysis: ${name} (p = ${model.p}, ${model.preset}, ${config.task})`,
+      subtitle: `p = ${model.p}, task ${config.task}, model preset ${model.preset}, weights read: ${config.column}; ${config.split === undefined ? 'no train/test split' : `train fraction ${config.split.fraction} (split seed ${config.split.seed}, ${config.split.shuffle})`}`,
+      p: model.p,
+      tables: { views: tables.views, norms: tables.norms, neurons: tables.neurons, keys: tables.keys, mechanism: tables.mechanism },
+      summary: printed,
+      provenance: { pipeline: 'analyze', config: { ...config }, configHash: context.configHash, backend: info.description, seed: config.split?.seed ?? 0, bitlensVersion: bitlensVersion(), ...(context.gitRevision === undefined ? {} : { gitRevision: context.gitRevision }), generatedAt: new Date().toISOString(), wallSeconds: summary.seconds, stages },
+    });
+    return { stats, summary: { ...printed, report }, lines: [...lines, `report: ${report}`] };
   },
 });

@@ -72,7 +72,11 @@ describe('bitlens run hello', () => {
     expect(first.code).toBe(0);
     const a = JSON.parse(first.stdout) as { rows: number; total: number; executed: number; cached: number };
     expect(a).toMatchObject({ rows: 1000, executed: 4, cached: 0 });
-    expect(first.stderr).toContain('[numbers] 4/4 batches'); // plain progress lines when not a TTY
+    // Under --json, stderr carries JSON lines: every event, progress included.
+    const events = first.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event: string; node: string; progress?: { done: number; total: number } });
+    expect(events.find((e) => e.event === 'stage-progress' && e.node === 'numbers' && e.progress?.done === 4)?.progress?.total).toBe(4);
+    const plain = await cli(['run', 'hello', '--store', join(dir, 'plain')]);
+    expect(plain.stderr).toContain('[numbers] 4/4 batches'); // plain progress lines when not a TTY
 
     const second = await cli(['run', 'hello', '--store', store, '--json']);
     const b = JSON.parse(second.stdout) as typeof a;
@@ -84,14 +88,14 @@ describe('bitlens run hello', () => {
     expect(changed.code).toBe(0);
     expect(changed.stdout).toContain('stages executed: 2 [combined, powered]');
     expect(changed.stdout).toContain('read from store: 2 [numbers, shifted]');
-  });
+  }, 240_000);
 });
 
 describe('bitlens list and help', () => {
   it('lists pipelines with their options and defaults', async () => {
     const r = await inProcess(['list', '--json']);
-    const list = JSON.parse(r.out) as { name: string; options: { key: string; default?: unknown }[] }[];
-    const hello = list.find((p) => p.name === 'hello');
+    const list = JSON.parse(r.out) as { pipelines: { name: string; options: { key: string; default?: unknown }[] }[] };
+    const hello = list.pipelines.find((p) => p.name === 'hello');
     expect(hello?.options.find((o) => o.key === 'n')?.default).toBe(1000);
     expect((await inProcess(['list'])).out).toMatch(/power\s+integer \[1\.\.8\]\s+default 2/);
   });
@@ -100,5 +104,28 @@ describe('bitlens list and help', () => {
     const r = await inProcess(['--help']);
     expect(r.code).toBe(0);
     expect(r.out).toContain('bitlens run <pipeline>');
+  });
+});
+
+describe('bitlens run --dry-run', () => {
+  it('prints the plan (node, stage, version, key, inputs, status), runs and writes nothing; follows the store', async () => {
+    const store = join(dir, 'dry');
+    const before = await inProcess(['run', 'hello', '--dry-run', '--store', store]);
+    expect(before.code).toBe(0);
+    expect(before.out).toMatch(/^hello: 4 nodes; 0 in store, 4 would execute/);
+    expect(before.out).toMatch(/node\s+stage\s+version\s+key\s+inputs\s+status/);
+    expect(before.out).toMatch(/combined\s+hello\/combine\s+1\s+[0-9a-f]{12}\s+powered=powered, shifted=shifted\s+would execute/);
+    expect(existsSync(store)).toBe(false);
+    expect((await inProcess(['run', 'hello', '--store', store])).code).toBe(0);
+    const after = JSON.parse((await inProcess(['run', 'hello', '--dry-run', '--json', '--store', store])).out) as { dryRun: boolean; nodes: { node: string; status: string; key: string }[] };
+    expect(after.dryRun).toBe(true);
+    // The leaf is stored, so nothing upstream of it is needed.
+    expect(Object.fromEntries(after.nodes.map((n) => [n.node, n.status]))).toEqual({ numbers: 'unused', powered: 'unused', shifted: 'unused', combined: 'stored' });
+    const changed = JSON.parse((await inProcess(['run', 'hello', '--dry-run', '--json', '--set', 'power=3', '--store', store])).out) as typeof after;
+    expect(Object.fromEntries(changed.nodes.map((n) => [n.node, n.status]))).toEqual({ numbers: 'stored', powered: 'execute', shifted: 'stored', combined: 'execute' });
+  });
+
+  it('checks the config first: a bad value under --dry-run exits 2', async () => {
+    expect((await inProcess(['run', 'hello', '--dry-run', '--set', 'power=99'])).code).toBe(2);
   });
 });

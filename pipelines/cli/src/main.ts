@@ -1,36 +1,20 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { runBenchCli } from '@bitlens/bench';
-import { ArtifactStore, BitlensError, type PipelineDefinition, gitRevision, hashJson, toBitlensError } from '@bitlens/core';
-import { z } from 'zod';
-import { assembleConfig, validateConfig } from './config.js';
+import { readFileSync } from 'node:fs';
+import { BitlensError, type PipelineDefinition, toBitlensError } from '@bitlens/core';
+import { benchCommand } from './commands/bench.js';
+import { listPipelines } from './commands/list.js';
+import { type CommandIo, runCommand } from './commands/run.js';
+import { EXIT, type ErrorPhase, exitCodeOf } from './exit-codes.js';
+import { COMMANDS, COMMAND_HELP, MAIN_HELP } from './help.js';
 import { PIPELINES } from './pipelines.js';
-import { type ProgressView, barProgress, lineProgress } from './progress.js';
-
-const HELP = `bitlens — tiny transformers, their circuits, and what ternary or binary weights change
-
-Usage:
-  bitlens run <pipeline> [--config file.json] [--set key=value ...] [--backend name] [--store dir] [--json]
-  bitlens list [--json]          pipelines and their options with defaults
-  bitlens bench [--filter re] [--quick] [--compare baseline.json [--fail-on-regression]] [--save baseline.json]
-                                 kernel microbenchmarks (default suite: benchmarks/kernels); --help for all options
-  bitlens --help
-
-Options of run:
-  --config file.json   options as a JSON object
-  --set key=value      one option (repeatable; value parsed as JSON when it can be, dots nest: a.b=1)
-  --backend name       tfjs backend: wasm (default, CPU), cpu, webgpu, tensorflow (tfjs-node, when installed)
-  --store dir          artifact store folder (default $BITLENS_HOME/store, else ./.bitlens/store)
-  --json               print the summary as one JSON object on stdout (progress goes to stderr)
-
-Exit codes: 0 success, 1 the run failed, 2 bad usage or config (nothing was run or written).`;
+import { debugFromEnv, renderError } from './render-error.js';
 
 /** Where the CLI writes; replaceable in tests. */
 export interface CliIo {
   readonly out: (line: string) => void;
   readonly err: (line: string) => void;
+  /** The stream progress bars draw on when it is a TTY. */
   readonly stderr?: NodeJS.WriteStream;
+  /** Environment (default `process.env`): `BITLENS_DEBUG=1` adds stack traces. */
   readonly env?: NodeJS.ProcessEnv;
   readonly pipelines?: readonly PipelineDefinition[];
 }
@@ -41,125 +25,77 @@ const defaultIo: CliIo = {
   stderr: process.stderr,
 };
 
-function describeOptions(schema: z.ZodType): { key: string; type: string; default?: unknown; description?: string; required: boolean }[] {
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
-    properties?: Record<string, { type?: string; enum?: unknown[]; default?: unknown; description?: string; minimum?: number; maximum?: number }>;
-    required?: string[];
-  };
-  return Object.entries(json.properties ?? {}).map(([key, p]) => {
-    let type = p.enum !== undefined ? p.enum.map((v) => JSON.stringify(v)).join('|') : (p.type ?? 'any');
-    const bound = (v: number | undefined): string => (v === undefined || Math.abs(v) > 1e15 ? '' : String(v));
-    if (bound(p.minimum) !== '' || bound(p.maximum) !== '') type += ` [${bound(p.minimum)}..${bound(p.maximum)}]`;
-    return { key, type, default: p.default, description: p.description, required: (json.required ?? []).includes(key) && p.default === undefined };
-  });
+/** The version of the bitlens CLI (its package version). */
+export function cliVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
-function list(pipelines: readonly PipelineDefinition[], asJson: boolean, io: CliIo): number {
-  const described = pipelines.map((p) => ({ name: p.name, description: p.description, options: describeOptions(p.config) }));
-  if (asJson) {
-    io.out(JSON.stringify(described, null, 2));
-    return 0;
-  }
-  for (const p of described) {
-    io.out(`${p.name} — ${p.description}`);
-    for (const o of p.options) {
-      const dflt = o.required ? 'required' : o.default === undefined ? 'optional' : `default ${JSON.stringify(o.default)}`;
-      io.out(`  ${o.key.padEnd(16)} ${o.type.padEnd(22)} ${dflt.padEnd(18)} ${o.description ?? ''}`.trimEnd());
-    }
-  }
-  return 0;
+function usageError(field: string, expected: string, found: string): BitlensError {
+  return new BitlensError('INVALID_OPTION', { stage: 'cli', field, expected, found });
 }
 
-async function run(pipelines: readonly PipelineDefinition[], positionals: string[], values: Record<string, unknown>, io: CliIo): Promise<number> {
-  const name = positionals[1];
-  const pipeline = pipelines.find((p) => p.name === name);
-  if (pipeline === undefined) {
-    throw new BitlensError('INVALID_CONFIG', { stage: 'cli', field: 'pipeline', expected: `one of ${pipelines.map((p) => p.name).join(', ')}`, found: JSON.stringify(name ?? '') });
+/** `bitlens help [command]`. */
+function helpCommand(rest: readonly string[], io: CommandIo): number {
+  const [name, ...more] = rest.filter((a) => a !== '--debug' && a !== '--json');
+  if (name === '--help' || name === '-h') return helpCommand(['help'], io);
+  if (more.length > 0) return io.fail(usageError('arguments', 'at most one command name', more.map((m) => JSON.stringify(m)).join(' ')), 'usage');
+  if (name === undefined) {
+    io.out(MAIN_HELP);
+    return EXIT.ok;
   }
-  const raw = assembleConfig({
-    ...(typeof values['config'] === 'string' ? { file: values['config'] } : {}),
-    sets: (values['set'] as string[] | undefined) ?? [],
-    ...(typeof values['backend'] === 'string' ? { backend: values['backend'] } : {}),
-  });
-  // Validated before anything runs or is written.
-  const config = validateConfig(pipeline.name, pipeline.config, raw);
-  const asJson = values['json'] === true;
-  const store = new ArtifactStore(typeof values['store'] === 'string' ? { root: values['store'] } : {});
-  const log = asJson ? io.err : io.out;
-  const view: ProgressView = io.stderr?.isTTY === true ? barProgress(io.stderr, io.err) : lineProgress(io.err);
-  const revision = gitRevision();
-  try {
-    const result = await pipeline.run(config, {
-      store,
-      configHash: hashJson({ pipeline: pipeline.name, config }),
-      ...(revision === undefined ? {} : { gitRevision: revision }),
-      onEvent: view.onEvent,
-      log,
-    });
-    view.stop();
-    if (asJson) io.out(JSON.stringify(result.summary, null, 2));
-    else for (const line of result.lines) io.out(line);
-    return 0;
-  } finally {
-    view.stop();
-  }
+  const text = COMMAND_HELP[name];
+  if (text === undefined) return io.fail(usageError('command', `one of ${COMMANDS.join(', ')}`, JSON.stringify(name)), 'usage');
+  io.out(text);
+  return EXIT.ok;
 }
 
-/** The kernel suite of this checkout, loaded at run time so that no package depends on benchmarks/. */
-const KERNEL_SUITE = fileURLToPath(new URL('../../../benchmarks/kernels/dist/kernels.bench.js', import.meta.url));
-
-function bench(argv: readonly string[], io: CliIo): Promise<number> {
-  const hasSuite = argv.some((a) => a === '--suite' || a.startsWith('--suite='));
-  if (!hasSuite && !existsSync(KERNEL_SUITE)) {
-    io.err(`bitlens: [NOT_FOUND] bench: the kernel suite is not built (${KERNEL_SUITE}); run \`npm run build\` first`);
-    return Promise.resolve(1);
+/** `bitlens list [--json]`. */
+function listCommand(rest: readonly string[], pipelines: readonly PipelineDefinition[], io: CommandIo): number {
+  const unknown = rest.filter((a) => a !== '--json' && a !== '--debug' && a !== '--help' && a !== '-h');
+  if (unknown.length > 0) return io.fail(usageError('arguments', 'only --json', unknown.map((u) => JSON.stringify(u)).join(' ')), 'usage');
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(COMMAND_HELP['list'] ?? '');
+    return EXIT.ok;
   }
-  return runBenchCli(hasSuite ? argv : ['--suite', KERNEL_SUITE, ...argv], { io: { log: io.out, error: io.err } });
+  return listPipelines(pipelines, rest.includes('--json'), io.out);
 }
 
-/** Runs the CLI with arguments (without `node bitlens`); returns the exit code. */
+/**
+ * Runs the CLI with arguments (without `node bitlens`) and resolves to the exit status: 0 success, 1 the run failed,
+ * 2 bad usage, config or option (found before any work). Errors print one line without a stack trace (with
+ * `--debug` or `BITLENS_DEBUG=1`, the stack), or one JSON object under `--json`. Never calls process.exit.
+ */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   const pipelines = io.pipelines ?? PIPELINES;
-  if (argv[0] === 'bench') return bench(argv.slice(1), io);
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        config: { type: 'string' },
-        set: { type: 'string', multiple: true },
-        backend: { type: 'string' },
-        store: { type: 'string' },
-        json: { type: 'boolean' },
-      },
-    });
-  } catch (e) {
-    io.err(`bitlens: ${(e as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  const command = positionals[0];
-  if (values['help'] === true || command === undefined || command === 'help') {
-    io.out(HELP);
-    return command === undefined && values['help'] !== true ? 2 : 0;
-  }
-  try {
-    switch (command) {
-      case 'list':
-        return list(pipelines, values['json'] === true, io);
-      case 'run':
-        return await run(pipelines, positionals, values, io);
-      default:
-        io.err(`bitlens: unknown command '${command}'\n\n${HELP}`);
-        return 2;
-    }
-  } catch (e) {
-    const err = toBitlensError(e, `cli ${command}`);
-    io.err(`bitlens: ${err.message}`);
-    if (err.code === 'INTERNAL' && err.cause instanceof Error && err.cause.stack !== undefined) io.err(err.cause.stack);
-    return err.code === 'INVALID_CONFIG' ? 2 : 1;
+  const style = { json: argv.includes('--json'), debug: argv.includes('--debug') || debugFromEnv(io.env ?? process.env) };
+  const fail = (e: unknown, phase: ErrorPhase, hint?: string): number => {
+    const error = toBitlensError(e, 'cli');
+    const code = exitCodeOf(error, phase);
+    io.err(renderError(error, code, style, hint ?? (code === EXIT.usage && !style.json ? 'bitlens --help lists the commands; bitlens help <command> their options' : undefined)));
+    return code;
+  };
+  const cio: CommandIo = { out: io.out, err: io.err, ...(io.stderr === undefined ? {} : { stderr: io.stderr }), fail };
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+      return fail(usageError('command', `one of ${COMMANDS.join(', ')}`, 'none'), 'usage', MAIN_HELP);
+    case '--help':
+    case '-h':
+      io.out(MAIN_HELP);
+      return EXIT.ok;
+    case '--version':
+    case '-V':
+      io.out(style.json ? JSON.stringify({ version: cliVersion(), node: process.version }) : `bitlens ${cliVersion()}`);
+      return EXIT.ok;
+    case 'help':
+      return helpCommand(rest, cio);
+    case 'list':
+      return listCommand(rest, pipelines, cio);
+    case 'run':
+      return runCommand(rest, pipelines, cio);
+    case 'bench':
+      return benchCommand(rest, cio);
+    default:
+      return fail(usageError(command.startsWith('-') ? 'option' : 'command', `a command first: one of ${COMMANDS.join(', ')} (or --help, --version)`, JSON.stringify(command)), 'usage');
   }
 }

@@ -17,8 +17,8 @@ const context = (store: ArtifactStore, events: GraphEvent[] = []) => ({ store, c
 describe('hello pipeline', () => {
   it('computes sum = x^power + x + offset for every row, batch by batch', async () => {
     const config = HelloConfig.parse({ n: 10, batch: 4, power: 3, offset: 0.5 });
-    const g = helloGraph(config).run();
-    const [xs, combined] = await Promise.all([lastValueFrom(g.streams.numbers.pipe(toArray())), lastValueFrom(helloGraph(config).run().streams.combined.pipe(toArray()))]);
+    const g = helloGraph(config).streams();
+    const [xs, combined] = await Promise.all([lastValueFrom(g.streams.numbers.pipe(toArray())), lastValueFrom(helloGraph(config).streams().streams.combined.pipe(toArray()))]);
     expect(combined.map((t) => t.numRows)).toEqual([4, 4, 2]);
     const x = xs.flatMap((t) => Array.from(t.getChild('x')?.toArray() as Float64Array));
     const sum = combined.flatMap((t) => Array.from(t.getChild('sum')?.toArray() as Float64Array));

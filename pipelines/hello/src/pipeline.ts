@@ -1,5 +1,4 @@
 import { PipelineGraph, definePipeline } from '@bitlens/core';
-import { lastValueFrom, toArray } from 'rxjs';
 import { z } from 'zod';
 import { combine, numbers, power, shift } from './stages.js';
 
@@ -29,13 +28,16 @@ export const helloPipeline = definePipeline({
   name: 'hello',
   description: 'Demo: seeded numbers → power and shift branches → join; exercises stages, DAG and cache.',
   config: HelloConfig,
+  plan: (config, context) => Promise.resolve(helloGraph(config).plan(context.store)),
   async run(config, context) {
-    const { streams, stats } = helloGraph(config).run({
+    const { tables: collected, stats } = await helloGraph(config).run({
       store: context.store,
       onEvent: context.onEvent,
+      ...(context.run === undefined ? {} : { log: context.run }),
       provenance: { configHash: context.configHash, seed: config.seed, ...(context.gitRevision === undefined ? {} : { gitRevision: context.gitRevision }) },
+      collect: ['combined'],
     });
-    const tables = await lastValueFrom(streams.combined.pipe(toArray()));
+    const tables = collected.combined;
     let rows = 0;
     let total = 0;
     for (const t of tables) {

@@ -45,17 +45,19 @@ describe('precision-comparison graph', () => {
     const kb = b.keys();
     const changed = a.names.filter((n) => ka[n] !== kb[n]);
     expect(changed.length).toBeGreaterThan(5);
-    expect(changed.every((n) => n.startsWith('ternary-') || n === 'mechanisms' || n === 'comparison')).toBe(true);
-    expect(changed).toContain('ternary-train');
+    expect(changed.every((n) => n.startsWith('ternary/') || n === 'mechanisms' || n === 'comparison')).toBe(true);
+    expect(changed).toContain('ternary/train');
     expect(changed).toContain('comparison');
-    expect(a.names.filter((n) => n.startsWith('fp32-') || n.startsWith('binary-')).every((n) => ka[n] === kb[n])).toBe(true);
+    expect(a.names.filter((n) => n.startsWith('fp32/') || n.startsWith('binary/')).every((n) => ka[n] === kb[n])).toBe(true);
   });
 
   it('every node has a stage name and the three runs share the dataset', () => {
     const g = comparisonGraph(resolveComparison(PrecisionComparisonConfig.parse({})), noTf, training);
-    expect(g.names).toHaveLength(2 + 3 * 12 + 2);
-    for (const n of g.names) expect(g.stages[n]).toMatch(/^[a-z-]+\/[a-z-]+$/);
-    expect(g.stages['fp32-train']).toBe('training/train');
+    expect(g.names).toHaveLength(2 + 3 * 13 + 2); // per run: train, metrics, checkpoints, progress, final + the 8 mechanism nodes
+    const stages = Object.fromEntries(g.describe().map((d) => [d.node, d.stage]));
+    for (const n of g.names) expect(stages[n]).toMatch(/^[a-z-]+\/[a-z-]+$/);
+    expect(stages['fp32/train']).toBe('training/train');
+    expect(g.describe().find((d) => d.node === 'ternary/train')?.inputs).toEqual({ in: 'dataset' });
   });
 
   it('the analyses see exactly the training split (the same train pairs as the circuits grid with the python shuffle)', async () => {

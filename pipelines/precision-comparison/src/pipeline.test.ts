@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArtifactStore, type GraphEvent, hashJson } from '@bitlens/core';
+import { REPORT_FIGURES } from '@bitlens/report';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PrecisionComparisonConfig, precisionComparisonPipeline } from './index.js';
 
@@ -19,17 +20,31 @@ async function run(overrides: Record<string, unknown> = {}) {
   return { result, events };
 }
 
+/** Every figure of the report is there; each picture figure has one chart per precision, with its rasters inline. */
+function expectEveryFigure(html: string): void {
+  expect((html.match(/<figure class="plot/g) ?? []).length).toBe(REPORT_FIGURES.length);
+  for (const id of REPORT_FIGURES) {
+    const at = html.indexOf(`id="${id}"`);
+    expect(at, id).toBeGreaterThan(0);
+    const fig = html.slice(at, html.indexOf('</figure>', at));
+    expect(fig, id).toContain('<svg');
+    if (fig.includes('class="model-views"')) for (const name of ['fp32', 'ternary', 'binary']) expect(fig, `${id} ${name}`).toContain(`data-model="${name}"`);
+  }
+  expect((html.match(/href="data:image\/png;base64,/g) ?? []).length).toBeGreaterThan(20);
+  expect(html).not.toContain('id="missing-views"');
+}
+
 describe('precision-comparison pipeline', () => {
   it('trains three precisions, analyses and compares them, and writes a self-contained report', async () => {
     const { result, events } = await run();
-    expect(result.stats.executed).toContain('fp32-train');
-    expect(result.stats.executed).toContain('binary-mechanism');
+    expect(result.stats.executed).toContain('fp32/train');
+    expect(result.stats.executed).toContain('binary/mechanism');
     expect(result.stats.executed).toContain('comparison');
     expect(result.stats.cached).toEqual([]);
     // Training reported its progress per epoch on the way.
-    expect(events.some((e) => e.type === 'stage-progress' && e.node === 'ternary-train')).toBe(true);
+    expect(events.some((e) => e.type === 'stage-progress' && e.node === 'ternary/train')).toBe(true);
     const html = readFileSync(tiny.out, 'utf8');
-    expect((html.match(/<figure class="plot"/g) ?? []).length).toBe(7);
+    expectEveryFigure(html);
     expect((html.match(/<tr class="verdict-/g) ?? []).length).toBe(3);
     expect(html).not.toMatch(/\s(src|href)\s*=\s*["']?https?:/i);
     const summary = result.summary as { precisions: { name: string; finalEpoch: number; trainAcc: number }[]; comparisons: { pair: string; verdict: string }[] };
@@ -52,10 +67,10 @@ describe('precision-comparison pipeline', () => {
   it('changing the ternary quantizer recomputes the ternary run and the comparison only', async () => {
     const { result } = await run({ quantizers: { ternary: 'ternary-centred' } });
     const executed = [...result.stats.executed].sort();
-    expect(executed).toContain('ternary-train');
+    expect(executed).toContain('ternary/train');
     expect(executed).toContain('comparison');
-    expect(executed.every((n) => n.startsWith('ternary-') || n === 'mechanisms' || n === 'comparison')).toBe(true);
-    expect(result.stats.cached).toEqual(expect.arrayContaining(['fp32-metrics', 'binary-metrics', 'fp32-mechanism', 'binary-mechanism']));
+    expect(executed.every((n) => n.startsWith('ternary/') || n === 'mechanisms' || n === 'comparison')).toBe(true);
+    expect(result.stats.cached).toEqual(expect.arrayContaining(['fp32/metrics', 'binary/metrics', 'fp32/mechanism', 'binary/mechanism']));
   });
 });
 
@@ -80,5 +95,14 @@ describe('reduced comparison (p = 31)', () => {
       expect(p.keyFrequencies.embed.length, p.name).toBeLessThanOrEqual(10); // of 15 frequencies at p = 31
     }
     expect(summary.comparisons.map((c) => c.verdict)).toEqual(['same', 'same', 'same']);
+    // The real report: every view, and the pictures show what the verdict rests on. Each run's neuron heatmaps are
+    // of its own neuron key frequencies, and its clock planes of its embedding key frequencies.
+    const html = readFileSync(join(dir, 'reduced.html'), 'utf8');
+    expectEveryFigure(html);
+    for (const p of summary.precisions) {
+      const start = html.indexOf(`data-model="${p.name}"`, html.indexOf('id="plot-clock"'));
+      const plane = html.slice(start, html.indexOf('</svg>', start));
+      for (const k of p.keyFrequencies.embed.slice(0, 8)) expect(plane, `${p.name} k ${k}`).toMatch(new RegExp(`>k ${k} \\(\\d+% of W_E\\)<`));
+    }
   }, 600_000);
 });

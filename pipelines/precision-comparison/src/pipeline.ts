@@ -1,62 +1,34 @@
-import { renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createEngineWorkers, initTfjsBackend } from '@bitlens/engine';
-import { workerExecutor } from '@bitlens/training';
-import { BitlensError, type GraphEvent, type RunStats, bitlensVersion, definePipeline } from '@bitlens/core';
+import { initTfjsBackend } from '@bitlens/engine';
+import { type GraphEvent, type RunOptions, type RunStats, bitlensVersion, definePipeline, writeFileAtomic } from '@bitlens/core';
 import { type StageRecord, renderReport, textSummary } from '@bitlens/report';
 import type { Table } from 'apache-arrow';
-import { type Observable, forkJoin, lastValueFrom, toArray } from 'rxjs';
-import { PrecisionComparisonConfig, type ResolvedComparison, resolveComparison } from './config.js';
-import { type ComparisonGraph, GROK_THRESHOLD, comparisonGraph } from './graph.js';
+import { type PrecisionRun, PrecisionComparisonConfig, type ResolvedComparison, comparisonFiles, resolveComparison } from './config.js';
+import { type ComparisonGraph, GROK_THRESHOLD, comparisonGraph, comparisonTraining } from './graph.js';
 import { type RunTables, comparisonReportData } from './internal/report-data.js';
 
 const PIPELINE = 'precision-comparison';
 
-/** Writes a file atomically (temp file + rename), so a half-written report is never left at `path`. */
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (e) {
-    throw new BitlensError('INTERNAL', { stage: `${PIPELINE}/report-sink`, field: 'out', expected: 'a writable path', found: JSON.stringify(path) }, (e as Error).message, { cause: e });
-  }
-}
 
-const all = (s: Observable<Table> | undefined, node: string): Promise<Table[]> => {
-  if (s === undefined) throw new BitlensError('INTERNAL', { stage: PIPELINE, field: node, expected: 'a node of the graph', found: 'nothing' });
-  return lastValueFrom(s.pipe(toArray()));
-};
+/** The nodes of one run that the report reads. */
+const REPORT_NODES = ['metrics', 'progress', 'spectra', 'final', 'norms', 'neurons', 'keys', 'mechanism', 'views'] as const;
 
 /**
- * Runs the graph: first every leaf at once (the three trainings start together in their workers; each run's analysis
- * starts when its training ends), then reads the intermediate nodes the report needs back from the store (a node's
- * run-time stream is consumed by its downstream stage, so it is read in a fresh graph run, from its artifact).
+ * Runs the graph once and collects what the report needs: the comparison and, per run, its training metrics,
+ * progress measures, final checkpoint and analyses (the three trainings start together in their workers; each run's
+ * analysis starts when its training ends).
  */
-async function runGraph(graph: ComparisonGraph, r: ResolvedComparison, runOptions: Parameters<ComparisonGraph['run']>[0]): Promise<{ stats: RunStats; runs: { run: (typeof r.runs)[number]; tables: RunTables }[]; comparison: Table[] }> {
-  const first = graph.run(runOptions);
-  const leaves: Record<string, Promise<Table[]>> = {};
-  const leafNames = ['comparison', ...r.runs.flatMap((run) => [`${run.name}-metrics`, `${run.name}-progress`])];
-  const results = await lastValueFrom(forkJoin(Object.fromEntries(leafNames.map((n) => [n, first.streams[n]?.pipe(toArray()) ?? []]))));
-  for (const n of leafNames) leaves[n] = Promise.resolve(results[n] ?? []);
-  const read = (node: string): Promise<Table[]> => all(graph.run({ ...runOptions, onEvent: () => undefined }).streams[node], node);
-  const runs = [];
-  for (const run of r.runs) {
-    const n = (what: string): string => `${run.name}-${what}`;
-    runs.push({
-      run,
-      tables: {
-        metrics: results[n('metrics')] ?? [],
-        progress: results[n('progress')] ?? [],
-        final: await read(n('final')),
-        norms: await read(n('norms')),
-        neurons: await read(n('neurons')),
-        keys: await read(n('keys')),
-        mechanism: await read(n('mechanism')),
-      },
-    });
-  }
-  return { stats: first.stats, runs, comparison: results['comparison'] ?? [] };
+async function runGraph(graph: ComparisonGraph, r: ResolvedComparison, runOptions: RunOptions): Promise<{ stats: RunStats; runs: { run: PrecisionRun; tables: RunTables }[]; comparison: Table[] }> {
+  const nodes = r.runs.flatMap((run) => REPORT_NODES.map((what) => `${run.name}/${what}` as const));
+  const { tables, stats } = await graph.run({ ...runOptions, collect: ['comparison', ...nodes] });
+  const runs = r.runs.map((run) => {
+    const of = (what: (typeof REPORT_NODES)[number]): Table[] => tables[`${run.name}/${what}`];
+    const collected: RunTables = {
+      metrics: of('metrics'), progress: of('progress'), spectra: of('spectra'), final: of('final'), norms: of('norms'), neurons: of('neurons'), keys: of('keys'), mechanism: of('mechanism'), views: of('views'),
+    };
+    return { run, tables: collected };
+  });
+  return { stats, runs, comparison: tables.comparison };
 }
 
 /**
@@ -71,16 +43,21 @@ export const precisionComparisonPipeline = definePipeline({
   name: PIPELINE,
   description: 'fp32 vs ternary vs binary: parallel training, progress measures, circuit analysis, same-algorithm verdict, HTML report.',
   config: PrecisionComparisonConfig,
+  files: comparisonFiles,
+  async plan(config, context) {
+    const r = resolveComparison(config);
+    const { tf } = await initTfjsBackend(r.backend);
+    return comparisonGraph(r, tf, comparisonTraining(r)).plan(context.store);
+  },
   async run(config, context) {
     const start = performance.now();
     const r = resolveComparison(config);
     const { tf, info } = await initTfjsBackend(r.backend);
-    // The three trainings run at once, each in a worker thread with its own engine (runs, not kernels, take the cores).
-    const training = workerExecutor({ workers: createEngineWorkers({ backend: r.backend, workers: r.runs.length }) });
-    const graph = comparisonGraph(r, tf, training);
+    const graph = comparisonGraph(r, tf, comparisonTraining(r));
     const events: GraphEvent[] = [];
-    const runOptions = {
+    const runOptions: RunOptions = {
       store: context.store,
+      ...(context.run === undefined ? {} : { log: context.run }),
       onEvent: (e: GraphEvent) => {
         if (e.type === 'stage-done' || e.type === 'stage-cached') events.push(e);
         context.onEvent(e);
@@ -88,9 +65,8 @@ export const precisionComparisonPipeline = definePipeline({
       provenance: { configHash: context.configHash, seed: r.seed, backend: info.name, ...(context.gitRevision === undefined ? {} : { gitRevision: context.gitRevision }) },
     };
     const { stats, runs, comparison } = await runGraph(graph, r, runOptions);
-    const keys = graph.keys();
     const executed = new Set(stats.executed);
-    const stages: StageRecord[] = graph.names.map((node) => ({ node, stage: graph.stages[node] ?? '', key: keys[node] ?? '', cached: !executed.has(node) }));
+    const stages: StageRecord[] = graph.describe().map((d) => ({ node: d.node, stage: d.stage, key: d.key, cached: !executed.has(d.node) }));
     const wallSeconds = (performance.now() - start) / 1000;
     const data = comparisonReportData(r, runs, comparison, {
       pipeline: PIPELINE,
@@ -105,7 +81,7 @@ export const precisionComparisonPipeline = definePipeline({
       stages,
     });
     const out = resolve(r.out);
-    writeAtomic(out, await renderReport(data));
+    writeFileAtomic(out, await renderReport(data), `${PIPELINE}/report-sink`);
     const summary = {
       p: r.p,
       preset: r.preset,

@@ -30,12 +30,15 @@ export function buildCases(): Case[] {
     c({ name: 'ClippedSoftmax 6x50 zeta 1.1 gamma -0.03', op: 'ClippedSoftmax', gap: 'ClippedSoftmax', inputs: { x: randomTensor([6, 50], { seed: 6 }) }, attrs: { zeta: 1.1, gamma: -0.03 }, expect: 'reference' }),
     c({ name: 'FourierProjection p=13 d=5', op: 'FourierProjection', gap: 'FourierProjection', inputs: { x: randomTensor([13, 5], { seed: 7 }) }, attrs: { p: 13 }, expect: 'reference' }),
     c({ name: 'QuantizeTernary 24x40', op: 'QuantizeTernary', gap: 'QuantizeTernary', inputs: { w: randomTensor([24, 40], { seed: 8 }) }, attrs: { eps: 1e-5 }, expect: 'reference' }),
+    // eps 0 and gamma 1: w / gamma = ±0.5 and ±1.5 exactly, so the codes test round half to even (0, 0, 1, -1 after clip)
+    c({ name: 'QuantizeTernary exact ties, eps 0', op: 'QuantizeTernary', gap: 'QuantizeTernary', inputs: { w: tensor('float32', [2, 2], [0.5, -0.5, 1.5, -1.5]) }, attrs: { eps: 0 }, expect: 'reference' }),
     c({ name: 'QuantizeBinary 24x40 centred', op: 'QuantizeBinary', gap: 'QuantizeBinary', inputs: { w: randomTensor([24, 40], { seed: 9 }) }, attrs: { center: true }, expect: 'reference' }),
     c({ name: 'Dequantize per-row scales', op: 'Dequantize', gap: 'Dequantize', inputs: { codes: randomCodes([5, 9], [-1, 0, 1], { seed: 10 }), scale: tensor('float32', [5], [0.5, 1, 1.5, 2, 2.5]) }, attrs: {}, expect: 'reference' }),
     c({ name: 'Int8MatMul 9x1500 · (7x1500)ᵀ (k past one exact fp32 chunk)', op: 'Int8MatMul', gap: 'Int8MatMul', inputs: { a: randomInt8([9, 1500], { seed: 11, lo: -128 }), b: randomInt8([7, 1500], { seed: 12, lo: -128 }) }, attrs: { transposeB: true }, expect: 'reference' }),
   ];
-  // packed kernels: k not a multiple of 32 / 128, odd m and n to exercise tile edges
-  for (const [m, n, k] of [[5, 7, 1], [6, 9, 100], [9, 10, 300]] as const) {
+  // packed kernels: k not a multiple of 32 / 128, odd m and n to exercise tile edges; n >= 32 reaches the wasm
+  // kernels' 16-row weight blocks (two full blocks and a partial third), k = 1100 more than one 63-step chunk
+  for (const [m, n, k] of [[5, 7, 1], [6, 9, 100], [9, 10, 300], [9, 40, 300], [6, 33, 1100]] as const) {
     const a = randomCodes([m, k], [-1, 1], { seed: 100 + k }), b = randomCodes([n, k], [-1, 1], { seed: 200 + k });
     out.push(c({ name: `BinaryMatMul ${m}x${n} k=${k}`, op: 'BinaryMatMul', gap: 'BinaryMatMul', inputs: { a: packBinary(a), b: packBinary(b) }, attrs: { k },
       expect: { floatOf: { a: toFloat32(a), b: toFloat32(b), scale: 1 } } }));
@@ -47,6 +50,8 @@ export function buildCases(): Case[] {
       out.push(c({ name: `TernaryMatMul ${format} fp32 ${m}x${n} k=${k} scale 0.75`, op: 'TernaryMatMul', gap: `TernaryMatMul:${format}`, inputs: { x, w: packed }, attrs: { k, format, scale: 0.75 },
         expect: { floatOf: { a: x, b: toFloat32(w), scale: 0.75 } } }));
     }
+    // W1.58A8: the int8 codes of x must match the reference's exactly (the dequantized output then agrees to fp32 rounding)
+    out.push(c({ name: `TernaryMatMulA8 ${m}x${n} k=${k} scale 0.75`, op: 'TernaryMatMulA8', gap: 'TernaryMatMulA8', inputs: { x, w: packI2S(w) }, attrs: { k, scale: 0.75 }, expect: 'reference' }));
   }
   return out;
 }

@@ -8,7 +8,7 @@ import { type AblationMode, type AblationTarget, ablate } from '../interventions
 import { crossEntropy } from '../loss.js';
 import { type WeightsColumn, gridLogits, loadModel } from '../model.js';
 import { type Ablations, AblationsSchema } from '../schemas.js';
-import { type Task, inputGrid } from '../task.js';
+import { type Task, inputGrid, resolveTask } from '../task.js';
 import { configMeta } from './internal.js';
 
 function targetName(t: AblationTarget): string {
@@ -16,11 +16,12 @@ function targetName(t: AblationTarget): string {
 }
 
 /**
- * Ablation of heads, neurons and Fourier directions (zero / mean / resample) with Δloss and Δaccuracy over all p^2
- * inputs. Default targets: every attention head. One row per (target, mode).
+ * Ablation of heads, neurons and Fourier directions (zero / mean / resample) with Δloss and Δaccuracy over the task's
+ * valid pairs (all p^2 but division's b = 0). Default targets: every attention head. One row per (target, mode).
  */
 export function ablations(tf: Tf, options: { readonly targets?: readonly AblationTarget[]; readonly modes?: readonly AblationMode[]; readonly task?: Task; readonly seed?: number; readonly column?: WeightsColumn } = {}): Stage<Weights, Ablations> {
   const name = 'circuits/ablations';
+  const task = resolveTask(options.task ?? 'add', name);
   return defineStage({
     name,
     version: '1',
@@ -29,11 +30,11 @@ export function ablations(tf: Tf, options: { readonly targets?: readonly Ablatio
     output: AblationsSchema,
     apply: map((t: Table<Weights>) => {
       const m = loadModel(t, options.column ?? 'effective', name);
-      const labels = inputGrid(m.config.p, options.task ?? 'add').labels;
+      const { labels, valid: mask } = inputGrid(m.config.p, task);
       const targets = options.targets ?? Array.from({ length: m.config.nHeads }, (_, h): AblationTarget => ({ kind: 'head', head: h }));
       const modes = options.modes ?? ['zero', 'mean', 'resample'];
-      const base = modes.length === 0 || targets.length === 0 ? undefined : crossEntropy(gridLogits(tf, m), labels, m.config.dVocabOut);
-      const res = targets.flatMap((tg) => modes.map((md) => ablate(tf, m, labels, tg, md, { seed: options.seed ?? 0, ...(base === undefined ? {} : { base }) })));
+      const base = modes.length === 0 || targets.length === 0 ? undefined : crossEntropy(gridLogits(tf, m), labels, m.config.dVocabOut, mask);
+      const res = targets.flatMap((tg) => modes.map((md) => ablate(tf, m, labels, tg, md, { seed: options.seed ?? 0, mask, ...(base === undefined ? {} : { base }) })));
       return tableOf(
         AblationsSchema,
         [

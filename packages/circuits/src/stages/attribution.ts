@@ -7,7 +7,7 @@ import { directLogitAttributionFrom, dlaHooks } from '../attribution.js';
 import { bool, float64, tableOf, utf8 } from '../internal/arrow.js';
 import { type WeightsColumn, loadModel } from '../model.js';
 import { type Activations, ActivationsSchema, type Attribution, AttributionSchema } from '../schemas.js';
-import { type Task, inputGrid } from '../task.js';
+import { type Task, inputGrid, resolveTask } from '../task.js';
 import { configMeta, only } from './internal.js';
 
 /**
@@ -17,6 +17,7 @@ import { configMeta, only } from './internal.js';
  */
 export function attribution(tf: Tf, options: { readonly task?: Task; readonly column?: WeightsColumn } = {}): JoinStage<{ weights: Weights; activations: Activations }, Attribution> {
   const name = 'circuits/attribution';
+  const task = resolveTask(options.task ?? 'add', name);
   return defineJoin({
     name,
     version: '2',
@@ -27,16 +28,20 @@ export function attribution(tf: Tf, options: { readonly task?: Task; readonly co
       forkJoin({ w: weights.pipe(toArray()), a: actsIn.pipe(toArray()) }).pipe(
         map(({ w, a }) => {
           const m = loadModel(only(w, name, 'weights'), options.column ?? 'effective', name);
-          const labels = inputGrid(m.config.p, options.task ?? 'add').labels;
+          const { labels, valid, nValid } = inputGrid(m.config.p, task);
           const acts = new Map(dlaHooks(m.config).map((h) => [h, activationMatrix(a, h, { lastPosition: true, requireGrid: true, stage: name })]));
           const logits = activationMatrix(a, 'logits', { lastPosition: true, requireGrid: true, stage: name });
           const dla = directLogitAttributionFrom(tf, m, acts, logits.data, logits.rows);
           const o = m.config.dVocabOut;
           const n = dla.rows.length;
+          // The correct logit exists on the task's valid pairs only (div: b != 0).
           const meanCorrect = dla.contributions.map((cb) => {
             let s = 0;
-            for (let i = 0; i < n; i++) s += cb[i * o + (labels[dla.rows[i] ?? 0] ?? 0)] ?? 0;
-            return s / n;
+            for (let i = 0; i < n; i++) {
+              const r = dla.rows[i] ?? 0;
+              if (valid[r] === 1) s += cb[i * o + (labels[r] ?? 0)] ?? 0;
+            }
+            return s / nValid;
           });
           const meanAbs = dla.contributions.map((cb) => cb.reduce((s, v) => s + Math.abs(v), 0) / cb.length);
           return tableOf(AttributionSchema, [utf8(dla.components), float64(meanCorrect), float64(meanAbs), bool(dla.components.map(() => dla.exact))], configMeta(m.config));

@@ -8,13 +8,15 @@ import { clusterQuadrature, fitNeuronWaves } from '../quadrature.js';
 import { type Activations, ActivationsSchema, type NeuronFreqs, NeuronFreqsSchema, type Quadrature, QuadratureSchema } from '../schemas.js';
 import { neuronLogitMap } from '../spectra.js';
 import { configMeta, only } from './internal.js';
+import { NEURON_PLAIN_KEY } from './neuron-frequencies.js';
 
 const MLP_PRE = 'blocks.0.mlp.hook_pre';
 
 /**
- * Yip's quadrature view (SCIENCE §5) per frequency cluster of clustered neurons: fits each neuron's input wave from
+ * Yip's quadrature view (docs/science.md#quadrature-yip) per frequency cluster of clustered neurons: fits each neuron's input wave from
  * the MLP pre-activations (hook_pre, last position) and its output wave from W_L, then the quadrature error of the
- * cluster's phases against the closed form.
+ * cluster's phases against the closed form. Empty when the neuron table was computed in re-indexed coordinates
+ * (discrete logs for mul and div, α a and β b for 2a + 3b): the waves are fits over Z_p in a and b.
  */
 export function quadrature(options: { readonly grid?: number; readonly column?: WeightsColumn } = {}): JoinStage<{ weights: Weights; activations: Activations; neurons: NeuronFreqs }, Quadrature> {
   const name = 'circuits/quadrature';
@@ -31,6 +33,8 @@ export function quadrature(options: { readonly grid?: number; readonly column?: 
           const c = m.config;
           const pre = activationMatrix(a, MLP_PRE, { lastPosition: true, requireGrid: true, stage: name });
           const nt = only(n, name, 'neurons');
+          // The waves are fitted over Z_p in a and b: neuron frequencies of re-indexed coordinates have no fit here.
+          if (nt.schema.metadata.get(NEURON_PLAIN_KEY) === 'false') return tableOf(QuadratureSchema, [int32([]), int32([]), float64([]), float64([]), float64([])], configMeta(c));
           const freqs = Int32Array.from(numbers(nt, 'freq'), (k) => (k === 0 ? 1 : k));
           const clustered = booleans(nt, 'clustered');
           const wl = Float32Array.from(neuronLogitMap(tensorOf(m, 'blocks.0.mlp.W_out', name).data, tensorOf(m, 'unembed.W_U', name).data, c.dMlp, c.dModel, c.dVocabOut));

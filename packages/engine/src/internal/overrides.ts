@@ -1,4 +1,4 @@
-import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import type { Tf } from '../init.js';
 
 /**

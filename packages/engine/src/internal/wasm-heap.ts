@@ -1,4 +1,4 @@
-import type { TensorInfo } from '@tensorflow/tfjs';
+import type { TensorInfo } from '@tensorflow/tfjs-core';
 
 /** The part of tfjs-wasm's backend object that JavaScript kernels use: views of its heap and new outputs on it. */
 export interface WasmBackendHeap {

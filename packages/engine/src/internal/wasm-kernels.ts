@@ -1,6 +1,6 @@
 import { BitlensError } from '@bitlens/core';
 import type { AttendShape, Gemm } from '@bitlens/kernels-wasm';
-import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { Tf } from '../init.js';
 import { overrideKernel } from './overrides.js';
 import { heapF32, heapI32, newF32, outputF32 } from './wasm-heap.js';

@@ -1,5 +1,5 @@
 import { BitlensError } from '@bitlens/core';
-import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { Tf } from '../init.js';
 import { overrideKernel } from './overrides.js';
 

@@ -4,7 +4,7 @@ import type { Tf } from '@bitlens/engine';
 
 type TfTensor = ReturnType<Tf['tensor']>;
 
-/** Reads a tensor back to host memory and disposes it (never from inside `tf.tidy`: see PLATFORM.md). */
+/** Reads a tensor back to host memory and disposes it (never from inside `tf.tidy`: see docs/platform.md). */
 export async function readFloat(t: TfTensor): Promise<Float32Array> {
   try {
     const d = await t.data();
@@ -28,10 +28,10 @@ const asFloat = (tf: Tf, t: HostTensor): TfTensor => tf.tensor(t.dtype === 'floa
 const INT8_CHUNK = 1024;
 
 /** The dense (non-packed) kernels, shared by tfjs cpu, wasm and webgpu: written against the tf API only. */
-export function denseKernels(tf: Tf): { readonly [N in Exclude<OpName, 'BinaryMatMul' | 'TernaryMatMul'>]: Kernel<N> } {
+export function denseKernels(tf: Tf): { readonly [N in Exclude<OpName, 'BinaryMatMul' | 'TernaryMatMul' | 'TernaryMatMulA8'>]: Kernel<N> } {
   return {
     MatMul: async ({ a, b }, { transposeB }) => {
-      // an explicit transpose: tfjs-wasm's matMul with transposeB is 10-25x slower (PLATFORM.md)
+      // an explicit transpose: tfjs-wasm's matMul with transposeB is 10-25x slower (docs/platform.md)
       const out = tf.tidy(() => tf.matMul(asFloat(tf, a), transposeB ? tf.transpose(asFloat(tf, b)) : asFloat(tf, b)));
       return tensor('float32', out.shape, await readFloat(out));
     },

@@ -1,4 +1,4 @@
-import { binaryWords, i2sBytes, tensor } from '@bitlens/kernels';
+import { activationInt8Host, binaryWords, i2sBytes, tensor } from '@bitlens/kernels';
 import type { HostTensor, Kernel } from '@bitlens/kernels';
 import type { Tf } from '@bitlens/engine';
 import { readFloat, readInt } from './dense.js';
@@ -46,13 +46,13 @@ function words(tf: Tf, t: HostTensor<'uint8'> | HostTensor<'uint32'>, shape: [nu
  * Packed kernels for tfjs-webgpu as WGSL programs run through the backend (`runWebGPUProgram`), one output per
  * invocation: XNOR-popcount with `countOneBits`, and ternary I2_S / two-plane decoding with shifts and masks.
  */
-export function packedWebgpuKernels(tf: Tf, util: WebGpuUtil): { BinaryMatMul: Kernel<'BinaryMatMul'>; TernaryMatMul: Kernel<'TernaryMatMul'> } {
+export function packedWebgpuKernels(tf: Tf, util: WebGpuUtil): { BinaryMatMul: Kernel<'BinaryMatMul'>; TernaryMatMul: Kernel<'TernaryMatMul'>; TernaryMatMulA8: Kernel<'TernaryMatMulA8'> } {
   const gpu = (): WebGpuBackendLike => tf.backend() as unknown as WebGpuBackendLike;
   const run = (p: Program, inputs: TfTensor[], dtype: 'float32' | 'int32', uniforms: { type: 'int32' | 'float32'; data: number[] }[]): TfTensor => {
     const info = gpu().runWebGPUProgram(p, inputs as unknown as TensorInfo[], dtype, uniforms);
     return tf.engine().makeTensorFromTensorInfo(info as never) as TfTensor;
   };
-  return {
+  const kernels: { BinaryMatMul: Kernel<'BinaryMatMul'>; TernaryMatMul: Kernel<'TernaryMatMul'> } = {
     BinaryMatMul: async ({ a, b }, { k }) => {
       const m = a.shape[0] ?? 0, n = b.shape[0] ?? 0, w = binaryWords(k);
       const A = words(tf, a, [m, w]), B = words(tf, b, [n, w]);
@@ -122,6 +122,16 @@ export function packedWebgpuKernels(tf: Tf, util: WebGpuUtil): { BinaryMatMul: K
       return x.dtype === 'int8' ? tensor('int32', [m, n], await readInt(out)) : tensor('float32', [m, n], await readFloat(out));
     },
   };
+  // W1.58A8: the activation rows are quantized on the host (the @bitlens/kernels formula), the exact int8 product runs
+  // in the WGSL kernel above, the dequantization on the host (one float32 rounding, as the op defines)
+  const a8: Kernel<'TernaryMatMulA8'> = async ({ x, w }, { k, scale }) => {
+    const m = x.shape[0] ?? 0, n = w.shape[0] ?? 0, { codes, scales } = activationInt8Host(x.data, m, k);
+    const acc = await kernels.TernaryMatMul({ x: tensor('int8', [m, k], codes), w }, { k, format: 'i2s', scale: 1 });
+    const factor = Float32Array.from(scales, (s) => scale / s), out = new Float32Array(m * n);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[i * n + j] = (acc.data[i * n + j] ?? 0) * (factor[i] ?? 0);
+    return tensor('float32', [m, n], out);
+  };
+  return { ...kernels, TernaryMatMulA8: a8 };
 }
 
 function mainHeader(): string {

@@ -1,5 +1,5 @@
 import type { Tf } from '@bitlens/engine';
-import type { Tensor, Tensor1D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor1D } from '@tensorflow/tfjs-core';
 
 /** Kernel names of the fused MLP block, registered by @bitlens/engine where it has one (wasm). */
 const FUSED_MLP = 'BitlensFusedMlp';

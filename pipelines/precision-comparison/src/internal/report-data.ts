@@ -1,27 +1,13 @@
-import { DEFAULT_VERDICT_RULE, keysOf } from '@bitlens/circuits';
+import { DEFAULT_VERDICT_RULE } from '@bitlens/circuits';
 import { detectGrokking } from '@bitlens/metrics';
-import type { ComparisonRow, ComparisonSide, MechanismReport, PrecisionReport, ProgressCurves, ReportData, ReportProvenance, TrainingCurves } from '@bitlens/report';
+import { type ComparisonRow, type ComparisonSide, type PrecisionReport, type ProgressCurves, type ReportData, type ReportProvenance, type TrainingCurves, columnValues as column, frequencyEvolution, modelReportFromTables } from '@bitlens/report';
+import { strings as columnStrings } from '@bitlens/core';
 import type { Table } from 'apache-arrow';
 import type { PrecisionRun, ResolvedComparison } from '../config.js';
 import { GROK_THRESHOLD } from '../graph.js';
 
-/** Values of a column over several tables, as numbers (NaN for null). */
-export function column(tables: readonly Table[], name: string): number[] {
-  return tables.flatMap((t) => {
-    const c = t.getChild(name);
-    return Array.from({ length: t.numRows }, (_, i) => {
-      const v = c?.get(i) as number | bigint | null | undefined;
-      return v === null || v === undefined ? Number.NaN : Number(v);
-    });
-  });
-}
-
 function strings(tables: readonly Table[], name: string): string[] {
-  return tables.flatMap((t) => Array.from({ length: t.numRows }, (_, i) => String(t.getChild(name)?.get(i) ?? '')));
-}
-
-function booleans(tables: readonly Table[], name: string): boolean[] {
-  return tables.flatMap((t) => Array.from({ length: t.numRows }, (_, i) => t.getChild(name)?.get(i) === true));
+  return tables.flatMap((t) => columnStrings(t, name));
 }
 
 /** Rows sorted by epoch (the training stream emits one metrics table per logged epoch). */
@@ -54,57 +40,6 @@ export function progressCurves(progress: readonly Table[]): ProgressCurves {
   });
 }
 
-/** Per-frequency embedding norms sqrt(n_cos^2 + n_sin^2) from a `FourierNormsSchema` table (matrix W_E). */
-export function embedFrequencyNorms(norms: readonly Table[]): { freq: number; norm: number }[] {
-  const matrix = strings(norms, 'matrix');
-  const freq = column(norms, 'freq');
-  const kind = strings(norms, 'kind');
-  const norm = column(norms, 'norm');
-  const sq = new Map<number, number>();
-  matrix.forEach((m, i) => {
-    const k = freq[i] ?? 0;
-    if (m !== 'W_E' || kind[i] === 'const' || k < 1) return;
-    sq.set(k, (sq.get(k) ?? 0) + (norm[i] ?? 0) ** 2);
-  });
-  return [...sq.entries()].sort((a, b) => a[0] - b[0]).map(([f, s]) => ({ freq: f, norm: Math.sqrt(s) }));
-}
-
-/** Clustered neurons per best frequency, and the alive neurons that are not clustered (`NeuronFreqsSchema`). */
-export function neuronHistogram(neurons: readonly Table[]): { bins: { freq: number; neurons: number }[]; unclustered: number } {
-  const freq = column(neurons, 'freq');
-  const alive = booleans(neurons, 'alive');
-  const clustered = booleans(neurons, 'clustered');
-  const counts = new Map<number, number>();
-  let unclustered = 0;
-  freq.forEach((f, i) => {
-    if (!alive[i]) return;
-    if (clustered[i]) counts.set(f, (counts.get(f) ?? 0) + 1);
-    else unclustered++;
-  });
-  return { bins: [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([f, n]) => ({ freq: f, neurons: n })), unclustered };
-}
-
-/** The mechanism numbers of one `MechanismSchema` row. */
-export function mechanismReport(mech: readonly Table[]): MechanismReport | undefined {
-  if (mech.reduce((n, t) => n + t.numRows, 0) === 0) return undefined;
-  const v = (c: string): number => column(mech, c)[0] ?? Number.NaN;
-  return {
-    fullLoss: v('full_loss'),
-    accuracy: v('accuracy'),
-    restrictedLoss: v('restricted_loss'),
-    excludedLoss: v('excluded_loss'),
-    varianceExplainedByKeys: v('variance_explained_by_keys'),
-    shareClustered: v('share_clustered'),
-    ffs: v('ffs'),
-    fcr: v('fcr'),
-    giniEmbed: v('gini_embed'),
-    giniNeuronLogit: v('gini_wl'),
-    gradientSymmetricity: v('gradient_symmetricity'),
-    distanceIrrelevance: v('distance_irrelevance'),
-    circularity: v('circularity'),
-  };
-}
-
 /** Comparison rows from `ComparisonSchema` tables (columns `<measure>_a` / `<measure>_b` per model of the pair). */
 export function comparisonRows(comparison: readonly Table[]): ComparisonRow[] {
   const s = (c: string): string[] => strings(comparison, c);
@@ -133,11 +68,15 @@ export function comparisonRows(comparison: readonly Table[]): ComparisonRow[] {
 export interface RunTables {
   readonly metrics: readonly Table[];
   readonly progress: readonly Table[];
+  /** Embedding Fourier norms per checkpoint (`embedSpectra` of @bitlens/report). */
+  readonly spectra: readonly Table[];
   readonly final: readonly Table[];
   readonly norms: readonly Table[];
   readonly neurons: readonly Table[];
   readonly keys: readonly Table[];
   readonly mechanism: readonly Table[];
+  /** The pictures of the final model (`modelViews` of @bitlens/report). */
+  readonly views: readonly Table[];
 }
 
 /** One precision's report section from its tables. */
@@ -147,22 +86,16 @@ export function precisionReport(run: PrecisionRun, t: RunTables, threshold: numb
     training.epoch.map((epoch, i) => ({ epoch, trainAccuracy: training.trainAcc[i] ?? 0, testAccuracy: training.testAcc[i] ?? 0, testLoss: training.testLoss[i] ?? 0 })),
     threshold,
   );
-  const hist = neuronHistogram(t.neurons);
-  const mechanism = mechanismReport(t.mechanism);
-  const keyTable = t.keys[0];
+  const evolution = frequencyEvolution(t.spectra, t.progress);
   return {
-    name: run.name,
+    ...modelReportFromTables(run.name, t),
     quantizer: run.quantizer,
     training,
     grokEpoch: events.grokked >= 0 ? events.grokked : null,
     trainFitEpoch: events.memorised >= 0 ? events.memorised : null,
     finalEpoch: column(t.final, 'epoch')[0] ?? Number.NaN,
     progress: progressCurves(t.progress),
-    embedFourierNorms: embedFrequencyNorms(t.norms),
-    neuronFrequencies: hist.bins,
-    unclusteredNeurons: hist.unclustered,
-    keyFrequencies: keyTable === undefined ? { embed: [], neurons: [] } : { embed: keysOf(keyTable, 'embed'), neurons: keysOf(keyTable, 'neurons') },
-    ...(mechanism === undefined ? {} : { mechanism }),
+    ...(evolution === undefined ? {} : { evolution }),
   };
 }
 

@@ -1,0 +1,11 @@
+export { packModel, checkPackable } from './pack.js';
+export type { PackedModel, PackedLinear, PackedPrecision, PackOptions } from './pack.js';
+export { packedForwardLast } from './forward.js';
+export type { ActivationMode, PackedForwardOptions, PackedForwardResult, ForwardWork } from './forward.js';
+export { packedParity, checkBackends, gridTokens, forwardMacs, tfjsLogits, PARITY_TOLERANCE, TOLERANCE_BASIS } from './parity.js';
+export type { PackedParityOptions, PackedParity, ModeParity } from './parity.js';
+export { packedParityStage } from './stage.js';
+export { measurePackedSpeed, packedInferenceRecord } from './speed.js';
+export type { PackedSpeedOptions } from './speed.js';
+export { PackedParitySchema, PackedSpeedSchema, PackedInferenceSchema, parityTable, tableRows } from './schemas.js';
+export type { PackedParityColumns, PackedSpeedColumns, PackedInferenceColumns } from './schemas.js';
