@@ -53,7 +53,7 @@ describe('precision-comparison graph', () => {
 
   it('every node has a stage name and the three runs share the dataset', () => {
     const g = comparisonGraph(resolveComparison(PrecisionComparisonConfig.parse({})), noTf, training);
-    expect(g.names).toHaveLength(2 + 3 * 13 + 2); // per run: train, metrics, checkpoints, progress, final + the 8 mechanism nodes
+    expect(g.names).toHaveLength(2 + 3 * 15 + 2); // per run: train, metrics, checkpoints, progress, spectra, final, views + the 8 mechanism nodes
     const stages = Object.fromEntries(g.describe().map((d) => [d.node, d.stage]));
     for (const n of g.names) expect(stages[n]).toMatch(/^[a-z-]+\/[a-z-]+$/);
     expect(stages['fp32/train']).toBe('training/train');
