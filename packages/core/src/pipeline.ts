@@ -57,6 +57,11 @@ export interface PipelineDefinition<C extends z.ZodType = z.ZodType> {
    * not after training.
    */
   files?(config: z.output<C>): ConfigFiles;
+  /**
+   * Checks the config against what its files hold (e.g. a `p` that disagrees with a weights file's own config), after
+   * `files` and before the store is opened or anything runs; throws a typed error (INVALID_CONFIG naming the key).
+   */
+  check?(config: z.output<C>): void;
   run(config: z.output<C>, context: PipelineContext): Promise<PipelineResult>;
   /**
    * The DAG the config would run, as data, with what a run would do with each node given the store (`stored`,

@@ -7,7 +7,7 @@ import { randomTensor } from './tensor.js';
 
 const f32 = (xs: readonly number[]): Float32Array => Float32Array.from(xs);
 
-describe('host quantizer formulas (hand checks of the BitNet b1.58 and binary formulas)', () => {
+describe('host quantizer formulas (docs/science.md hand checks)', () => {
   it('b1.58 quantize([0.5, -0.05, 1.2, -0.9]): gamma = 0.6625, codes [1, 0, 1, -1]', () => {
     const q = ternaryAbsmeanHost(f32([0.5, -0.05, 1.2, -0.9]));
     expect(Array.from(q.codes)).toEqual([1, 0, 1, -1]);

@@ -1,4 +1,5 @@
 import { BitlensError } from '@bitlens/core';
+import { FULL_PRECISION, isFullPrecision } from '@bitlens/quantization';
 
 /** The two architecture presets: `li` (Li 2024) and `nanda` (Nanda et al. 2023); docs/science.md#models. */
 export type ModelPreset = 'li' | 'nanda';
@@ -150,7 +151,7 @@ export function modelConfig(preset: ModelPreset, p: number, overrides: ModelConf
     attention: { kind: 'vanilla' },
     finalNorm: preset === 'li',
     biases: preset === 'nanda',
-    quantizer: 'fp32',
+    quantizer: FULL_PRECISION,
     quantizedLayers: [...QUANTIZABLE_LAYERS],
     activationQuant: 'none',
   };
@@ -302,7 +303,7 @@ export function inputRangeOf(config: ModelConfig, layerName: string): readonly [
 
 /** True when parameter `name` (a TransformerLens name) is quantized under `config`. */
 export function isQuantized(config: ModelConfig, name: string): boolean {
-  if (config.quantizer === 'fp32') return false;
+  if (isFullPrecision(config.quantizer)) return false;
   const m = /^blocks\.\d+\.(.+)$/.exec(name);
   return m !== null && (config.quantizedLayers as readonly string[]).includes(m[1] ?? '');
 }

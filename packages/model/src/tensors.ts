@@ -1,5 +1,5 @@
 import type { Tf } from '@bitlens/engine';
-import { steQuantize, symmetricQuantizer, type QuantizerRegistry, type SteOptions, type WeightQuantizer } from '@bitlens/quantization';
+import { isFullPrecision, steQuantize, symmetricQuantizer, type QuantizerRegistry, type SteOptions, type WeightQuantizer } from '@bitlens/quantization';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
 import { isPtqQuantized, isQuantized } from './config.js';
@@ -30,7 +30,7 @@ export function toHost(params: ParamTensors): Map<string, HostTensor> {
  */
 export function effectiveParams(tf: Tf, config: ModelConfig, latent: ParamTensors, registry: QuantizerRegistry, options: SteOptions = {}): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
-  const q = config.quantizer === 'fp32' ? undefined : registry.get(config.quantizer);
+  const q = isFullPrecision(config.quantizer) ? undefined : registry.get(config.quantizer);
   const ptq = ptqQuantizer(config);
   for (const [name, w] of latent) {
     const trained = q !== undefined && isQuantized(config, name) ? steQuantize(tf, q, w, options) : w;
@@ -46,7 +46,7 @@ export function effectiveParams(tf: Tf, config: ModelConfig, latent: ParamTensor
  */
 export function effectiveHostParams(config: ModelConfig, latent: HostParams, registry: QuantizerRegistry): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
-  const q = config.quantizer === 'fp32' ? undefined : registry.get(config.quantizer);
+  const q = isFullPrecision(config.quantizer) ? undefined : registry.get(config.quantizer);
   const ptq = ptqQuantizer(config);
   for (const [name, t] of latent) {
     const trained = q !== undefined && isQuantized(config, name) ? { shape: t.shape, data: q.quantizeHost(t.data).values } : t;

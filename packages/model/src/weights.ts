@@ -4,6 +4,7 @@ import type { ModelConfig } from './config.js';
 import { isPtqQuantized, isQuantized, upgradeConfig, validateConfig } from './config.js';
 import { field, float32ListData, int32Data, int32ListData, listOfFloat32, listOfInt32, listRow, tableOf, utf8Data } from './internal/arrow.js';
 import { checkParams, sizeOf, type HostParams, type HostTensor } from './params.js';
+import { FULL_PRECISION, isFullPrecision } from '@bitlens/quantization';
 
 /** Schema metadata key holding the ModelConfig as JSON. */
 export const MODEL_CONFIG_KEY = 'bitlens.model_config';
@@ -59,10 +60,10 @@ function columns(config: ModelConfig, latent: HostParams, effective: HostParams 
 
 /** The `quantizer` column of tensor `name`: the training quantizer or 'fp32', then `+int<bits>-symmetric` when PTQ quantizes it. */
 function tensorQuantizer(c: ModelConfig, name: string): string {
-  const trained = isQuantized(c, name) ? c.quantizer : 'fp32';
+  const trained = isQuantized(c, name) ? c.quantizer : FULL_PRECISION;
   if (c.ptq === undefined || !isPtqQuantized(c, name)) return trained;
   const ptq = `int${c.ptq.weightBits}-symmetric`;
-  return trained === 'fp32' ? ptq : `${trained}+${ptq}`;
+  return isFullPrecision(trained) ? ptq : `${trained}+${ptq}`;
 }
 
 /**

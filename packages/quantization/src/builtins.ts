@@ -113,9 +113,18 @@ export const binarySign: WeightQuantizer = {
   quantizeHost: hostOf('binary-sign'),
 };
 
+/**
+ * The one name of "not quantized": the registry's identity quantizer. Every package says full precision with this
+ * constant (model configs, training, the sweep's quantizer axis, reports), never with `undefined`, `null` or `'none'`.
+ */
+export const FULL_PRECISION = 'fp32';
+
+/** True for the name of full precision ({@link FULL_PRECISION}). */
+export const isFullPrecision = (quantizer: string): boolean => quantizer === FULL_PRECISION;
+
 /** `fp32` — the identity: full-precision weights (no codes). */
 export const fp32: WeightQuantizer = {
-  name: 'fp32',
+  name: FULL_PRECISION,
   description: 'full precision (identity)',
   levels: [],
   identity: true,

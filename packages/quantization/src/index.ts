@@ -1,5 +1,5 @@
 export type { WeightQuantizer, QuantizedCodes, HostQuantized } from './quantizer.js';
-export { fp32, ternaryAbsmean, ternaryCentred, binaryScaled, binarySign, BUILTIN_QUANTIZERS, ABSMEAN_EPS, CENTRED_MIN_SCALE } from './builtins.js';
+export { FULL_PRECISION, isFullPrecision, fp32, ternaryAbsmean, ternaryCentred, binaryScaled, binarySign, BUILTIN_QUANTIZERS, ABSMEAN_EPS, CENTRED_MIN_SCALE } from './builtins.js';
 export { steQuantize } from './ste-quantize.js';
 export type { SteOptions } from './ste-quantize.js';
 export { quantizeActivationsInt8, activationInt8Codes, ACTIVATION_EPS } from './quantize-activations-int8.js';

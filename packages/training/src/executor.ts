@@ -1,6 +1,6 @@
 import { assertSchema, BitlensError } from '@bitlens/core';
 import type { EngineWorkers } from '@bitlens/engine';
-import { BUILTIN_QUANTIZERS, createQuantizerRegistry, type QuantizerRegistry } from '@bitlens/quantization';
+import { BUILTIN_QUANTIZERS, createQuantizerRegistry, isFullPrecision, type QuantizerRegistry } from '@bitlens/quantization';
 import { type Table, tableFromIPC, tableToIPC } from 'apache-arrow';
 import { map, type Observable } from 'rxjs';
 import type { TrainData } from './data.js';
@@ -34,7 +34,7 @@ export function inProcessExecutor(ctx: TrainingRunContext): TrainExecutor {
   return {
     backend: ctx.tf.getBackend(),
     check: (o) => {
-      if (o.model.quantizer !== 'fp32') ctx.registry.get(o.model.quantizer);
+      if (!isFullPrecision(o.model.quantizer)) ctx.registry.get(o.model.quantizer);
     },
     train: (o, data, resumeFrom) => trainRun(ctx, o, data, resumeFrom),
   };

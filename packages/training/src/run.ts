@@ -1,7 +1,7 @@
 import type { Tf } from '@bitlens/engine';
 import { BitlensError, canonicalJson } from '@bitlens/core';
 import { effectiveParams, forwardLast, initParams, readWeightsTable, toHost, type HostTensor, type ModelConfig } from '@bitlens/model';
-import type { QuantizerRegistry } from '@bitlens/quantization';
+import { isFullPrecision, type QuantizerRegistry } from '@bitlens/quantization';
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import type { Table } from 'apache-arrow';
 import { adamwState, adamwStep, type AdamWState } from './adamw.js';
@@ -139,7 +139,7 @@ export function createTrainingRun(ctx: TrainingRunContext, options: TrainOptions
   const o = resolveTrainOptions(options);
   const cfg = o.model;
   if (data.p !== cfg.p) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'model.p', expected: `the dataset's p (${data.p})`, found: String(cfg.p) });
-  if (cfg.quantizer !== 'fp32') ctx.registry.get(cfg.quantizer); // INVALID_OPTION on an unknown quantizer, before any work
+  if (!isFullPrecision(cfg.quantizer)) ctx.registry.get(cfg.quantizer); // INVALID_OPTION on an unknown quantizer, before any work
   return new Run(ctx, o, data, startFrom(cfg, o.seed, resumeFrom));
 }
 

@@ -221,6 +221,7 @@ export const analyzePipeline = definePipeline({
   description: 'Mechanistic analysis of one model: Fourier key frequencies, neuron clusters, restricted/excluded loss, clock vs pizza, ablations.',
   config: AnalyzeConfig,
   files: analyzeFiles,
+  check: (config) => void analyzedModel(config, readWeights(config)),
   async run(config, context) {
     const start = performance.now();
     if (config.out !== undefined) checkReportPath(config.out);

@@ -32,7 +32,7 @@ describe('bitlens run analyze: --set p / preset against the file\'s TransformerL
       expect(p.err).toMatch(/'p'.*113.*59 \(given\)/);
       const preset = await inProcess(['run', 'analyze', '--set', `weights=${FIXTURE}`, '--set', 'preset=li', '--store', store, ...json]);
       expect(preset.code).toBe(2);
-      expect(preset.err).toMatch(/'preset'.*"nanda".*"li" \(given\)/);
+      expect(preset.err).toMatch(/'preset'.*\\?"nanda\\?".*\\?"li\\?" \(given\)/); // quotes escaped under --json
     }
     expect(existsSync(store)).toBe(false);
   });

@@ -55,7 +55,7 @@ describe('the exit-code table', () => {
     ['no command', [], 2, ['command']],
     ['an unknown command', ['frobnicate'], 2, ['"frobnicate"']],
     ['an unknown flag', ['run', 'hello', '--frobnicate'], 2, ['--frobnicate']],
-    ['an unknown pipeline', ['run', 'nosuch'], 2, ['"nosuch"', 'precision-comparison, analyze, hello']],
+    ['an unknown pipeline', ['run', 'nosuch'], 2, ['"nosuch"', 'precision-comparison, sweep, analyze, hello']],
     ['a stray positional', ['run', 'hello', 'n=5'], 2, ['"n=5"', 'did you mean --set n=5']],
     ['an empty --store', ['run', 'hello', '--store', ''], 2, ['--store', 'empty']],
     ['a repeated --store', ['run', 'hello', '--store', 'a', '--store', 'b'], 2, ['--store', '"a", "b"']],
@@ -69,7 +69,7 @@ describe('the exit-code table', () => {
     ['an empty train split of analyze', ['run', 'analyze', '--set', 'weights=w', '--set', 'p=3', '--set', 'split={"fraction":0.05}'], 2, ["'split.fraction'", '0 train', 'found 0.05']],
     ['an unknown backend', ['run', 'precision-comparison', '--backend', 'tpu'], 2, ["'backend'", 'found "tpu"']],
     ['an unknown backend of analyze', ['run', 'analyze', '--set', 'weights=w', '--set', 'p=113', '--set', 'backend=gpu'], 2, ["'backend'", 'found "gpu"']],
-    ['an unknown task', ['run', 'precision-comparison', '--set', 'task=div'], 2, ["'task'", 'found "div"']],
+    ['an unknown task', ['run', 'precision-comparison', '--set', 'task=pow'], 2, ["'task'", 'found "pow"']],
     ['an unknown quantizer', ['run', 'precision-comparison', '--set', 'quantizers.binary=ternary-absmean'], 2, ["'quantizers.binary'", 'found "ternary-absmean"']],
     ['an unknown preset', ['run', 'precision-comparison', '--set', 'preset=huge'], 2, ["'preset'", 'found "huge"']],
     ['an output path under /proc', ['run', 'precision-comparison', '--set', 'out=/proc/x.html'], 2, ["'out'", '/proc/x.html']],
@@ -103,9 +103,11 @@ describe('the exit-code table', () => {
 
   it('a run failure exits 1: weights that do not fit p (found when the stage runs)', async () => {
     const { exportTransformerLens, initParams, modelConfig } = await import('@bitlens/model');
+    const { readSafetensors, writeSafetensors } = await import('@bitlens/safetensors');
     const cfg = modelConfig('li', 11);
     const w = join(dir, 'li11.safetensors');
-    writeFileSync(w, exportTransformerLens(cfg, initParams(cfg, 1)));
+    // A file without a model config (tensors only): its p is not known before the stage reads its tensors.
+    writeFileSync(w, writeSafetensors(readSafetensors(exportTransformerLens(cfg, initParams(cfg, 1))).tensors));
     const r = await run(['run', 'analyze', '--set', `weights=${w}`, '--set', 'p=13', '--set', 'preset=li', '--store', join(dir, 'fail-store')]);
     expect(r.code).toBe(1);
     expect(r.err).toContain('SHAPE_MISMATCH');

@@ -1,6 +1,7 @@
 import { BitlensError, readRegularFile } from '@bitlens/core';
 import type { z } from 'zod';
 import { assertSafeKeyPath, emptyRecord, safeClone, setKeyPath } from './safe-object.js';
+import { parse as parseYaml } from 'yaml';
 
 const STAGE = 'cli/config';
 /** Config files are small JSON objects; a larger file is not one (and is not read past this). */
@@ -33,14 +34,24 @@ export function parseSet(assignment: string): { path: string[]; value: unknown }
   return { path, value };
 }
 
-/** Reads `--config file.json`: a regular file of at most 4 MiB holding one JSON object (no prototype keys). */
+/** Whether a config file is read as YAML (by its extension: `.yaml`, `.yml`); JSON otherwise. */
+export const isYamlFile = (file: string): boolean => /\.ya?ml$/i.test(file);
+
+/**
+ * Reads `--config file.json` (or `file.yaml` / `file.yml`): a regular file of at most 4 MiB holding one object (no
+ * prototype keys). YAML is parsed by the `yaml` package with duplicate keys refused and at most 100 alias expansions
+ * (a bounded "billion laughs").
+ */
 export function readConfigFile(file: string): Record<string, unknown> {
-  const bytes = readRegularFile(file, { stage: STAGE, field: '--config', maxBytes: MAX_CONFIG_BYTES, what: 'a regular JSON file' });
+  const yaml = isYamlFile(file);
+  const kind = yaml ? 'YAML' : 'JSON';
+  const bytes = readRegularFile(file, { stage: STAGE, field: '--config', maxBytes: MAX_CONFIG_BYTES, what: `a regular ${kind} file` });
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    parsed = yaml ? parseYaml(text, { uniqueKeys: true, maxAliasCount: 100, merge: false }) : JSON.parse(text);
   } catch (e) {
-    throw new BitlensError('INVALID_CONFIG', { stage: STAGE, field: '--config', expected: 'a JSON object', found: `unparseable JSON in ${JSON.stringify(file)}` }, (e as Error).message, { cause: e });
+    throw new BitlensError('INVALID_CONFIG', { stage: STAGE, field: '--config', expected: `a ${kind} object`, found: `unparseable ${kind} in ${JSON.stringify(file)}` }, (e as Error).message, { cause: e });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new BitlensError('INVALID_CONFIG', { stage: STAGE, field: '--config', expected: 'a JSON object', found: `${describeJson(parsed)} in ${JSON.stringify(file)}` });

@@ -14,7 +14,7 @@ export const EXIT = {
 export type ErrorPhase = 'usage' | 'run';
 
 /** Codes of faults in the environment rather than in what was asked: a run failure even when found up front. */
-const ENVIRONMENT_CODES: ReadonlySet<string> = new Set(['STORE_UNAVAILABLE', 'BACKEND_UNAVAILABLE']);
+const ENVIRONMENT_CODES: ReadonlySet<string> = new Set(['STORE_UNAVAILABLE', 'BACKEND_UNAVAILABLE', 'QUEUE_UNAVAILABLE']);
 /** Codes that always mean a wrong option or config, wherever found (e.g. a value a stage refuses). */
 const USAGE_CODES: ReadonlySet<string> = new Set(['INVALID_CONFIG', 'INVALID_OPTION']);
 

@@ -59,9 +59,58 @@ describe('bitlens run with a bad config', () => {
     expect(existsSync(join(dir, 's'))).toBe(false);
   });
 
+  it('a YAML config file is read like a JSON one; a duplicate key is refused', async () => {
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, 'n: 10\ncolour: red\n');
+    const r = await inProcess(['run', 'hello', '--config', file, '--store', join(dir, 's')]);
+    expect([r.code, r.err]).toEqual([2, expect.stringContaining("'colour': unknown key") as unknown]);
+    writeFileSync(file, 'n: 10\nn: 11\n');
+    const dup = await inProcess(['run', 'hello', '--config', file, '--store', join(dir, 's')]);
+    expect([dup.code, dup.err]).toEqual([2, expect.stringContaining('unparseable YAML') as unknown]);
+    expect(existsSync(join(dir, 's'))).toBe(false);
+  });
+
+  it('--workers and --queue are the sweep options: checked, and unknown keys of a pipeline without them', async () => {
+    expect((await inProcess(['run', 'sweep', '--workers', 'many'])).err).toContain('--workers');
+    const hello = await inProcess(['run', 'hello', '--workers', '2', '--store', join(dir, 's')]);
+    expect([hello.code, hello.err]).toEqual([2, expect.stringContaining("'workers': unknown key") as unknown]);
+    const q = await inProcess(['run', 'sweep', '--queue', 'http://x:1', '--store', join(dir, 's')]);
+    expect([q.code, q.err]).toEqual([2, expect.stringContaining('redis://') as unknown]);
+  });
+
   it('an unknown pipeline and an unknown flag are usage errors', async () => {
-    expect((await inProcess(['run', 'nosuch'])).err).toContain('one of precision-comparison, analyze, hello');
+    expect((await inProcess(['run', 'nosuch'])).err).toContain('one of precision-comparison, sweep, analyze, hello');
     expect((await inProcess(['run', 'hello', '--frobnicate'])).code).toBe(2);
+  });
+});
+
+describe('bitlens store and bitlens worker', () => {
+  it('store ls reads the store a run wrote; bad store arguments are usage errors (exit 2)', async () => {
+    const store = join(dir, 'store');
+    expect((await inProcess(['run', 'hello', '--store', store])).code).toBe(0);
+    const ls = await inProcess(['store', 'ls', '--store', store]);
+    expect(ls.code).toBe(0);
+    expect(ls.out).toMatch(/artifacts/);
+    expect(ls.out).toContain('hello');
+    const bad = await inProcess(['store', 'frobnicate', '--store', store]);
+    expect(bad.code).toBe(2);
+  });
+
+  it('worker refuses a missing or malformed --queue and a bad --concurrency before connecting (exit 2)', async () => {
+    const none = await inProcess(['worker']);
+    expect([none.code, none.err]).toEqual([2, expect.stringContaining('--queue') as unknown]);
+    const http = await inProcess(['worker', '--queue', 'http://localhost:6379']);
+    expect([http.code, http.err]).toEqual([2, expect.stringContaining('redis://') as unknown]);
+    const conc = await inProcess(['worker', '--queue', 'redis://127.0.0.1:1', '--concurrency', '0']);
+    expect([conc.code, conc.err]).toEqual([2, expect.stringContaining('--concurrency') as unknown]);
+  });
+
+  it('help lists store and worker, and prints their usage', async () => {
+    const h = await inProcess(['--help']);
+    expect(h.out).toContain('bitlens store');
+    expect(h.out).toContain('bitlens worker');
+    expect((await inProcess(['help', 'worker'])).out).toContain('--concurrency');
+    expect((await inProcess(['help', 'store'])).out).toContain('export');
   });
 });
 

@@ -3,10 +3,12 @@ import { BitlensError, type PipelineDefinition, toBitlensError } from '@bitlens/
 import { benchCommand } from './commands/bench.js';
 import { listPipelines } from './commands/list.js';
 import { type CommandIo, runCommand } from './commands/run.js';
+import { workerCommand } from './commands/worker.js';
 import { EXIT, type ErrorPhase, exitCodeOf } from './exit-codes.js';
 import { COMMANDS, COMMAND_HELP, MAIN_HELP } from './help.js';
 import { PIPELINES } from './pipelines.js';
 import { debugFromEnv, renderError } from './render-error.js';
+import { storeCommand } from './store-command.js';
 
 /** Where the CLI writes; replaceable in tests. */
 export interface CliIo {
@@ -95,6 +97,14 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       return runCommand(rest, pipelines, cio);
     case 'bench':
       return benchCommand(rest, cio);
+    case 'store':
+      try {
+        return storeCommand(rest, io.out, io.env ?? process.env);
+      } catch (e) {
+        return fail(e, 'run');
+      }
+    case 'worker':
+      return workerCommand(rest, cio, io.env ?? process.env);
     default:
       return fail(usageError(command.startsWith('-') ? 'option' : 'command', `a command first: one of ${COMMANDS.join(', ')} (or --help, --version)`, JSON.stringify(command)), 'usage');
   }

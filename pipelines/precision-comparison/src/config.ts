@@ -2,7 +2,7 @@ import { TASKS, TaskSchema, gridModulusSchema } from '@bitlens/circuits';
 import type { ConfigFiles } from '@bitlens/core';
 import { splitSizes } from '@bitlens/data';
 import { TfjsBackendSchema } from '@bitlens/engine';
-import { quantizerSchema } from '@bitlens/quantization';
+import { FULL_PRECISION, quantizerSchema } from '@bitlens/quantization';
 import { z } from 'zod';
 
 /**
@@ -114,7 +114,7 @@ export function resolveComparison(c: PrecisionComparisonConfigOutput): ResolvedC
     task: c.task,
     model: c.model,
     runs: [
-      { name: 'fp32', quantizer: 'fp32' },
+      { name: 'fp32', quantizer: FULL_PRECISION },
       { name: 'ternary', quantizer: c.quantizers.ternary },
       { name: 'binary', quantizer: c.quantizers.binary },
     ],

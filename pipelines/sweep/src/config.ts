@@ -1,7 +1,10 @@
 import { BitlensError } from '@bitlens/core';
 import { MAX_P, createTaskRegistry, generatePairs, isPrime } from '@bitlens/data';
 import { ATTENTION_VARIANTS } from '@bitlens/model';
-import { createQuantizerRegistry } from '@bitlens/quantization';
+import { FULL_PRECISION, createQuantizerRegistry } from '@bitlens/quantization';
+
+/** The quantizer name that means "not quantized" (re-exported from @bitlens/quantization, its one home). */
+export { FULL_PRECISION };
 import { z } from 'zod';
 import { checkQueueUrl } from './queue/connection.js';
 
@@ -9,9 +12,6 @@ const STAGE = 'pipeline sweep';
 
 const TASK_NAMES = createTaskRegistry().names() as [string, ...string[]];
 const QUANTIZER_NAMES = createQuantizerRegistry().names() as [string, ...string[]];
-
-/** The quantizer name that means "not quantized" (the registry's identity quantizer). */
-export const FULL_PRECISION = 'fp32';
 
 /** Every setting of one cell, with its schema (one value; an axis is a non-empty list of them). */
 const SETTING_SCHEMAS = {

@@ -152,7 +152,7 @@ export function cellSummaries(tables: readonly Table[], cells: readonly Cell[]):
         gradientSymmetricity: num(t, 'gradient_symmetricity', i),
         distanceIrrelevance: num(t, 'distance_irrelevance', i),
         circularity: num(t, 'circularity', i),
-        asymmetry: num(t, 'asymmetry', i),
+        asymmetry: num(t, 'logit_asymmetry', i),
         checks: {
           accurate: flag(t, 'check_accurate', i),
           sparse: flag(t, 'check_sparse', i),

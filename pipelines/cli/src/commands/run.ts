@@ -25,6 +25,8 @@ interface RunArgs {
   readonly sets: readonly string[];
   readonly backend?: string;
   readonly store?: string;
+  /** `--queue url` and `--workers N`: shorthands of `--set queue=…` and `--set workers=N` (the sweep's options). */
+  readonly shorthands: readonly string[];
   readonly json: boolean;
   readonly dryRun: boolean;
   readonly help: boolean;
@@ -50,7 +52,7 @@ function parseRunArgs(argv: readonly string[]): RunArgs {
       args: [...argv], allowPositionals: true, strict: true,
       options: {
         config: { type: 'string', multiple: true }, set: { type: 'string', multiple: true }, backend: { type: 'string', multiple: true },
-        store: { type: 'string', multiple: true }, json: { type: 'boolean' }, debug: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        store: { type: 'string', multiple: true }, queue: { type: 'string', multiple: true }, workers: { type: 'string', multiple: true }, json: { type: 'boolean' }, debug: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (e) {
@@ -67,7 +69,12 @@ function parseRunArgs(argv: readonly string[]): RunArgs {
   const config = once(values, 'config');
   if (config !== undefined && config.trim() === '') throw usage('--config', 'a file path', 'an empty string');
   const backend = once(values, 'backend');
+  const queue = once(values, 'queue');
+  const workers = once(values, 'workers');
+  if (workers !== undefined && !/^\d+$/.test(workers)) throw usage('--workers', 'a non-negative integer (0 = in this process)', JSON.stringify(workers));
+  const shorthands = [...(queue === undefined ? [] : [`queue=${JSON.stringify(queue)}`]), ...(workers === undefined ? [] : [`workers=${workers}`])];
   return {
+    shorthands,
     ...(pipeline === undefined ? {} : { pipeline }), ...(config === undefined ? {} : { config }), sets: (values['set'] as string[] | undefined) ?? [],
     ...(backend === undefined ? {} : { backend }), ...(store === undefined ? {} : { store }),
     json: values['json'] === true, dryRun: values['dry-run'] === true, help: values['help'] === true,
@@ -85,9 +92,10 @@ function findPipeline(pipelines: readonly PipelineDefinition[], name: string | u
 /** Checks everything before any work: flags, pipeline, config, the files it names. */
 function prepareRun(pipelines: readonly PipelineDefinition[], args: RunArgs): { pipeline: PipelineDefinition; config: unknown } {
   const pipeline = findPipeline(pipelines, args.pipeline);
-  const raw = assembleConfig({ ...(args.config === undefined ? {} : { file: args.config }), sets: args.sets, ...(args.backend === undefined ? {} : { backend: args.backend }) });
+  const raw = assembleConfig({ ...(args.config === undefined ? {} : { file: args.config }), sets: [...args.sets, ...args.shorthands], ...(args.backend === undefined ? {} : { backend: args.backend }) });
   const config = validateConfig(pipeline.name, pipeline.config, raw);
   if (pipeline.files !== undefined) checkConfigFiles(pipeline.name, pipeline.files(config));
+  pipeline.check?.(config);
   if (args.dryRun && pipeline.plan === undefined) throw usage('--dry-run', 'a pipeline that can list its plan', `${pipeline.name}, which cannot`);
   return { pipeline, config };
 }
