@@ -7,7 +7,7 @@ import { createTfjsKernelBackend } from '@bitlens/kernels-tfjs';
 import { wasmPacked } from '@bitlens/kernels-wasm';
 import { WeightsSchema } from '@bitlens/model';
 import type { Weights } from '@bitlens/model';
-import { PrecisionComparisonConfig, comparisonGraph, resolveComparison } from '@bitlens/pipeline-precision-comparison';
+import { PrecisionComparisonConfig, comparisonGraph, comparisonTraining, resolveComparison } from '@bitlens/pipeline-precision-comparison';
 import type { Table } from 'apache-arrow';
 
 // Packed inference of the default job's trained ternary and binary models: parity with the tfjs forward and the
@@ -19,7 +19,7 @@ const flag = (name: string): string | undefined => { const i = args.indexOf(`--$
 const rounds = Number(flag('rounds') ?? 5), backend = (flag('backend') ?? 'wasm-packed') as BackendName;
 const r = resolveComparison(PrecisionComparisonConfig.parse({}));
 const { tf, info } = await initTfjsBackend(r.backend);
-const keys = comparisonGraph(r, tf).keys();
+const keys = comparisonGraph(r, tf, comparisonTraining(r)).keys();
 const store = new ArtifactStore(flag('store') === undefined ? {} : { root: flag('store') ?? '' });
 const finalOf = (run: 'fp32' | 'ternary' | 'binary'): Table<Weights> => {
   const key = keys[`${run}/final` as const] ?? '', tables = store.read(key);

@@ -6,8 +6,10 @@ last-position forward (keys/values at all positions, the rest at the last one); 
 (fp32 / ternary-centred / binary-sign as in Li's code); cross-entropy in float64 on the last position;
 full-batch AdamW lr 1e-3, weight decay 1.0, betas (0.9, 0.98). One epoch = forward + backward + optimizer step.
 
-Usage: python3 torch_epoch.py '<json list of {"p","frac","precision"}>' <epochs> <warmup> <threads>
-Prints one JSON object: {"torch": version, "threads": n, "results": [{p, frac, precision, n_train, ms: [..]}]}.
+A server, so that the benchmark can interleave its measurements with bitlens's: it reads one JSON request per line
+on stdin, {"p", "frac", "precision", "epochs", "warmup", "threads"}, and answers each with one JSON line
+{"torch": version, "threads": n, "p", "frac", "precision", "n_train", "ms": [..], "cpu_ms": [..]} (wall and process
+CPU time per epoch). Empty line or EOF: exit.
 """
 import json
 import math
@@ -62,33 +64,37 @@ class Li(torch.nn.Module):
         return out @ self.W_U
 
 
+def measure(req):
+    p, frac, precision = req["p"], req["frac"], req["precision"]
+    torch.set_num_threads(req["threads"])
+    n_train = int(frac * p * p)
+    g = torch.Generator().manual_seed(1)
+    perm = torch.randperm(p * p, generator=g)[:n_train]
+    a, b = perm // p, perm % p
+    tokens = torch.stack([a, b, torch.full_like(a, p)], dim=1)
+    labels = (a + b) % p
+    model = Li(p)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98))
+    ms, cpu_ms = [], []
+    for e in range(req["warmup"] + req["epochs"]):
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        logits = model(tokens, precision)
+        loss = torch.nn.functional.cross_entropy(logits.double(), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if e >= req["warmup"]:
+            ms.append((time.perf_counter() - t0) * 1000)
+            cpu_ms.append((time.process_time() - c0) * 1000)
+    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "p": p, "frac": frac, "precision": precision, "n_train": n_train, "ms": ms, "cpu_ms": cpu_ms}
+
+
 def main():
-    configs = json.loads(sys.argv[1])
-    epochs, warmup, threads = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    torch.set_num_threads(threads)
-    results = []
-    for c in configs:
-        p, frac, precision = c["p"], c["frac"], c["precision"]
-        n_train = int(frac * p * p)
-        g = torch.Generator().manual_seed(1)
-        perm = torch.randperm(p * p, generator=g)[:n_train]
-        a, b = perm // p, perm % p
-        tokens = torch.stack([a, b, torch.full_like(a, p)], dim=1)
-        labels = (a + b) % p
-        model = Li(p)
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1.0, betas=(0.9, 0.98))
-        ms = []
-        for e in range(warmup + epochs):
-            t0 = time.perf_counter()
-            logits = model(tokens, precision)
-            loss = torch.nn.functional.cross_entropy(logits.double(), labels)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if e >= warmup:
-                ms.append((time.perf_counter() - t0) * 1000)
-        results.append({"p": p, "frac": frac, "precision": precision, "n_train": n_train, "ms": ms})
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "results": results}))
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        print(json.dumps(measure(json.loads(line))), flush=True)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ export { quadratureSum, quadratureClosedForm, quadratureError, evenPhases, fitNe
 export type { NeuronWave, ClusterQuadrature } from './quadrature.js';
 export { loadModel, tensorOf, gridTokens, runGrid, gridOutputs, gridLogits } from './model.js';
 export type { LoadedModel, WeightsColumn, GridBatch, GridRunOptions } from './model.js';
-export { ablate, patchActivation, seededPermutation } from './interventions.js';
+export { ablate, patchActivation, seededPermutation, unablatedLoss } from './interventions.js';
 export type { AblationTarget, AblationMode, AblationResult, PatchResult } from './interventions.js';
 export { directLogitAttribution, directLogitAttributionFrom, dlaHooks, gradientSymmetricity, gradientSymmetricityOf, sampleTriples } from './attribution.js';
 export type { DirectLogitAttribution } from './attribution.js';

@@ -4,7 +4,7 @@ import type { HookName } from '@bitlens/model';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { sumDirections } from './fourier.js';
 import { crossEntropy } from './loss.js';
-import { type LoadedModel, gridLogits, gridOutputs, runGrid } from './model.js';
+import { type LoadedModel, gridOutputs, runGrid } from './model.js';
 
 const STAGE = 'circuits/ablation';
 
@@ -71,6 +71,15 @@ export function seededPermutation(n: number, seed: number): Int32Array {
 }
 
 /**
+ * The unablated loss and accuracy over the grid (or the rows of `mask`), from the same hooked full forward that an
+ * ablated run uses: a delta then measures the ablation alone, not the float rounding between the full forward and the
+ * last-position fast path (which on wasm runs fused kernels).
+ */
+export function unablatedLoss(tf: Tf, model: LoadedModel, labels: ArrayLike<number>, options: { readonly batchSize?: number; readonly mask?: ArrayLike<boolean | number> } = {}): { readonly loss: number; readonly accuracy: number } {
+  return crossEntropy(gridOutputs(tf, model, { batchSize: options.batchSize ?? 2048 }).logits, labels, model.config.dVocabOut, options.mask);
+}
+
+/**
  * Ablates one component and reports Δloss and Δaccuracy over all p^2 inputs (labels given per grid row), or over the
  * rows of `mask` (a task's domain: div leaves out b = 0; rows outside it carry label -1 and must be masked).
  * Mean ablation first averages the activation over all inputs; resample ablation runs each batch's permuted inputs
@@ -92,8 +101,8 @@ export function ablate(
   if (!['zero', 'mean', 'resample'].includes(mode)) throw new BitlensError('INVALID_OPTION', { stage: STAGE, field: 'mode', expected: 'zero | mean | resample', found: JSON.stringify(mode) });
   const hook = targetHook(target);
   const bs = options.batchSize ?? 2048;
-  // The unablated loss; pass `base` when ablating many targets of one model.
-  const base = options.base ?? crossEntropy(gridLogits(tf, model), labels, dVocabOut, options.mask);
+  // The unablated loss (see unablatedLoss); pass `base` when ablating many targets of one model.
+  const base = options.base ?? unablatedLoss(tf, model, labels, { batchSize: bs, ...(options.mask === undefined ? {} : { mask: options.mask }) });
   const perm = seededPermutation(n, options.seed ?? 0);
 
   // Per-feature mean (mean mode) or Fourier coefficients (fourier target): one capture pass over the grid.

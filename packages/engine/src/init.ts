@@ -1,5 +1,6 @@
 import { BitlensError } from '@bitlens/core';
 import { z } from 'zod';
+import { type EngineConfig, type EngineOptions, configureEngine } from './configure.js';
 
 /**
  * The TensorFlow.js namespace bitlens computes with (one engine per process): `@tensorflow/tfjs-core`, with every
@@ -27,6 +28,8 @@ export interface TfjsBackendInfo {
   readonly adapter?: { readonly vendor: string; readonly architecture: string; readonly device: string; readonly description: string };
   /** For `tensorflow`: which package provided it. */
   readonly package?: string;
+  /** How it is configured (which kernels run). */
+  readonly config: EngineConfig;
 }
 
 /** A started backend: the tf namespace (already switched to it) and what was picked. */
@@ -135,11 +138,13 @@ async function registerBackend(tf: Tf, name: TfjsBackendName): Promise<{ adapter
 }
 
 /**
- * Starts the named TensorFlow.js backend and makes it the active engine. Idempotent and cheap when it is already
- * active. Never falls back: a backend that cannot start throws `BACKEND_UNAVAILABLE` saying why and what to install.
+ * Starts the named TensorFlow.js backend, makes it the active engine and configures it (`configureEngine`: by
+ * default bitlens's kernels where tfjs's are slow or missing). Idempotent and cheap when it is already active. Never
+ * falls back: a backend that cannot start throws `BACKEND_UNAVAILABLE` saying why and what to install. Only
+ * pipelines, benchmarks, tests and kernel backends start engines; domain code receives the `tf` they started.
  * @example const { tf, info } = await initTfjsBackend('wasm'); console.log(info.description);
  */
-export async function initTfjsBackend(name: string): Promise<TfjsBackend> {
+export async function initTfjsBackend(name: string, options: EngineOptions = {}): Promise<TfjsBackend> {
   if (!isTfjsBackendName(name)) {
     throw new BitlensError('BACKEND_UNAVAILABLE', { stage: STAGE, field: 'backend', expected: `one of ${TFJS_BACKENDS.join(', ')}`, found: JSON.stringify(name) });
   }
@@ -159,12 +164,13 @@ export async function initTfjsBackend(name: string): Promise<TfjsBackend> {
     throw new BitlensError('BACKEND_UNAVAILABLE', { stage: STAGE, field: name, expected: `tf.getBackend() === '${name}'`, found: String(tf.getBackend()) },
       'tfjs refused to initialise it (see the warning above for the reason)');
   }
+  const config = await configureEngine(tf, options);
   const description =
-    name === 'wasm' ? 'wasm (XNNPACK, SIMD, 1 thread in Node)'
+    name === 'wasm' ? `wasm (XNNPACK, SIMD${config.gemm === undefined ? '' : `; bitlens GEMM, ${config.gemm === 'fma' ? 'fused multiply-add' : 'mul + add'}, ${config.threads} thread${config.threads === 1 ? '' : 's'}`})`
     : name === 'cpu' ? 'cpu (plain JS reference)'
     : name === 'webgpu' ? `webgpu on ${extra.adapter?.description || extra.adapter?.device || extra.adapter?.vendor || 'unknown adapter'}`
     : `tensorflow (${extra.package ?? '?'})`;
-  const info: TfjsBackendInfo = { name, tfjsBackend: tf.getBackend(), tfjsVersion: tf.version_core, description, ...extra };
+  const info: TfjsBackendInfo = { name, tfjsBackend: tf.getBackend(), tfjsVersion: tf.version_core, description, config, ...extra };
   return { tf, info };
 }
 

@@ -1,10 +1,11 @@
 import type { Tf } from '@bitlens/engine';
 import { BitlensError } from '@bitlens/core';
 import { fakeQuantAsymmetric, quantizeActivationsInt8 } from '@bitlens/quantization';
-import type { Tensor } from '@tensorflow/tfjs-core';
+import type { Tensor, Tensor1D } from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './config.js';
 import { inputRangeOf, isQuantized, quantizesActivations } from './config.js';
 import { type HookName, type HookSelector, hookPredicate } from './hooks.js';
+import { canGatherRows, fusedAttendLast, fusedMlp, gatherRows, hasFusedAttention, hasFusedMlp } from './internal/fast-ops.js';
 
 /** Parameters as tfjs tensors by TransformerLens name: the EFFECTIVE weights (what the forward multiplies by). */
 export type ParamTensors = ReadonlyMap<string, Tensor>;
@@ -328,21 +329,30 @@ export function forwardLast(tf: Tf, config: ModelConfig, params: ParamTensors, t
 
 /**
  * The first block's input at position i is W_E[token] + W_pos[i], and Q/K/V are linear in it, so
- * K[b, i] = (W_E W_K)[token] + (W_pos[i] W_K + b_K): a [d_vocab, h*d_head] table picked by a one-hot matMul plus a
- * per-position row (the same for V, and for Q and the residual at the last position). Exact up to float32 rounding
- * (tested against `forwardFull`), and it replaces the [B*n, d_model] embedding and the Q/K/V projections of every
- * row by [B*n, d_vocab] one-hot products: fewer multiply-adds forward and backward. Used for one-layer models without
- * activation quantization (that is non-linear per row); `tf.gather` is slow on wasm and has no gradient kernel there.
+ * K[b, i] = (W_E W_K)[token] + (W_pos[i] W_K + b_K): a row of a [d_vocab, h*d_head] table plus a per-position row (the
+ * same for V, and for Q and the residual at the last position). Exact up to float32 rounding (tested against
+ * `forwardFull`): the [B*n, d_model] embedding and the Q/K/V projections of every row become table lookups. Rows are
+ * gathered (gradient: a scatter-add into the table) where the backend has a scatter-add kernel; otherwise picked by
+ * one-hot products ([B*n, d_vocab] x [d_vocab, h*d_head], most of whose multiply-adds are by zero). Used for
+ * one-layer models without activation quantization (that is non-linear per row).
  */
 function tokenTableInputs(tf: Tf, c: ModelConfig, P: ParamTensors, tokens: Tensor): BlockInputs {
   const [B, n] = tokens.shape as [number, number];
   const { dModel: d, dVocab: V } = c;
   const E = param(P, 'embed.W_E');
   const pos = c.posEmbed ? tf.slice(param(P, 'pos_embed.W_pos'), [0, 0], [n, d]) : undefined; // [n, d]
-  const oh2 = tf.cast(tf.oneHot(tf.reshape(tokens, [B * n]), V), 'float32'); // [B*n, V]
-  // The last position's one-hot from the last token column: slicing the [B, n, V] one-hot along an inner axis runs in
-  // JavaScript on wasm (it reads the tensor back), 2.5% of a training step at p = 59 (CPU profile).
-  const ohLast = tf.cast(tf.oneHot(tf.reshape(tf.slice(tokens, [0, n - 1], [B, 1]), [B]), V), 'float32'); // [B, V]
+  const allIds = tf.reshape(tokens, [B * n]) as Tensor1D;
+  // The last position's ids from the last token column (slicing a [B, n, V] one-hot along an inner axis runs in
+  // JavaScript on wasm: 2.5% of a training step at p = 59, CPU profile).
+  const lastIds = tf.reshape(tf.slice(tokens, [0, n - 1], [B, 1]), [B]) as Tensor1D;
+  let pick: (table: Tensor, last: boolean) => Tensor;
+  if (canGatherRows(tf)) {
+    pick = (table, last) => gatherRows(tf, table, last ? lastIds : allIds);
+  } else {
+    const oh2 = tf.cast(tf.oneHot(allIds, V), 'float32'); // [B*n, V]
+    const ohLast = tf.cast(tf.oneHot(lastIds, V), 'float32'); // [B, V]
+    pick = (table, last) => tf.matMul(last ? ohLast : oh2, table);
+  }
   // Per-position additive rows: W_pos[i] W + b ([n, h*dh]), or just b, or nothing.
   const offset = (w: Tensor, bias: Tensor | undefined, rows: Tensor | undefined): Tensor | undefined => {
     const fromPos = rows === undefined ? undefined : tf.matMul(rows, w);
@@ -351,7 +361,7 @@ function tokenTableInputs(tf: Tf, c: ModelConfig, P: ParamTensors, tokens: Tenso
   const plus = (t: Tensor, off: Tensor | undefined): Tensor => (off === undefined ? t : tf.add(t, off));
   const kv = (w: string, bias: string): Tensor => {
     const W = headsMatrix(tf, c, P, `blocks.0.attn.${w}`);
-    const picked = tf.matMul(oh2, tf.matMul(E, W)); // [B*n, h*dh]
+    const picked = pick(tf.matMul(E, W), false); // [B*n, h*dh]
     const off = offset(W, headsBias(tf, c, P, `blocks.0.attn.${bias}`), pos);
     // A per-position offset [n, h*dh] broadcasts over [B, n, h*dh] (tf.tile's gradient is one slice per repetition).
     return pos === undefined ? plus(picked, off) : tf.reshape(plus(tf.reshape(picked, [B, n, c.nHeads * c.dHead]), off), [B * n, c.nHeads * c.dHead]);
@@ -360,15 +370,15 @@ function tokenTableInputs(tf: Tf, c: ModelConfig, P: ParamTensors, tokens: Tenso
   const v = kv('W_V', 'b_V');
   const posLast = pos === undefined ? undefined : tf.slice(pos, [n - 1, 0], [1, d]);
   const WQ = headsMatrix(tf, c, P, 'blocks.0.attn.W_Q');
-  const q = plus(tf.matMul(ohLast, tf.matMul(E, WQ)), offset(WQ, headsBias(tf, c, P, 'blocks.0.attn.b_Q'), posLast)); // [B, h*dh]
-  const xq = plus(tf.matMul(ohLast, E), posLast); // [B, d]
+  const q = plus(pick(tf.matMul(E, WQ), true), offset(WQ, headsBias(tf, c, P, 'blocks.0.attn.b_Q'), posLast)); // [B, h*dh]
+  const xq = plus(pick(E, true), posLast); // [B, d]
   return { q, k, v, xq };
 }
 
 /**
  * The last position's output of a one-layer model without clipped softmax, alpha or gates: attention by
- * {@link attendLast}, then W_O, the residual, the MLP and the readout, on 2-D tensors. Exact (tested against
- * `forwardFull`, values and gradients).
+ * {@link attendLast}, then W_O, the residual, the MLP (one fused op where the backend has its kernels) and the readout,
+ * on 2-D tensors. Exact (tested against `forwardFull`, values and gradients).
  */
 function fusedLast(tf: Tf, c: ModelConfig, P: ParamTensors, t: BlockInputs, B: number): Tensor {
   const none: HookFn = (_n, x) => x;
@@ -376,7 +386,10 @@ function fusedLast(tf: Tf, c: ModelConfig, P: ParamTensors, t: BlockInputs, B: n
   const z = attendLast(tf, t.q, t.k, t.v, B, n, h, dh, c.attnScale); // [B, h*dh]
   const attnOut = linear(tf, c, z, tf.reshape(param(P, 'blocks.0.attn.W_O'), [h * dh, d]), optParam(c, P, 'blocks.0.attn.b_O'), 'blocks.0.attn.W_O');
   const mid = tf.add(t.xq, attnOut);
-  const resid = tf.add(mid, mlp(tf, c, P, 0, mid, none));
+  const mlpOut = hasFusedMlp(tf)
+    ? fusedMlp(tf, mid, param(P, 'blocks.0.mlp.W_in'), optParam(c, P, 'blocks.0.mlp.b_in'), param(P, 'blocks.0.mlp.W_out'), optParam(c, P, 'blocks.0.mlp.b_out'))
+    : mlp(tf, c, P, 0, mid, none);
+  const resid = tf.add(mid, mlpOut);
   return tf.reshape(readout(tf, c, P, tf.reshape(resid, [B, 1, d]), none), [B, c.dVocabOut]);
 }
 
@@ -388,6 +401,7 @@ function fusedLast(tf: Tf, c: ModelConfig, P: ParamTensors, t: BlockInputs, B: n
  * dA = dz·v, dv = a dz, ds = a (dA - sum(a dA)), dq = sum_j ds k / scale, dk = ds q / scale.
  */
 function attendLast(tf: Tf, q2: Tensor, k2: Tensor, v2: Tensor, B: number, n: number, h: number, dh: number, scale: number): Tensor {
+  if (hasFusedAttention(tf)) return fusedAttendLast(tf, q2, k2, v2, B, n, h, dh, scale); // the same math as one kernel pair
   const f = tf.customGrad((...args) => {
     const [qIn, kIn, vIn] = args as [Tensor, Tensor, Tensor];
     const save = args[3] as unknown as (ts: Tensor[]) => void;

@@ -36,18 +36,19 @@ export const MetricsSchema = new Schema<Metrics>([
   f('test_acc', new Float64()),
 ]);
 
-/** Columns of a training checkpoint: the model's checkpoint columns plus AdamW's moments. */
-export type TrainingCheckpoint = Checkpoint & { adam_m: List<Float32>; adam_v: List<Float32> };
+/** Columns of a training checkpoint: the model's checkpoint columns plus AdamW's moments and the Grokfast EMA. */
+export type TrainingCheckpoint = Checkpoint & { adam_m: List<Float32>; adam_v: List<Float32>; grokfast_ema: List<Float32> };
 
 /**
  * Training checkpoint schema: `CheckpointSchema` of @bitlens/model (name, shape, latent, effective, quantizer, epoch)
- * plus `adam_m` and `adam_v` (AdamW first and second moments of that tensor, row-major float32). Schema metadata:
+ * plus `adam_m` and `adam_v` (AdamW first and second moments of that tensor, row-major float32) and `grokfast_ema`
+ * (the Grokfast gradient EMA of that tensor; null when Grokfast is off or before the first step). Schema metadata:
  * `bitlens.model_config` (the ModelConfig) and `bitlens.training_state` ({@link TrainingState}: step count, grokking
  * epochs, backend). Together with the run's options this is everything an exact resume needs: the training is full
  * batch (no data-order RNG), and the step count fixes the bias corrections and the warmup.
  * Any stage that takes `CheckpointSchema` accepts these tables (extra columns are allowed on inputs).
  */
-export const TrainingCheckpointSchema = new Schema<TrainingCheckpoint>([...CheckpointSchema.fields, f('adam_m', listF32()), f('adam_v', listF32())] as Field[]);
+export const TrainingCheckpointSchema = new Schema<TrainingCheckpoint>([...CheckpointSchema.fields, f('adam_m', listF32()), f('adam_v', listF32()), f('grokfast_ema', listF32(), true)] as Field[]);
 
 /** What a table of the training stream holds. */
 export type TrainingStreamKind = 'metrics' | 'checkpoint';
@@ -105,6 +106,7 @@ export function checkpointStreamTable(
   effective: HostParams,
   adamM: HostParams,
   adamV: HostParams,
+  grokfastEma?: HostParams,
 ): Table<TrainingStream> {
   const ck = checkpointTable(config, state.epoch, latent, effective);
   const names = [...latent.keys()];
@@ -120,7 +122,7 @@ export function checkpointStreamTable(
   const cols: Data[] = [utf8Data(names.map(() => 'checkpoint')), columnData(ck, 'epoch')];
   for (let i = 0; i < METRIC_NAMES.length; i++) cols.push(nullData(new Float64(), n));
   for (const c of ['name', 'shape', 'latent', 'effective', 'quantizer'] as const) cols.push(columnData(ck, c));
-  cols.push(mCol, vCol);
+  cols.push(mCol, vCol, grokfastEma === undefined ? nullData(listF32(), n) : listColumn(moments(grokfastEma)));
   const meta = new Map(ck.schema.metadata);
   meta.set(TRAINING_STATE_KEY, JSON.stringify(state));
   return tableOf(TrainingStreamSchema, cols, meta);
@@ -154,8 +156,17 @@ export function toCheckpointTable(table: Table): Table<TrainingCheckpoint> {
   return tableOf(TrainingCheckpointSchema, TrainingCheckpointSchema.fields.map((x) => columnData(table, x.name)), table.schema.metadata);
 }
 
-/** Reads the AdamW moments and the training state of a training checkpoint (or checkpoint-kind stream) table. */
-export function readTrainingCheckpoint(table: Table): { readonly state: TrainingState; readonly adamM: Map<string, HostTensor>; readonly adamV: Map<string, HostTensor> } {
+/** What {@link readTrainingCheckpoint} reads. */
+export interface ReadTrainingCheckpoint {
+  readonly state: TrainingState;
+  readonly adamM: Map<string, HostTensor>;
+  readonly adamV: Map<string, HostTensor>;
+  /** The Grokfast EMA, when the checkpoint has one. */
+  readonly grokfastEma?: Map<string, HostTensor>;
+}
+
+/** Reads the AdamW moments, the Grokfast EMA and the training state of a training checkpoint (or checkpoint-kind stream) table. */
+export function readTrainingCheckpoint(table: Table): ReadTrainingCheckpoint {
   const json = table.schema.metadata.get(TRAINING_STATE_KEY);
   if (json === undefined) {
     throw new BitlensError('SCHEMA_MISMATCH', { stage: 'training/resume', field: TRAINING_STATE_KEY, expected: 'a training checkpoint (state in schema metadata)', found: 'no training state' });
@@ -163,6 +174,7 @@ export function readTrainingCheckpoint(table: Table): { readonly state: Training
   const state = JSON.parse(json) as TrainingState;
   const adamM = new Map<string, HostTensor>();
   const adamV = new Map<string, HostTensor>();
+  const ema = new Map<string, HostTensor>();
   const names = table.getChild('name');
   const shapes = table.getChild('shape');
   for (let i = 0; i < table.numRows; i++) {
@@ -175,6 +187,8 @@ export function readTrainingCheckpoint(table: Table): { readonly state: Training
       }
       m.set(name, { shape, data: v.toArray().slice() });
     }
+    const e = table.getChild('grokfast_ema')?.get(i) as { toArray(): Float32Array } | null | undefined;
+    if (e !== null && e !== undefined) ema.set(name, { shape, data: e.toArray().slice() });
   }
-  return { state, adamM, adamV };
+  return { state, adamM, adamV, ...(ema.size === 0 ? {} : { grokfastEma: ema }) };
 }

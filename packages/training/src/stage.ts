@@ -1,39 +1,45 @@
-import { defineStage, type Stage, type StageResumption } from '@bitlens/core';
+import { BitlensError, defineStage, type Stage, type StageResumption } from '@bitlens/core';
 import { DatasetSchema, type Dataset } from '@bitlens/data';
+import { type Checkpoint, CheckpointSchema } from '@bitlens/model';
 import type { Table } from 'apache-arrow';
-import { concatMap, filter, map, toArray } from 'rxjs';
+import { concatMap, defer, filter, last, map, toArray } from 'rxjs';
+import { trainDataFromTables } from './data.js';
+import type { TrainExecutor } from './executor.js';
+import { resolveTrainOptions, TRAIN_STAGE_VERSION, type TrainOptions } from './options.js';
 import {
   MetricsSchema, streamKind, toCheckpointTable, toMetricsTable, TrainingCheckpointSchema, TrainingStreamSchema,
   type Metrics, type TrainingCheckpoint, type TrainingStream,
 } from './schemas.js';
-import { resolveTrainOptions, TRAIN_STAGE_VERSION, trainDataFromTables, trainRun, type TrainContext, type TrainOptions } from './train.js';
 
 /**
  * The training stage: takes the dataset table(s) (`DatasetSchema` of @bitlens/data: a, b, label, split; all emitted
  * tables are collected first) and emits the training stream (`TrainingStreamSchema`): metrics tables and checkpoint
  * tables, told apart by `kind`. Split it with `selectMetrics()` / `selectCheckpoints()`.
  *
- * Options (the cache key) are the resolved {@link TrainOptions} plus the tfjs backend name (results are deterministic
- * per backend, not across backends). `ctx.resumeFrom` is not part of the key: resuming gives the same result. Holds no
- * state across subscriptions; the sink that stores checkpoints is what makes a rerun resumable (pass the latest stored
- * checkpoint table as `resumeFrom`; the stream then continues after it).
- * @example of(datasetTable).pipe(trainStage({ model: modelConfig('li', 59), seed: 0, epochs: 3000 }, { tf, registry }), selectMetrics())
+ * Where the run executes is injected: `inProcessExecutor({ tf, registry })` or `workerExecutor({ workers })` (the
+ * pipeline starts the engine or creates the worker pool). The cache key is the resolved {@link TrainOptions} plus the
+ * executor's tfjs backend (results are deterministic per backend, not across backends), the same for both executors.
+ * Options the executor cannot run are rejected here, before any work. Resumable: a graph run interrupted mid-training
+ * continues from the last checkpoint it stored (`resume`); by hand, pass that checkpoint as `resumeFrom` (not part of
+ * the key: the result is the same) and the stream continues after it.
+ * @example of(datasetTable).pipe(trainStage({ model: modelConfig('li', 59), seed: 0, schedule: { epochs: 3000 } }, inProcessExecutor({ tf, registry })), selectMetrics())
  */
-export function trainStage(options: TrainOptions, ctx: TrainContext): Stage<Dataset, TrainingStream> {
+export function trainStage(options: TrainOptions, executor: TrainExecutor, resumeFrom?: Table<TrainingStream>): Stage<Dataset, TrainingStream> {
   const resolved = resolveTrainOptions(options);
+  executor.check(resolved);
   return defineStage<Dataset, TrainingStream>({
     name: 'training/train',
     version: TRAIN_STAGE_VERSION,
-    options: { ...resolved, backend: ctx.tf.getBackend() },
+    options: { ...resolved, backend: executor.backend },
     input: DatasetSchema,
     output: TrainingStreamSchema,
     apply: (source) =>
       source.pipe(
         toArray(),
-        concatMap((tables) => trainRun(ctx, options, trainDataFromTables(tables, resolved.model.p))),
+        concatMap((tables) => defer(() => executor.train(resolved, trainDataFromTables(tables, resolved.model.p), resumeFrom))),
       ),
-    progress: (t) => ({ done: Number(t.getChild('epoch')?.get(0) ?? 0), total: resolved.epochs, label: streamKind(t) }),
-    resume: (previous) => resumeAfterLastCheckpoint(previous, (checkpoint) => trainStage(options, { ...ctx, resumeFrom: checkpoint })),
+    progress: (t) => ({ done: Number(t.getChild('epoch')?.get(0) ?? 0), total: resolved.schedule.epochs, label: `epochs (${streamKind(t)})` }),
+    resume: (previous) => resumeAfterLastCheckpoint(previous, (checkpoint) => trainStage(options, executor, checkpoint)),
   });
 }
 
@@ -89,4 +95,28 @@ export function latestCheckpoint(tables: readonly Table[]): Table | undefined {
     if (e > bestEpoch) [best, bestEpoch] = [t, e];
   }
   return best;
+}
+
+/**
+ * The last checkpoint of a checkpoint stream (the highest epoch), as a `CheckpointSchema` table: what the analyses of
+ * the final model read. A reduction over the whole stream; the model config metadata is kept.
+ */
+export function finalCheckpoint(): Stage<Checkpoint, Checkpoint> {
+  const name = 'training/final-checkpoint';
+  return defineStage<Checkpoint, Checkpoint>({
+    name,
+    version: '1',
+    options: {},
+    input: CheckpointSchema,
+    output: CheckpointSchema,
+    apply: (source) =>
+      source.pipe(
+        filter((t) => t.numRows > 0),
+        last(undefined, undefined as Table<Checkpoint> | undefined),
+        map((t) => {
+          if (t === undefined) throw new BitlensError('NOT_FOUND', { stage: name, field: 'checkpoints', expected: 'at least one checkpoint', found: 'an empty stream' });
+          return t.select(CheckpointSchema.names as (keyof Checkpoint & string)[]) as unknown as Table<Checkpoint>;
+        }),
+      ),
+  });
 }

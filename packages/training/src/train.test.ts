@@ -3,12 +3,17 @@ import { assertSchema } from '@bitlens/core';
 import { datasetTable } from '@bitlens/data';
 import { modelConfig, readWeightsTable, type ModelConfig } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import type { Table } from 'apache-arrow';
 import { lastValueFrom, of, share, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MetricsSchema, streamKind, TrainingCheckpointSchema, type MetricsRow } from './schemas.js';
+import { trainDataFromTables } from './data.js';
+import { inProcessExecutor } from './executor.js';
+import { grokfastFilter, type GrokfastState } from './grokfast.js';
+import { cleanedUp, resolveTrainOptions, type TrainOptions } from './options.js';
 import { latestCheckpoint, selectCheckpoints, selectMetrics, trainStage } from './stage.js';
-import { cleanedUp, trainDataFromTables, trainRun, type TrainOptions } from './train.js';
+import { trainRun } from './train.js';
 
 let tf: Tf;
 const registry = createQuantizerRegistry();
@@ -43,15 +48,12 @@ describe('end to end (CI size): nanda, p = 23, train fraction 0.9', () => {
   const options: TrainOptions = {
     model: modelConfig('nanda', 23, { dModel: 32, nHeads: 4, dMlp: 128 }),
     seed: 1,
-    epochs: 1200,
+    schedule: { epochs: 1200, logEvery: 25, checkpointEvery: 200, stopAfterGrok: 0 },
     optimizer: { lr: 3e-3 },
-    logEvery: 25,
-    checkpointEvery: 200,
-    stopAfterGrok: 0,
   };
   it('groks (test accuracy >= 0.95) within its epoch cap; metrics and checkpoint tables pass their schemas', async () => {
     const dataset = datasetTable({ task: 'add', p: 23, trainFraction: 0.9, seed: 1 });
-    const stream = of(dataset).pipe(trainStage(options, { tf, registry }), share());
+    const stream = of(dataset).pipe(trainStage(options, inProcessExecutor({ tf, registry })), share());
     const [metrics, checkpoints] = await Promise.all([
       lastValueFrom(stream.pipe(selectMetrics(), toArray())),
       lastValueFrom(stream.pipe(selectCheckpoints(), toArray())),
@@ -71,11 +73,11 @@ describe('end to end (CI size): nanda, p = 23, train fraction 0.9', () => {
 
 const small = (quantizer: string): ModelConfig => modelConfig('li', 23, { dModel: 32, nHeads: 4, dMlp: 64, quantizer });
 const data23 = () => trainDataFromTables([datasetTable({ task: 'add', p: 23, trainFraction: 0.5, seed: 3 })], 23);
-const run = (options: TrainOptions, resumeFrom?: Table) => lastValueFrom(trainRun({ tf, registry, ...(resumeFrom === undefined ? {} : { resumeFrom }) }, options, data23()).pipe(toArray()));
+const run = (options: TrainOptions, resumeFrom?: Table) => lastValueFrom(trainRun({ tf, registry }, options, data23(), resumeFrom).pipe(toArray()));
 
 describe.each(['binary-sign', 'ternary-absmean'])('quantized (%s)', (quantizer) => {
   it('runs and decreases the train loss; the effective block weights take 2 or 3 values', async () => {
-    const tables = await run({ model: small(quantizer), seed: 2, epochs: 60, logEvery: 10, checkpointEvery: 0 });
+    const tables = await run({ model: small(quantizer), seed: 2, schedule: { epochs: 60, logEvery: 10, checkpointEvery: 0 } });
     const rows = metricsOf(tables);
     expect(rows[rows.length - 1]?.train_loss).toBeLessThan((rows[0]?.train_loss ?? 0) * 0.85);
     const ck = latestCheckpoint(tables) as Table;
@@ -86,7 +88,7 @@ describe.each(['binary-sign', 'ternary-absmean'])('quantized (%s)', (quantizer) 
 });
 
 describe('determinism and resume (in process)', () => {
-  const options: TrainOptions = { model: small('ternary-centred'), seed: 5, epochs: 24, logEvery: 4, checkpointEvery: 10, optimizer: { warmup: true } };
+  const options: TrainOptions = { model: small('ternary-centred'), seed: 5, schedule: { epochs: 24, logEvery: 4, checkpointEvery: 10 }, optimizer: { warmup: true } };
   it('same seed gives identical weights; another seed does not', async () => {
     const a = finalLatent(await run(options));
     const b = finalLatent(await run(options));
@@ -106,7 +108,7 @@ describe('determinism and resume (in process)', () => {
   });
   it("the stage's resume (what a graph rerun does after an interruption) keeps up to the last checkpoint and gives the uninterrupted stream", async () => {
     const dataset = datasetTable({ task: 'add', p: 23, trainFraction: 0.5, seed: 3 });
-    const stage = trainStage(options, { tf, registry });
+    const stage = trainStage(options, inProcessExecutor({ tf, registry }));
     const full = await lastValueFrom(of(dataset).pipe(stage, toArray()));
     // Interrupted after the epoch-20 checkpoint and one more metrics table.
     const cut = full.findIndex((t) => streamKind(t) === 'checkpoint' && t.getChild('epoch')?.get(0) === 20);
@@ -120,5 +122,39 @@ describe('determinism and resume (in process)', () => {
     expect(resumed.map((t) => streamKind(t))).toEqual(full.map((t) => streamKind(t)));
     expect(metricsOf(resumed)).toEqual(metricsOf(full));
     for (const [n, v] of finalLatent(full)) expect(finalLatent(resumed).get(n), n).toEqual(v);
+  });
+});
+
+describe('Grokfast (EMA gradient filter, off by default)', () => {
+  it('filters as h = alpha h + (1 - alpha) g (h_1 = g_1), step input g + lambda h', () => {
+    const state: GrokfastState = new Map();
+    const o = { alpha: 0.9, lambda: 2 };
+    const run = (g: number[]): number[] =>
+      tf.tidy(() => {
+        const out = grokfastFilter(tf, o, new Map([['w', tf.tensor1d(g)]]), state);
+        const v = [...((out.get('w') as Tensor).dataSync() as Float32Array)];
+        tf.dispose([...out.values()]);
+        return v;
+      });
+    expect(run([1, -2])).toEqual([3, -6]); // h = g: g + 2g
+    const second = run([3, 0]); // h = 0.9 [1, -2] + 0.1 [3, 0] = [1.2, -1.8]; g + 2h = [5.4, -3.6]
+    expect(second[0]).toBeCloseTo(5.4, 5);
+    expect(second[1]).toBeCloseTo(-3.6, 5);
+    tf.dispose([...state.values()]);
+  });
+  it('is off unless asked for, and a resumed Grokfast run (EMA in the checkpoint) ends bit-identical to an uninterrupted one', async () => {
+    expect(resolveTrainOptions({ model: small('fp32'), seed: 1, schedule: { epochs: 1 } }).grokfast).toBeNull();
+    const plain = await run({ model: small('fp32'), seed: 1, schedule: { epochs: 2 } });
+    expect(latestCheckpoint(plain)?.getChild('grokfast_ema')?.nullCount).toBe(latestCheckpoint(plain)?.numRows);
+    const options: TrainOptions = { model: small('ternary-centred'), seed: 5, schedule: { epochs: 24, logEvery: 4, checkpointEvery: 10 }, grokfast: { lambda: 3 } };
+    expect(resolveTrainOptions(options).grokfast).toEqual({ alpha: 0.98, lambda: 3 });
+    const full = await run(options);
+    const ck10 = full.find((t) => streamKind(t) === 'checkpoint' && t.getChild('epoch')?.get(0) === 10) as Table;
+    expect(ck10.getChild('grokfast_ema')?.nullCount).toBe(0);
+    const resumed = await run(options, ck10);
+    for (const [n, v] of finalLatent(full)) expect(finalLatent(resumed).get(n), n).toEqual(v);
+    const without = finalLatent(await run({ ...options, grokfast: null }));
+    expect(without.get('blocks.0.mlp.W_in')).not.toEqual(finalLatent(full).get('blocks.0.mlp.W_in'));
+    expect(() => resolveTrainOptions({ ...options, grokfast: { alpha: 1 } })).toThrow(/grokfast.alpha/);
   });
 });

@@ -7,7 +7,8 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lastValueFrom, tap } from 'rxjs';
 import { streamKind } from '../src/schemas.js';
-import { trainDataFromTables, trainRun } from '../src/train.js';
+import { trainDataFromTables } from '../src/data.js';
+import { trainRun } from '../src/train.js';
 import { RESUME_OPTIONS, resumeDataset } from './resume-fixture.js';
 
 const dir = process.argv[2] ?? '.';

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { latestCheckpoint } from '../src/stage.js';
-import { trainDataFromTables, trainRun } from '../src/train.js';
+import { trainDataFromTables } from '../src/data.js';
+import { trainRun } from '../src/train.js';
 import { RESUME_OPTIONS, resumeDataset } from './resume-fixture.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -35,16 +36,16 @@ describe('resume after a killed process', () => {
       expect(latest).toBeDefined();
       const killedAt = Number(latest?.getChild('epoch')?.get(0));
       expect(killedAt).toBeGreaterThanOrEqual(20);
-      expect(killedAt).toBeLessThan(RESUME_OPTIONS.epochs); // it really was interrupted
+      expect(killedAt).toBeLessThan(RESUME_OPTIONS.schedule.epochs); // it really was interrupted
 
       const { tf } = await initTfjsBackend('wasm');
       const ctx = { tf, registry: createQuantizerRegistry() };
       const data = trainDataFromTables([resumeDataset()], RESUME_OPTIONS.model.p);
-      const resumed = await lastValueFrom(trainRun({ ...ctx, resumeFrom: latest as Table }, RESUME_OPTIONS, data).pipe(toArray()));
+      const resumed = await lastValueFrom(trainRun(ctx, RESUME_OPTIONS, data, latest as Table).pipe(toArray()));
       const full = await lastValueFrom(trainRun(ctx, RESUME_OPTIONS, data).pipe(toArray()));
       const a = readWeightsTable(latestCheckpoint(full) as Table);
       const b = readWeightsTable(latestCheckpoint(resumed) as Table);
-      expect(b.epoch).toBe(RESUME_OPTIONS.epochs);
+      expect(b.epoch).toBe(RESUME_OPTIONS.schedule.epochs);
       for (const [n, t] of a.latent) expect(b.latent.get(n)?.data, n).toEqual(t.data);
       for (const [n, t] of a.effective) expect(b.effective.get(n)?.data, n).toEqual(t.data);
     } finally {

@@ -4,10 +4,12 @@ import type { Table } from 'apache-arrow';
 import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { PrecisionComparisonConfig, comparisonGraph, resolveComparison } from './index.js';
-import type { Tf } from '@bitlens/engine';
+import { createEngineWorkers, type Tf } from '@bitlens/engine';
+import { workerExecutor } from '@bitlens/training';
 
-// Building a graph needs no engine: stages only hold `tf` for when they run.
+// Building a graph needs no engine: stages only hold `tf` for when they run, and worker pools start workers on demand.
 const noTf = {} as Tf;
+const training = workerExecutor({ workers: createEngineWorkers({ backend: 'wasm', workers: 3 }) });
 
 describe('precision-comparison config', () => {
   it('defaults to the small preset with every number explicit', () => {
@@ -37,8 +39,8 @@ describe('precision-comparison config', () => {
 
 describe('precision-comparison graph', () => {
   it('changing the ternary quantizer changes the keys of the ternary nodes and the comparison only', () => {
-    const a = comparisonGraph(resolveComparison(PrecisionComparisonConfig.parse({})), noTf);
-    const b = comparisonGraph(resolveComparison(PrecisionComparisonConfig.parse({ quantizers: { ternary: 'ternary-centred' } })), noTf);
+    const a = comparisonGraph(resolveComparison(PrecisionComparisonConfig.parse({})), noTf, training);
+    const b = comparisonGraph(resolveComparison(PrecisionComparisonConfig.parse({ quantizers: { ternary: 'ternary-centred' } })), noTf, training);
     const ka = a.keys();
     const kb = b.keys();
     const changed = a.names.filter((n) => ka[n] !== kb[n]);
@@ -50,11 +52,11 @@ describe('precision-comparison graph', () => {
   });
 
   it('every node has a stage name and the three runs share the dataset', () => {
-    const g = comparisonGraph(resolveComparison(PrecisionComparisonConfig.parse({})), noTf);
+    const g = comparisonGraph(resolveComparison(PrecisionComparisonConfig.parse({})), noTf, training);
     expect(g.names).toHaveLength(2 + 3 * 15 + 2); // per run: train, metrics, checkpoints, progress, spectra, final, views + the 8 mechanism nodes
     const stages = Object.fromEntries(g.describe().map((d) => [d.node, d.stage]));
     for (const n of g.names) expect(stages[n]).toMatch(/^[a-z-]+\/[a-z-]+$/);
-    expect(stages['fp32/train']).toBe('training/train-worker');
+    expect(stages['fp32/train']).toBe('training/train');
     expect(g.describe().find((d) => d.node === 'ternary/train')?.inputs).toEqual({ in: 'dataset' });
   });
 

@@ -41,6 +41,10 @@ export const PrecisionComparisonConfig = z
       })
       .default({ ternary: 'ternary-absmean', binary: 'binary-scaled' })
       .describe('quantizer of the ternary and the binary run'),
+    grokfast: z
+      .strictObject({ alpha: z.number().min(0).lt(1).default(0.98), lambda: z.number().min(0).default(2) })
+      .optional()
+      .describe('Grokfast-EMA gradient filter (Lee et al. 2024) before each AdamW step; off unless set, e.g. --set grokfast.lambda=2'),
     backend: TfjsBackendSchema.default('wasm').describe('tfjs backend of the training workers and the analysis: wasm, cpu, webgpu, tensorflow'),
     out: z.string().min(1, { error: 'expected a file path' }).default('bitlens-report.html').describe('path of the HTML report (relative to the working directory)'),
   })
@@ -81,6 +85,8 @@ export interface ResolvedComparison {
   readonly task: string;
   readonly model: 'li' | 'nanda';
   readonly runs: readonly PrecisionRun[];
+  /** Grokfast-EMA filter, or null (off). */
+  readonly grokfast: { readonly alpha: number; readonly lambda: number } | null;
   readonly backend: string;
   readonly out: string;
 }
@@ -112,6 +118,7 @@ export function resolveComparison(c: PrecisionComparisonConfigOutput): ResolvedC
       { name: 'ternary', quantizer: c.quantizers.ternary },
       { name: 'binary', quantizer: c.quantizers.binary },
     ],
+    grokfast: c.grokfast ?? null,
     backend: c.backend,
     out: c.out,
   };

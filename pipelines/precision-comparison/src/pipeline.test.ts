@@ -75,11 +75,13 @@ describe('precision-comparison pipeline', () => {
 });
 
 // The reduced version of the main job that CI runs: p = 31, train fraction 0.7, the small preset's lr 3e-3, analysed
-// 100 epochs after grokking. Measured on this machine kind: fp32 groks at epoch 500, ternary at 230, binary at 250;
-// about 60 s of CPU in all.
+// 200 epochs after grokking. Measured on this machine kind (training stage version 4): fp32 groks at epoch 510,
+// ternary at 200, binary at 220. Analysed 100 epochs after grokking (as before version 3, when fp32 grokked at 500),
+// the fp32 model failed the "explained" check (MLP variance explained by its key frequencies, not yet cleaned up):
+// INCONCLUSIVE; 200 epochs after, all three pass every check.
 describe('reduced comparison (p = 31)', () => {
   it('all three precisions grok, pass every mechanism check, and are judged the same algorithm', async () => {
-    const config = PrecisionComparisonConfig.parse({ p: 31, trainFraction: 0.7, epochs: 1500, afterGrok: 100, out: join(dir, 'reduced.html') });
+    const config = PrecisionComparisonConfig.parse({ p: 31, trainFraction: 0.7, epochs: 1500, afterGrok: 200, out: join(dir, 'reduced.html') });
     const result = await precisionComparisonPipeline.run(config, { store, configHash: hashJson(config), onEvent: () => undefined, log: () => undefined });
     const summary = result.summary as {
       precisions: { name: string; grokEpoch: number | null; finalEpoch: number; testAcc: number; keyFrequencies: { embed: number[] } }[];
@@ -88,7 +90,7 @@ describe('reduced comparison (p = 31)', () => {
     for (const p of summary.precisions) {
       expect(p.grokEpoch, p.name).not.toBeNull();
       expect(p.testAcc, p.name).toBeGreaterThanOrEqual(0.99);
-      expect(p.finalEpoch, p.name).toBeLessThan(1500); // stopped 100 epochs after grokking, not by the cap
+      expect(p.finalEpoch, p.name).toBeLessThan(1500); // stopped 200 epochs after grokking, not by the cap
       expect(p.keyFrequencies.embed.length, p.name).toBeGreaterThanOrEqual(1);
       expect(p.keyFrequencies.embed.length, p.name).toBeLessThanOrEqual(10); // of 15 frequencies at p = 31
     }

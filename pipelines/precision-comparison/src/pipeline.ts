@@ -4,7 +4,7 @@ import { type GraphEvent, type RunOptions, type RunStats, bitlensVersion, define
 import { type StageRecord, renderReport, textSummary } from '@bitlens/report';
 import type { Table } from 'apache-arrow';
 import { type PrecisionRun, PrecisionComparisonConfig, type ResolvedComparison, comparisonFiles, resolveComparison } from './config.js';
-import { type ComparisonGraph, GROK_THRESHOLD, comparisonGraph } from './graph.js';
+import { type ComparisonGraph, GROK_THRESHOLD, comparisonGraph, comparisonTraining } from './graph.js';
 import { type RunTables, comparisonReportData } from './internal/report-data.js';
 
 const PIPELINE = 'precision-comparison';
@@ -47,13 +47,13 @@ export const precisionComparisonPipeline = definePipeline({
   async plan(config, context) {
     const r = resolveComparison(config);
     const { tf } = await initTfjsBackend(r.backend);
-    return comparisonGraph(r, tf).plan(context.store);
+    return comparisonGraph(r, tf, comparisonTraining(r)).plan(context.store);
   },
   async run(config, context) {
     const start = performance.now();
     const r = resolveComparison(config);
     const { tf, info } = await initTfjsBackend(r.backend);
-    const graph = comparisonGraph(r, tf);
+    const graph = comparisonGraph(r, tf, comparisonTraining(r));
     const events: GraphEvent[] = [];
     const runOptions: RunOptions = {
       store: context.store,

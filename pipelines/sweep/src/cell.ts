@@ -20,7 +20,7 @@ import { activationOutliers } from '@bitlens/metrics';
 import { WeightsSchema, modelConfig } from '@bitlens/model';
 import { w8a8Quantize, w8a8Report } from '@bitlens/ptq';
 import type { QuantizerRegistry } from '@bitlens/quantization';
-import { type Metrics, MetricsSchema, type TrainOptions, finalCheckpoint, selectCheckpoints, selectMetrics, trainStage } from '@bitlens/training';
+import { type Metrics, MetricsSchema, type TrainOptions, finalCheckpoint, inProcessExecutor, selectCheckpoints, selectMetrics, trainStage } from '@bitlens/training';
 import { Bool, Float64, Int32, List, Schema, type Table, Utf8 } from 'apache-arrow';
 import { forkJoin, map, toArray } from 'rxjs';
 import type { Cell, CellSettings } from './config.js';
@@ -115,12 +115,8 @@ export function cellTrainOptions(s: CellSettings): TrainOptions {
   return {
     model: modelConfig(s.model, s.p, { quantizer: s.quantizer, attention: s.attention }),
     seed: s.seed,
-    epochs: s.epochs,
+    schedule: { epochs: s.epochs, logEvery: s.logEvery, checkpointEvery: s.checkpointEvery, stopAfterGrok: s.afterGrok, grokThreshold: GROK_THRESHOLD },
     optimizer: { lr: s.lr, weightDecay: s.weightDecay },
-    logEvery: s.logEvery,
-    checkpointEvery: s.checkpointEvery,
-    stopAfterGrok: s.afterGrok,
-    grokThreshold: GROK_THRESHOLD,
   };
 }
 
@@ -212,8 +208,9 @@ export function cellRow(cell: Cell): JoinStage<{ metrics: Metrics; mechanism: Me
 
 /**
  * One cell as a subgraph (no inputs): `dataset → grid`, `dataset → train → metrics, checkpoints → final`, the
- * mechanism analysis of @bitlens/circuits on `final`, and `row` (the cell's summary row). Training runs in process:
- * a cell runs in one worker thread of the sweep's pool (or of a `bitlens worker`), with its own engine.
+ * mechanism analysis of @bitlens/circuits on `final`, and `row` (the cell's summary row). Training runs in process
+ * (the training package's `inProcessExecutor` on `tf`): a cell runs in one worker thread of the sweep's pool (or of a
+ * `bitlens worker`), with its own engine.
  */
 export function cellSubgraph(cell: Cell, tf: Tf, registry: QuantizerRegistry) {
   const s = cell.settings;
@@ -223,7 +220,7 @@ export function cellSubgraph(cell: Cell, tf: Tf, registry: QuantizerRegistry) {
     g
       .source('dataset', datasetStage({ task, p: s.p, trainFraction: s.trainFraction, seed: s.dataSeed }))
       .then('grid', gridFromDataset(), 'dataset')
-      .then('train', trainStage(cellTrainOptions(s), { tf, registry }), 'dataset')
+      .then('train', trainStage(cellTrainOptions(s), inProcessExecutor({ tf, registry })), 'dataset')
       .then('metrics', selectMetrics(), 'train')
       .then('checkpoints', selectCheckpoints(), 'train')
       .then('final', finalCheckpoint(), 'checkpoints')

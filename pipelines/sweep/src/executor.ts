@@ -1,5 +1,5 @@
 import { BitlensError, type ErrorCode, type GraphEvent, type RunProvenance, assertSchema, startWorker } from '@bitlens/core';
-import type { Tf } from '@bitlens/engine';
+import { type Tf, threadsPerEngine } from '@bitlens/engine';
 import type { QuantizerRegistry } from '@bitlens/quantization';
 import { type Table, tableFromIPC } from 'apache-arrow';
 import type { Worker } from 'node:worker_threads';
@@ -100,11 +100,14 @@ export interface CellThreads {
 }
 
 /**
- * Starts (lazily) up to `threads` cell worker threads. A thread whose job is abandoned is terminated: its training
- * keeps its partial checkpoints in the store, and the next run of the cell continues from them. @internal
+ * Starts (lazily) up to `threads` cell worker threads, each engine with max(1, floor(cores / threads)) threads for one
+ * product (so that the threads together take the cores once; results do not depend on it). A thread whose job is
+ * abandoned is terminated: its training keeps its partial checkpoints in the store, and the next run of the cell
+ * continues from them. @internal
  */
 export function cellThreads(threads: number, backend: string): CellThreads {
   if (!Number.isInteger(threads) || threads < 1) throw new BitlensError('INVALID_CONFIG', { stage: 'pipeline sweep', field: 'workers', expected: 'a positive integer', found: String(threads) });
+  const engineThreads = threadsPerEngine(threads);
   const waiting: Pending[] = [];
   const slots: Slot[] = [];
   let closed = false;
@@ -128,7 +131,7 @@ export function cellThreads(threads: number, backend: string): CellThreads {
     }
   };
   const spawn = (): Slot => {
-    const data: CellWorkerData = { backend };
+    const data: CellWorkerData = { backend, engineThreads };
     const worker = startWorker(new URL('./internal/cell-worker.js', import.meta.url), data);
     const slot: Slot = { worker, current: undefined };
     worker.on('message', (m: FromCellWorker) => onMessage(slot, m));
@@ -182,8 +185,9 @@ export function cellThreads(threads: number, backend: string): CellThreads {
 
 /**
  * A pool of `workers` worker threads, each with its own tfjs engine, running one cell at a time each; cells wait in
- * order for a free thread. tfjs-wasm is single-threaded in Node, so one thread per core keeps every core busy. A
- * cell whose subscriber leaves early has its thread stopped (its training keeps its partial checkpoints in the store).
+ * order for a free thread. Cells, not kernels, take the cores: one thread per core (the default) gives each engine
+ * one thread for its products, fewer workers give each max(1, floor(cores / workers)) (`threadsPerEngine` of
+ * @bitlens/engine), so workers x threads never exceeds the cores. A cell whose subscriber leaves early has its thread stopped (its training keeps its partial checkpoints in the store).
  */
 export function localPool(ctx: ExecutorContext & { readonly workers: number }): CellExecutor {
   const threads = cellThreads(ctx.workers, ctx.backend);

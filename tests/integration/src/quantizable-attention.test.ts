@@ -5,7 +5,7 @@ import { activationOutliers } from '@bitlens/metrics';
 import { type AttentionVariant, modelConfig, readWeightsTable } from '@bitlens/model';
 import { w8a8Quantize, w8a8Report } from '@bitlens/ptq';
 import { createQuantizerRegistry } from '@bitlens/quantization';
-import { finalCheckpoint, selectCheckpoints, selectMetrics, trainStage } from '@bitlens/training';
+import { finalCheckpoint, inProcessExecutor, selectCheckpoints, selectMetrics, trainStage } from '@bitlens/training';
 import type { Table } from 'apache-arrow';
 import { type Observable, lastValueFrom, of, shareReplay, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +38,7 @@ const num = (t: Table | undefined, c: string): number => Number(t?.getChild(c)?.
 describe.each(['vanilla', 'clipped', 'gated'] as const satisfies readonly AttentionVariant[])('%s attention: train, outliers, W8A8', (variant) => {
   it('trains, has outlier rows per checkpoint, and survives W8A8 with its circuit report', async () => {
     const model = modelConfig('li', P, { dModel: 32, nHeads: 4, dMlp: 128, attention: variant });
-    const stream = of(dataset).pipe(trainStage({ model, seed: 1, epochs: EPOCHS, optimizer: { lr: 3e-3 }, logEvery: 50, checkpointEvery: 100 }, { tf, registry }), shareReplay());
+    const stream = of(dataset).pipe(trainStage({ model, seed: 1, schedule: { epochs: EPOCHS, logEvery: 50, checkpointEvery: 100 }, optimizer: { lr: 3e-3 } }, inProcessExecutor({ tf, registry })), shareReplay());
     const metrics = await lastValueFrom(stream.pipe(selectMetrics(), toArray()));
     const checkpoints = await lastValueFrom(stream.pipe(selectCheckpoints(), toArray()));
     const final = await lastValueFrom(of(...checkpoints).pipe(finalCheckpoint()));

@@ -4,9 +4,8 @@ import { type Weights, WeightsSchema } from '@bitlens/model';
 import type { Table } from 'apache-arrow';
 import { map } from 'rxjs';
 import { float64, tableOf, utf8 } from '../internal/arrow.js';
-import { type AblationMode, type AblationTarget, ablate } from '../interventions.js';
-import { crossEntropy } from '../loss.js';
-import { type WeightsColumn, gridLogits, loadModel } from '../model.js';
+import { type AblationMode, type AblationTarget, ablate, unablatedLoss } from '../interventions.js';
+import { type WeightsColumn, loadModel } from '../model.js';
 import { type Ablations, AblationsSchema } from '../schemas.js';
 import { type Task, inputGrid, resolveTask } from '../task.js';
 import { configMeta } from './internal.js';
@@ -24,7 +23,7 @@ export function ablations(tf: Tf, options: { readonly targets?: readonly Ablatio
   const task = resolveTask(options.task ?? 'add', name);
   return defineStage({
     name,
-    version: '1',
+    version: '2', // 2: the base loss comes from the same full forward as the ablated runs
     options: { ...options },
     input: WeightsSchema,
     output: AblationsSchema,
@@ -33,7 +32,7 @@ export function ablations(tf: Tf, options: { readonly targets?: readonly Ablatio
       const { labels, valid: mask } = inputGrid(m.config.p, task);
       const targets = options.targets ?? Array.from({ length: m.config.nHeads }, (_, h): AblationTarget => ({ kind: 'head', head: h }));
       const modes = options.modes ?? ['zero', 'mean', 'resample'];
-      const base = modes.length === 0 || targets.length === 0 ? undefined : crossEntropy(gridLogits(tf, m), labels, m.config.dVocabOut, mask);
+      const base = modes.length === 0 || targets.length === 0 ? undefined : unablatedLoss(tf, m, labels, { mask });
       const res = targets.flatMap((tg) => modes.map((md) => ablate(tf, m, labels, tg, md, { seed: options.seed ?? 0, mask, ...(base === undefined ? {} : { base }) })));
       return tableOf(
         AblationsSchema,

@@ -122,7 +122,7 @@ export function comparisonReportData(r: ResolvedComparison, runs: readonly { rea
     trainFraction: r.trainFraction,
     modelPreset: r.model,
     epochCap: r.epochs,
-    training: `full-batch AdamW lr ${r.lr}, weight decay ${r.weightDecay}, betas (0.9, 0.98); stop ${r.afterGrok} epochs after grokking`,
+    training: `full-batch AdamW lr ${r.lr}, weight decay ${r.weightDecay}, betas (0.9, 0.98); stop ${r.afterGrok} epochs after grokking${r.grokfast === null ? '' : `; GROKFAST ON (EMA alpha ${r.grokfast.alpha}, lambda ${r.grokfast.lambda}): amplified slow gradients, not plain AdamW`}`,
     grokThreshold: GROK_THRESHOLD,
     precisions: runs.map(({ run, tables }) => precisionReport(run, tables, GROK_THRESHOLD)),
     comparisons: comparisonRows(comparison),

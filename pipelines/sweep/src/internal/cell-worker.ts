@@ -7,7 +7,8 @@ import { sweepKernels } from '../kernels.js';
 import { runCell } from '../run-cell.js';
 import type { CellWorkerData, FromCellWorker, ToCellWorker } from './protocol.js';
 
-// A worker thread of the sweep's local pool: its own tfjs engine (started here, once), cells one at a time.
+// A worker thread of the sweep's local pool: its own tfjs engine (started here, once, with its share of the cores),
+// cells one at a time, each trained in this thread (the training package's in-process executor on this engine).
 const port = parentPort;
 const data = workerData as CellWorkerData;
 const post = (m: FromCellWorker, transfer: ArrayBuffer[] = []): void => port?.postMessage(m, transfer);
@@ -15,7 +16,7 @@ const fail = (cell: string | undefined, e: unknown): void =>
   post({ type: 'error', cell, message: e instanceof Error ? e.message : String(e), ...(e instanceof BitlensError ? { code: e.code, site: e.site } : {}) });
 
 try {
-  const { tf } = await initTfjsBackend(data.backend);
+  const { tf } = await initTfjsBackend(data.backend, { threads: data.engineThreads });
   const registry = createQuantizerRegistry();
   const kernels = sweepKernels();
   let queue: Promise<void> = Promise.resolve();

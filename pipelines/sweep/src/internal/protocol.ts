@@ -13,4 +13,6 @@ export type FromCellWorker =
 /** What a cell worker thread starts with. @internal */
 export interface CellWorkerData {
   readonly backend: string;
+  /** Threads the thread's engine may use for one product (the pool's threads together take the cores once). */
+  readonly engineThreads: number;
 }
