@@ -75,6 +75,7 @@ describe('the exit-code table', () => {
     ['an output path under /proc', ['run', 'precision-comparison', '--set', 'out=/proc/x.html'], 2, ["'out'", '/proc/x.html']],
     ['an output path that is a device', ['run', 'precision-comparison', '--set', 'out=/dev/null'], 2, ["'out'", 'character device']],
     ['an output path in a missing folder', ['run', 'precision-comparison', '--set', 'out=/nonexistent/r.html'], 2, ["'out'", 'no folder']],
+    ['a sweep report path under /proc', ['run', 'sweep', '--set', 'out=/proc/x.html'], 2, ["'out'", '/proc/x.html']],
     ['missing weights', ['run', 'analyze', '--set', 'weights=/nonexistent.safetensors', '--set', 'p=113'], 2, ["'weights'", '/nonexistent.safetensors']],
     ['weights that are a device', ['run', 'analyze', '--set', 'weights=/dev/zero', '--set', 'p=113'], 2, ["'weights'", 'character device']],
     ['a required option left out', ['run', 'analyze', '--set', 'p=113'], 2, ["'weights': required"]],

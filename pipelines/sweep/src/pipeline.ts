@@ -83,6 +83,8 @@ export const sweepPipeline = definePipeline({
   name: PIPELINE,
   description: 'Experiments as data: the product of axes (task, quantizer, model, seed, p, ...) as cells on a worker pool, one merged Arrow table, claims, HTML report.',
   config: SweepConfig,
+  // The report path is checked before any cell runs (an unwritable one is a config error naming `out`).
+  files: (config) => ({ outputs: [{ field: 'out', path: config.out }] }),
   plan: (config, context) => planOf(resolveSweep(config), context),
   async run(config, context) {
     const start = performance.now();
