@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { GraphEvent } from '@bitlens/core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { barProgress, jsonProgress, lineProgress } from './progress.js';
 import { formatDuration, formatRate, rateMeter } from './rate.js';
 
@@ -106,25 +106,36 @@ describe('progress bars (a TTY)', () => {
 });
 
 describe('no long stage is silent', () => {
-  it('a stage that reports nothing gets a `still running` line after the quiet period', async () => {
+  it('a stage that reports nothing gets a `still running` line after the quiet period', () => {
+    vi.useFakeTimers(); // the quiet watch's ticks and clock under the test's control: no real time involved
     const lines: string[] = [];
-    const view = lineProgress((l) => lines.push(l), () => performance.now(), 20);
-    view.onEvent(start('fp32/losses'));
-    await new Promise((r) => setTimeout(r, 120));
-    view.onEvent(done('fp32/losses'));
-    const count = lines.filter((l) => l.startsWith('[fp32/losses] still running')).length;
-    await new Promise((r) => setTimeout(r, 60));
-    view.stop();
+    let count = 0;
+    try {
+      const view = lineProgress((l) => lines.push(l), () => Date.now(), 20);
+      view.onEvent(start('fp32/losses'));
+      vi.advanceTimersByTime(120);
+      view.onEvent(done('fp32/losses'));
+      count = lines.filter((l) => l.startsWith('[fp32/losses] still running')).length;
+      vi.advanceTimersByTime(60);
+      view.stop();
+    } finally {
+      vi.useRealTimers();
+    }
     expect(count).toBeGreaterThan(0);
     expect(lines.filter((l) => l.startsWith('[fp32/losses] still running')).length).toBe(count); // none after done
   });
 
-  it('many quiet stages at once (a sweep\'s cells waiting on their trainings) share one line', async () => {
+  it('many quiet stages at once (a sweep\'s cells waiting on their trainings) share one line', () => {
+    vi.useFakeTimers(); // the quiet watch's ticks and clock under the test's control: no real time involved
     const lines: string[] = [];
-    const view = lineProgress((l) => lines.push(l), () => performance.now(), 20);
-    for (const n of ['c1/keys', 'c1/losses', 'c2/keys', 'c2/losses', 'c3/keys']) view.onEvent(start(n));
-    await new Promise((r) => setTimeout(r, 120));
-    view.stop();
+    try {
+      const view = lineProgress((l) => lines.push(l), () => Date.now(), 20);
+      for (const n of ['c1/keys', 'c1/losses', 'c2/keys', 'c2/losses', 'c3/keys']) view.onEvent(start(n));
+      vi.advanceTimersByTime(100);
+      view.stop();
+    } finally {
+      vi.useRealTimers();
+    }
     const quiet = lines.filter((l) => l.includes('still running'));
     expect(quiet.length).toBeGreaterThan(0);
     expect(quiet.every((l) => l.startsWith('[5 stages] still running: c1/keys ('))).toBe(true);
