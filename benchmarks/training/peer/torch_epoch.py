@@ -7,10 +7,18 @@ last-position forward (keys/values at all positions, the rest at the last one); 
 full-batch AdamW lr 1e-3, weight decay 1.0, betas (0.9, 0.98). One epoch = forward + backward + optimizer step.
 
 A server, so that the benchmark can interleave its measurements with bitlens's: it reads one JSON request per line
-on stdin, {"p", "frac", "precision", "epochs", "warmup", "threads"}, and answers each with one JSON line
-{"torch": version, "threads": n, "p", "frac", "precision", "n_train", "ms": [..], "cpu_ms": [..]} (wall and process
-CPU time per epoch). Empty line or EOF: exit.
+on stdin, {"p", "frac", "precision", "epochs", "warmup", "threads", "blas_threads"}, and answers each with one JSON
+line {"torch": version, "threads": n, "blas_threads": m, "p", "frac", "precision", "n_train", "ms": [..],
+"cpu_ms": [..]} (wall and process CPU time per epoch). Empty line or EOF: exit.
+
+Threads: `torch.set_num_threads` sets PyTorch's own (intra-op) pool only. Debian's python3-torch does its matrix
+products in OpenBLAS, whose pthreads build keeps a pool of its own, sized to all cores, that set_num_threads does not
+touch: "torch.set_num_threads(1)" alone still runs every product on all cores (measured: a [3830, 512] x [512, 128]
+product took 3.4 ms wall and 6.7 ms CPU with it, 5.8 / 5.8 ms with OpenBLAS held to one thread). So the BLAS pool is
+set explicitly (`openblas_set_num_threads` of the loaded library; `blas_threads`, default = `threads`) and reported
+back as OpenBLAS reads it.
 """
+import ctypes
 import json
 import math
 import sys
@@ -64,9 +72,31 @@ class Li(torch.nn.Module):
         return out @ self.W_U
 
 
+def openblas():
+    """The OpenBLAS library this process loaded (through torch), or None."""
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "openblas" in line and line.rstrip().endswith((".so", ".so.0"))}
+    for path in sorted(paths):
+        lib = ctypes.CDLL(path)
+        if hasattr(lib, "openblas_set_num_threads"):
+            return lib
+    return None
+
+
+BLAS = openblas()
+
+
+def set_threads(threads, blas_threads):
+    torch.set_num_threads(threads)
+    if BLAS is None:
+        return None
+    BLAS.openblas_set_num_threads(blas_threads)
+    return BLAS.openblas_get_num_threads()
+
+
 def measure(req):
     p, frac, precision = req["p"], req["frac"], req["precision"]
-    torch.set_num_threads(req["threads"])
+    blas_threads = set_threads(req["threads"], req.get("blas_threads", req["threads"]))
     n_train = int(frac * p * p)
     g = torch.Generator().manual_seed(1)
     perm = torch.randperm(p * p, generator=g)[:n_train]
@@ -87,7 +117,7 @@ def measure(req):
         if e >= req["warmup"]:
             ms.append((time.perf_counter() - t0) * 1000)
             cpu_ms.append((time.process_time() - c0) * 1000)
-    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "p": p, "frac": frac, "precision": precision, "n_train": n_train, "ms": ms, "cpu_ms": cpu_ms}
+    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas_threads": blas_threads, "p": p, "frac": frac, "precision": precision, "n_train": n_train, "ms": ms, "cpu_ms": cpu_ms}
 
 
 def main():

@@ -1,6 +1,8 @@
 // Training-epoch benchmark: one full-batch epoch (last-position forward, safe cross-entropy, backward, AdamW step)
 // of the li model on tfjs-wasm, for the canonical (p = 113, train 0.3) and small (p = 59, train 0.6) task presets and
-// each precision, beside the same model and step in PyTorch on CPU with 1 and with all threads. bitlens runs with
+// each precision, beside the same model and step in PyTorch on CPU in three thread settings: 1 thread (PyTorch's
+// and OpenBLAS's), all threads (both), and PyTorch's default here after set_num_threads(1) (1 intra-op thread, the
+// matrix products in OpenBLAS's own pool on all cores; set_num_threads does not reach that pool). bitlens runs with
 // all cores (its GEMM split over them: a single run alone) and with one thread (what each run of a full worker pool
 // gets). All are interleaved config by config and repeated (rounds), so that a change of machine load hits them
 // alike; the ratio is taken within each round against the faster PyTorch configuration, and its median and range
@@ -63,6 +65,8 @@ interface Round {
   readonly torch1CpuMs?: number;
   readonly torch1Ms?: number;
   readonly torchNMs?: number;
+  /** PyTorch with 1 intra-op thread and OpenBLAS on all cores. */
+  readonly torchBlasNMs?: number;
   readonly load: number;
 }
 
@@ -75,8 +79,10 @@ interface Row {
   bitlensMs: number;
   bitlens1Ms?: number;
   beforeMs?: number;
+  /** PyTorch medians: 1 thread (PyTorch and OpenBLAS), all threads (both), 1 PyTorch thread with OpenBLAS on all. */
   torch1Ms?: number;
   torchNMs?: number;
+  torchBlasNMs?: number;
   /** bitlensMs / torch1Ms and bitlensMs / torchNMs (of the medians). */
   ratio1?: number;
   ratioN?: number;
@@ -105,6 +111,7 @@ async function measureRound(tf: Tf, peer: Peer | undefined, preset: Preset, prec
   await configureEngine(tf);
   const t1 = await peer?.measure(preset, precision, ITERATIONS, WARMUP, 1);
   const tn = CORES > 1 ? await peer?.measure(preset, precision, ITERATIONS, WARMUP, CORES) : undefined;
+  const tb = CORES > 1 ? await peer?.measure(preset, precision, ITERATIONS, WARMUP, 1, CORES) : undefined;
   return {
     bitlensMs: ms.bitlens ?? NaN,
     nTrain,
@@ -114,17 +121,19 @@ async function measureRound(tf: Tf, peer: Peer | undefined, preset: Preset, prec
     ...(CORES === 1 ? { bitlens1CpuMs: cpu.bitlens ?? NaN } : cpu.bitlens1 === undefined ? {} : { bitlens1CpuMs: cpu.bitlens1 }),
     ...(t1 === undefined ? {} : { torch1Ms: median(t1.ms), torch1CpuMs: median(t1.cpu_ms) }),
     ...(tn === undefined ? {} : { torchNMs: median(tn.ms) }),
+    ...(tb === undefined ? {} : { torchBlasNMs: median(tb.ms) }),
   };
 }
 
 function summarise(preset: Preset, precision: string, nTrain: number, rounds: Round[]): Row {
   const pick = (f: (r: Round) => number | undefined): number[] => rounds.map(f).filter((x): x is number => x !== undefined);
   const ratios = rounds.flatMap((r) => {
-    const peer = Math.min(r.torch1Ms ?? Infinity, r.torchNMs ?? Infinity);
+    const peer = Math.min(r.torch1Ms ?? Infinity, r.torchNMs ?? Infinity, r.torchBlasNMs ?? Infinity);
     return Number.isFinite(peer) ? [r.bitlensMs / peer] : [];
   });
   const t1 = pick((r) => r.torch1Ms);
   const tn = pick((r) => r.torchNMs);
+  const tb = pick((r) => r.torchBlasNMs);
   const bitlensMs = median(pick((r) => r.bitlensMs));
   const cpuRatio = (f: (r: Round) => number | undefined): number[] => pick((r) => (f(r) === undefined || r.torch1CpuMs === undefined ? undefined : (f(r) as number) / r.torch1CpuMs));
   const cpu1 = cpuRatio((r) => r.bitlens1CpuMs);
@@ -143,6 +152,7 @@ function summarise(preset: Preset, precision: string, nTrain: number, rounds: Ro
     ...(cpuBefore.length === 0 ? {} : { beforeCpuRatio1: median(cpuBefore) }),
     ...(t1.length === 0 ? {} : { torch1Ms: median(t1), ratio1: bitlensMs / median(t1) }),
     ...(tn.length === 0 ? {} : { torchNMs: median(tn), ratioN: bitlensMs / median(tn) }),
+    ...(tb.length === 0 ? {} : { torchBlasNMs: median(tb) }),
     ...(ratios.length === 0 ? {} : { ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios) }),
     rounds,
   };
@@ -168,7 +178,7 @@ for (let round = 0; round < ROUNDS; round++) {
       const { nTrain: _n, ...round1 } = r;
       entry.rounds.push(round1);
       perConfig.set(key, entry);
-      console.log(`round ${round + 1}/${ROUNDS} ${key}: bitlens ${r.bitlensMs.toFixed(1)} ms (${CORES} threads), ${r.bitlens1Ms?.toFixed(1) ?? '-'} (1 thread), before ${r.beforeMs?.toFixed(1) ?? '-'}; torch 1 thread ${r.torch1Ms?.toFixed(1) ?? '-'}, ${CORES} threads ${r.torchNMs?.toFixed(1) ?? '-'} (load ${r.load})`);
+      console.log(`round ${round + 1}/${ROUNDS} ${key}: bitlens ${r.bitlensMs.toFixed(1)} ms (${CORES} threads), ${r.bitlens1Ms?.toFixed(1) ?? '-'} (1 thread), before ${r.beforeMs?.toFixed(1) ?? '-'}; torch 1 thread ${r.torch1Ms?.toFixed(1) ?? '-'}, ${CORES} threads ${r.torchNMs?.toFixed(1) ?? '-'}, 1 + BLAS ${CORES} ${r.torchBlasNMs?.toFixed(1) ?? '-'} (load ${r.load})`);
     }
   }
 }
@@ -182,6 +192,7 @@ console.table(
     'bitlens 1 thread ms': r.bitlens1Ms?.toFixed(1) ?? '-',
     'torch 1 thread ms': r.torch1Ms?.toFixed(1) ?? '-',
     [`torch ${CORES} threads ms`]: r.torchNMs?.toFixed(1) ?? '-',
+    [`torch 1 + BLAS ${CORES} ms`]: r.torchBlasNMs?.toFixed(1) ?? '-',
     'ratio vs faster torch': r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)} (${r.ratioMin?.toFixed(2)}-${r.ratioMax?.toFixed(2)})`,
     'CPU ratio, 1 thread (before)': r.cpuRatio1 === undefined ? '-' : `${r.cpuRatio1.toFixed(2)}${r.beforeCpuRatio1 === undefined ? '' : ` (${r.beforeCpuRatio1.toFixed(2)})`}`,
   })),
@@ -192,7 +203,7 @@ const report = {
   quick,
   device: { backend: info.description, kernels: info.config.kernels, tfjs: info.tfjsVersion, cpu: cpus()[0]?.model ?? 'unknown', cores: CORES, node: process.version },
   load: { before: loadBefore, after: load() },
-  method: `li model (d_model 128, 4 heads, d_mlp 512); one epoch = TrainingRun.step (full-batch last-position forward + safe CE + backward + AdamW); tinybench p50 of ${ITERATIONS} epochs after ${WARMUP}; bitlensMs: engine threads = ${CORES}, bitlens1Ms: 1 thread${argv.includes('--before') ? ', beforeMs: explicit-transpose matmul only, 1 thread' : ''}; PyTorch peer: same model/step, CE in float64, median of as many epochs, 1 and ${CORES} threads; all interleaved per config, ${ROUNDS} round(s); ratio = bitlensMs / faster torch of the same round`,
+  method: `li model (d_model 128, 4 heads, d_mlp 512); one epoch = TrainingRun.step (full-batch last-position forward + safe CE + backward + AdamW); tinybench p50 of ${ITERATIONS} epochs after ${WARMUP}; bitlensMs: engine threads = ${CORES}, bitlens1Ms: 1 thread${argv.includes('--before') ? ', beforeMs: explicit-transpose matmul only, 1 thread' : ''}; PyTorch peer: same model/step, CE in float64, median of as many epochs, 1 thread (PyTorch and OpenBLAS), ${CORES} threads (both), and 1 PyTorch thread with OpenBLAS on ${CORES} (torchBlasNMs); all interleaved per config, ${ROUNDS} round(s); ratio = bitlensMs / faster torch of the same round`,
   stockKernelsMs: stock,
   rows,
 };

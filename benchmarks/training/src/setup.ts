@@ -47,6 +47,8 @@ export function load(): number {
 export interface PeerResult {
   readonly torch: string;
   readonly threads: number;
+  /** OpenBLAS's own thread pool as the library reports it (null when no OpenBLAS is loaded). */
+  readonly blas_threads: number | null;
   readonly n_train: number;
   readonly ms: readonly number[];
   /** Process CPU time per epoch (all threads). */
@@ -55,7 +57,8 @@ export interface PeerResult {
 
 /** The PyTorch peer (`peer/torch_epoch.py`) as a long-lived process: one request at a time. */
 export interface Peer {
-  measure(preset: Preset, precision: string, epochs: number, warmup: number, threads: number): Promise<PeerResult>;
+  /** `threads` PyTorch threads, and `blasThreads` OpenBLAS threads (default: as many). */
+  measure(preset: Preset, precision: string, epochs: number, warmup: number, threads: number, blasThreads?: number): Promise<PeerResult>;
   close(): void;
 }
 
@@ -75,8 +78,8 @@ export async function startPeer(): Promise<Peer | undefined> {
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const proc = child;
   return {
-    async measure(preset, precision, epochs, warmup, threads) {
-      proc.stdin.write(`${JSON.stringify({ p: preset.p, frac: preset.frac, precision, epochs, warmup, threads })}\n`);
+    async measure(preset, precision, epochs, warmup, threads, blasThreads = threads) {
+      proc.stdin.write(`${JSON.stringify({ p: preset.p, frac: preset.frac, precision, epochs, warmup, threads, blas_threads: blasThreads })}\n`);
       const next = await lines.next();
       if (next.done === true) throw new Error('the PyTorch peer exited');
       return JSON.parse(next.value) as PeerResult;
