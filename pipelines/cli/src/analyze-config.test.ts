@@ -3,18 +3,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from './main.js';
+import { inProcess } from '../test/in-process.js';
 
 // CI clones the repository with shared/ beside it: <repo>/../shared/fixtures.
 const repo = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const FIXTURE = resolve(repo, '../shared/fixtures/progress_measures_p113_wd0.1_seed1.safetensors');
-
-async function inProcess(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 let dir: string;
 beforeEach(() => {

@@ -8,20 +8,15 @@ import { GRID_MAX_P } from '@bitlens/circuits';
 import { BitlensError } from '@bitlens/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXIT, exitCodeOf } from './exit-codes.js';
-import { main } from './main.js';
+import { inProcess } from '../test/in-process.js';
 
 const bin = fileURLToPath(new URL('../bin/bitlens.js', import.meta.url));
 const exec = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'bitlens-cli-errors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs main() in-process, capturing output. */
-async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), env });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+/** Runs main() in-process, capturing output (with extra environment variables). */
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) => inProcess(args, env);
 
 /** Runs the real bin in a child process (optionally as the unprivileged user nobody, when this runs as root). */
 async function bitlens(args: string[], options: { env?: NodeJS.ProcessEnv; asNobody?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from './main.js';
+import { inProcess } from '../test/in-process.js';
 
 const bin = fileURLToPath(new URL('../bin/bitlens.js', import.meta.url));
 const exec = promisify(execFile);
@@ -19,14 +19,6 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
     const err = e as { code: number; stdout: string; stderr: string };
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
-}
-
-/** Runs main() in-process, capturing output. */
-async function inProcess(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
 let dir: string;

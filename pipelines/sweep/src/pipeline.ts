@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { BitlensError, type NodePlan, type PipelineContext, bitlensVersion, definePipeline, writeFileAtomic } from '@bitlens/core';
-import { initTfjsBackend } from '@bitlens/engine';
+import { initTfjsBackend, threadsPerEngine } from '@bitlens/engine';
 import { createQuantizerRegistry } from '@bitlens/quantization';
 import { renderSweepReport } from '@bitlens/report';
 import { type Claim, type TextTable, bondarenkoClaims, bondarenkoTable, furutaClaims, joinedRecordTable } from './claims.js';
@@ -24,7 +24,8 @@ async function executorFor(r: ResolvedSweep, ctx: ExecutorContext, log: (line: s
   if (r.queue !== undefined) return queueExecutor({ ...ctx, queue: r.queue, log, onStatus: statusPrinter(log) });
   const workers = r.workers ?? availableParallelism();
   if (workers > 0) return localPool({ ...ctx, workers });
-  const { tf } = await initTfjsBackend(r.backend);
+  // one cell at a time in this engine: its products may take every core (results do not depend on it)
+  const { tf } = await initTfjsBackend(r.backend, { threads: threadsPerEngine(1) });
   return inProcessExecutor({ ...ctx, tf, registry: createQuantizerRegistry(), kernels: sweepKernels() });
 }
 
