@@ -139,4 +139,50 @@ describe("bitlens's wasm kernels match tfjs's (cpu backend)", () => {
     cpu.forEach((c, i) => expect(relErr(ours[i] ?? new Float32Array(), c), `attention #${i}`).toBeLessThan(TOL));
     expect(Math.max(...(ours[2] ?? []).map(Math.abs))).toBeGreaterThan(1e-3);
   });
+
+  it('last-position attention over token tables by ids: the same floats as gathering the rows, the kernel, and a scatter-add of their gradients', async () => {
+    const [B, n, h, dh, scale, V] = [61, 3, 4, 8, Math.sqrt(32), 23];
+    const q = random(B * h * dh, 21);
+    const kt = random(V * h * dh, 22);
+    const vt = random(V * h * dh, 23);
+    const dz = random(B * h * dh, 24);
+    const ids = Int32Array.from({ length: B * n }, (_, r) => (r * 7 + (r % 5) * 3) % V);
+    const { tf } = await initTfjsBackend('wasm');
+    const attrs = { batch: B, keys: n, heads: h, headDim: dh, scale };
+    const [byIds, gathered] = tf.tidy(() => {
+      const Q = tf.tensor2d(q, [B, h * dh]), K = tf.tensor2d(kt, [V, h * dh]), Vt = tf.tensor2d(vt, [V, h * dh]), I = tf.tensor1d(ids, 'int32'), DZ = tf.tensor2d(dz, [B, h * dh]);
+      const [z1, a1] = tf.engine().runKernel('BitlensAttendLast', { q: Q, k: K, v: Vt, ids: I }, attrs) as Tensor[] as [Tensor, Tensor];
+      const g1 = tf.engine().runKernel('BitlensAttendLastGrad', { dz: DZ, q: Q, k: K, v: Vt, a: a1, ids: I }, attrs) as Tensor[];
+      const kRows = tf.gather(K, I), vRows = tf.gather(Vt, I);
+      const [z2, a2] = tf.engine().runKernel('BitlensAttendLast', { q: Q, k: kRows, v: vRows }, attrs) as Tensor[] as [Tensor, Tensor];
+      const [dq, dk, dv] = tf.engine().runKernel('BitlensAttendLastGrad', { dz: DZ, q: Q, k: kRows, v: vRows, a: a2 }, attrs) as Tensor[] as [Tensor, Tensor, Tensor];
+      return [read([z1, a1, ...g1]), read([z2, a2, dq, tf.unsortedSegmentSum(dk, I, V), tf.unsortedSegmentSum(dv, I, V)])];
+    });
+    expect(byIds.map((x) => x.length)).toEqual([B * h * dh, B * h * n, B * h * dh, V * h * dh, V * h * dh]);
+    byIds.forEach((x, i) => expect(Array.from(x), `output #${i}`).toEqual(Array.from(gathered[i] ?? [])));
+    expect(Math.max(...(byIds[3] ?? []).map(Math.abs))).toBeGreaterThan(1e-3); // the table gradient is not trivially zero
+    // an id outside the tables is refused, naming the field
+    const bad = Int32Array.from(ids);
+    bad[5] = V;
+    expect(() => tf.tidy(() => tf.engine().runKernel('BitlensAttendLast', { q: tf.tensor2d(q, [B, h * dh]), k: tf.tensor2d(kt, [V, h * dh]), v: tf.tensor2d(vt, [V, h * dh]), ids: tf.tensor1d(bad, 'int32') }, attrs))).toThrow(/ids.*\[0, 23\).*23 at 5/);
+  });
+
+  it("Identity shares its input's data on wasm (no copy), and the data lives until the last tensor on it is disposed", async () => {
+    const { tf } = await initTfjsBackend('wasm');
+    const buffersOfClone = (): { grown: number; values: number[]; after: number } => {
+      const a = tf.tensor1d([1, 2, 3]);
+      const base = tf.memory().numDataBuffers;
+      const b = tf.clone(a); // the Identity kernel
+      const grown = tf.memory().numDataBuffers - base;
+      a.dispose();
+      const values = Array.from(b.dataSync());
+      b.dispose();
+      return { grown, values, after: tf.memory().numDataBuffers - base };
+    };
+    const shared = buffersOfClone();
+    expect(shared).toEqual({ grown: 0, values: [1, 2, 3], after: -1 }); // one buffer, freed with the last tensor
+    await configureEngine(tf, { kernels: 'tfjs' });
+    expect(buffersOfClone().grown).toBe(1); // tfjs-wasm's own Identity copies into a new buffer
+    await configureEngine(tf);
+  });
 });

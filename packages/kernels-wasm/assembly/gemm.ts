@@ -229,37 +229,48 @@ export function scatterAddRows(src: usize, ids: usize, dst: usize, rows: i32, w:
   return s;
 }
 
-/** out[0:dh] = sum_j c[j] rows[j][0:dh], rows `stride` bytes apart (n terms; `add`: accumulate into out). */
+/** out[0:dh] = sum_j c[j] row_j[0:dh], row j at base + offs[j] (bytes; n terms). */
 // @ts-ignore: decorator
-@inline function combine(out: usize, c: usize, rows: usize, stride: usize, n: i32, dh: i32): void {
+@inline function combine(out: usize, c: usize, base: usize, offs: usize, n: i32, dh: i32): void {
   const d4 = dh & ~3;
   for (let d = 0; d < d4; d += 4) {
     let acc = f32x4.splat(0);
-    for (let j = 0; j < n; j++) acc = madd(v128.load32_splat(c + <usize>j * 4), v128.load(rows + <usize>j * stride + <usize>d * 4), acc);
+    for (let j = 0; j < n; j++) acc = madd(v128.load32_splat(c + <usize>j * 4), v128.load(base + <usize>load<i32>(offs + <usize>j * 4) + <usize>d * 4), acc);
     v128.store(out + <usize>d * 4, acc);
   }
   for (let d = d4; d < dh; d++) {
     let s: f32 = 0;
-    for (let j = 0; j < n; j++) s += load<f32>(c + <usize>j * 4) * load<f32>(rows + <usize>j * stride + <usize>d * 4);
+    for (let j = 0; j < n; j++) s += load<f32>(c + <usize>j * 4) * load<f32>(base + <usize>load<i32>(offs + <usize>j * 4) + <usize>d * 4);
     store<f32>(out + <usize>d * 4, s);
   }
 }
 
+/** offs[j] = byte offset of key row j of query b: ids[b*n + j] * w with `ids` (a table), else (b*n + j) * w. */
+// @ts-ignore: decorator
+@inline function keyRows(offs: usize, ids: usize, b: i32, n: i32, w: usize): void {
+  for (let j = 0; j < n; j++) {
+    const r = ids === 0 ? b * n + j : load<i32>(ids + <usize>(b * n + j) * 4);
+    store<i32>(offs + <usize>j * 4, <i32>(<usize>r * w));
+  }
+}
+
 /**
- * Softmax attention of one query per row over n keys: q [B, h*dh], k and v [B*n, h*dh] (rows b*n + j) →
+ * Softmax attention of one query per row over n keys: q [B, h*dh], k and v [B*n, h*dh] (rows b*n + j), or, with
+ * `ids` (int32 [B*n], 0 = none), tables k and v [R, h*dh] whose row ids[b*n + j] is key j of query b →
  * z [B, h*dh] and the probabilities a [B, h, n]. Scores are q·k / scale, max-subtracted before the exponential.
+ * `offs`: n ints of scratch.
  */
-export function attendLast(q: usize, k: usize, v: usize, z: usize, a: usize, batch: i32, n: i32, h: i32, dh: i32, scale: f32): void {
+export function attendLast(q: usize, k: usize, v: usize, ids: usize, z: usize, a: usize, offs: usize, batch: i32, n: i32, h: i32, dh: i32, scale: f32): void {
   const w = <usize>(h * dh) * 4;
   for (let b = 0; b < batch; b++) {
+    keyRows(offs, ids, b, n, w);
     for (let hh = 0; hh < h; hh++) {
       const head = <usize>(hh * dh) * 4;
       const qo = q + <usize>b * w + head;
       const ao = a + <usize>((b * h + hh) * n) * 4;
-      const kv = <usize>(b * n) * w + head;
       let top: f32 = -Infinity;
       for (let j = 0; j < n; j++) {
-        const s = dot(qo, k + kv + <usize>j * w, dh) / scale;
+        const s = dot(qo, k + head + <usize>load<i32>(offs + <usize>j * 4), dh) / scale;
         store<f32>(ao + <usize>j * 4, s);
         top = max(top, s);
       }
@@ -270,43 +281,50 @@ export function attendLast(q: usize, k: usize, v: usize, z: usize, a: usize, bat
         sum += e;
       }
       for (let j = 0; j < n; j++) store<f32>(ao + <usize>j * 4, load<f32>(ao + <usize>j * 4) / sum);
-      combine(z + <usize>b * w + head, ao, v + kv, w, n, dh);
+      combine(z + <usize>b * w + head, ao, v + head, offs, n, dh);
     }
   }
 }
 
 /**
  * The backward of {@link attendLast} given dz and the saved a: dA_j = dz·v_j, ds_j = a_j (dA_j - sum_i a_i dA_i) /
- * scale, dq = sum_j ds_j k_j, dk_j = ds_j q, dv_j = a_j dz. `tmp`: n floats of scratch.
+ * scale, dq = sum_j ds_j k_j, dk_j = ds_j q, dv_j = a_j dz. With `ids`, dk and dv are tables like k and v (zeroed by
+ * the caller) into which each key row's gradient is added, in row order b*n + j (the order of a scatter-add of the
+ * per-row gradients, so the sums are the same floats). `tmp`: n floats, `offs`: n ints of scratch.
  */
-export function attendLastGrad(dz: usize, q: usize, k: usize, v: usize, a: usize, dq: usize, dk: usize, dv: usize, tmp: usize, batch: i32, n: i32, h: i32, dh: i32, scale: f32): void {
+export function attendLastGrad(dz: usize, q: usize, k: usize, v: usize, ids: usize, a: usize, dq: usize, dk: usize, dv: usize, tmp: usize, offs: usize, batch: i32, n: i32, h: i32, dh: i32, scale: f32): void {
   const w = <usize>(h * dh) * 4;
   const d4 = dh & ~3;
+  const add = ids !== 0;
   for (let b = 0; b < batch; b++) {
+    keyRows(offs, ids, b, n, w);
     for (let hh = 0; hh < h; hh++) {
       const head = <usize>(hh * dh) * 4;
       const qo = <usize>b * w + head;
       const ao = a + <usize>((b * h + hh) * n) * 4;
-      const kv = <usize>(b * n) * w + head;
       let mean: f32 = 0;
       for (let j = 0; j < n; j++) {
-        const dA = dot(dz + qo, v + kv + <usize>j * w, dh);
+        const dA = dot(dz + qo, v + head + <usize>load<i32>(offs + <usize>j * 4), dh);
         store<f32>(tmp + <usize>j * 4, dA);
         mean += load<f32>(ao + <usize>j * 4) * dA;
       }
       for (let j = 0; j < n; j++) store<f32>(tmp + <usize>j * 4, (load<f32>(ao + <usize>j * 4) * (load<f32>(tmp + <usize>j * 4) - mean)) / scale);
-      combine(dq + qo, tmp, k + kv, w, n, dh);
+      combine(dq + qo, tmp, k + head, offs, n, dh);
       for (let j = 0; j < n; j++) {
         const ds = f32x4.splat(load<f32>(tmp + <usize>j * 4));
         const aj = f32x4.splat(load<f32>(ao + <usize>j * 4));
-        const row = kv + <usize>j * w;
+        const row = head + <usize>load<i32>(offs + <usize>j * 4);
         for (let d = 0; d < d4; d += 4) {
-          v128.store(dk + row + <usize>d * 4, f32x4.mul(ds, v128.load(q + qo + <usize>d * 4)));
-          v128.store(dv + row + <usize>d * 4, f32x4.mul(aj, v128.load(dz + qo + <usize>d * 4)));
+          const gk = f32x4.mul(ds, v128.load(q + qo + <usize>d * 4)), gv = f32x4.mul(aj, v128.load(dz + qo + <usize>d * 4));
+          const ok = dk + row + <usize>d * 4, ov = dv + row + <usize>d * 4;
+          v128.store(ok, add ? f32x4.add(v128.load(ok), gk) : gk);
+          v128.store(ov, add ? f32x4.add(v128.load(ov), gv) : gv);
         }
         for (let d = d4; d < dh; d++) {
-          store<f32>(dk + row + <usize>d * 4, load<f32>(tmp + <usize>j * 4) * load<f32>(q + qo + <usize>d * 4));
-          store<f32>(dv + row + <usize>d * 4, load<f32>(ao + <usize>j * 4) * load<f32>(dz + qo + <usize>d * 4));
+          const gk = load<f32>(tmp + <usize>j * 4) * load<f32>(q + qo + <usize>d * 4), gv = load<f32>(ao + <usize>j * 4) * load<f32>(dz + qo + <usize>d * 4);
+          const ok = dk + row + <usize>d * 4, ov = dv + row + <usize>d * 4;
+          store<f32>(ok, add ? load<f32>(ok) + gk : gk);
+          store<f32>(ov, add ? load<f32>(ov) + gv : gv);
         }
       }
     }

@@ -14,8 +14,8 @@ interface GemmWasmExports {
   scratchBytes(cols: number): number;
   gemm(a: number, b: number, c: number, m: number, n: number, k: number, transA: number, transB: number, i0: number, i1: number, j0: number, j1: number, epi: number, aux0: number, aux1: number, scratch: number): void;
   scatterAddRows(src: number, ids: number, dst: number, rows: number, w: number, segments: number): void;
-  attendLast(q: number, k: number, v: number, z: number, a: number, batch: number, n: number, h: number, dh: number, scale: number): void;
-  attendLastGrad(dz: number, q: number, k: number, v: number, a: number, dq: number, dk: number, dv: number, tmp: number, batch: number, n: number, h: number, dh: number, scale: number): void;
+  attendLast(q: number, k: number, v: number, ids: number, z: number, a: number, offs: number, batch: number, n: number, h: number, dh: number, scale: number): void;
+  attendLastGrad(dz: number, q: number, k: number, v: number, ids: number, a: number, dq: number, dk: number, dv: number, tmp: number, offs: number, batch: number, n: number, h: number, dh: number, scale: number): void;
 }
 interface SharedMemory {
   readonly buffer: SharedArrayBuffer;
@@ -65,7 +65,9 @@ export interface GemmArena {
 
 /**
  * One query per row attending over `keys` keys: q [batch, heads*headDim], k and v [batch*keys, heads*headDim] (rows
- * b*keys + j), z like q, a (probabilities) [batch, heads, keys]; scores are q·k / scale.
+ * b*keys + j), z like q, a (probabilities) [batch, heads, keys]; scores are q·k / scale. With `ids` (an int32 buffer
+ * [batch*keys] of row numbers, each checked by the caller to lie in the tables), k and v are tables whose row
+ * ids[b*keys + j] is key j of query b, and the backward adds each key row's gradient into dk / dv tables of their shape.
  */
 export interface AttendShape {
   readonly batch: number;
@@ -87,10 +89,10 @@ export interface Gemm {
   run(op: GemmOp): void;
   /** dst [segments, w] = the rows of src [rows, w] summed by ids [rows] (int32; others skipped), in row order; this thread. */
   scatterAddRows(src: number, ids: number, dst: number, rows: number, w: number, segments: number): void;
-  /** Last-position softmax attention (see {@link AttendShape}): q, k, v → z, a; this thread. */
-  attendLast(bufs: { q: number; k: number; v: number; z: number; a: number }, shape: AttendShape): void;
-  /** Its backward: dz, q, k, v, a → dq, dk, dv; this thread. */
-  attendLastGrad(bufs: { dz: number; q: number; k: number; v: number; a: number; dq: number; dk: number; dv: number }, shape: AttendShape): void;
+  /** Last-position softmax attention (see {@link AttendShape}): q, k, v (, ids) → z, a; this thread. */
+  attendLast(bufs: { q: number; k: number; v: number; ids?: number; z: number; a: number }, shape: AttendShape): void;
+  /** Its backward: dz, q, k, v (, ids), a → dq, dk, dv (with ids: dk and dv zeroed tables, added into); this thread. */
+  attendLastGrad(bufs: { dz: number; q: number; k: number; v: number; ids?: number; a: number; dq: number; dk: number; dv: number }, shape: AttendShape): void;
   /** Stops the helper threads. */
   close(): void;
 }
@@ -181,8 +183,8 @@ export async function createGemm(options: GemmOptions = {}): Promise<Gemm> {
     },
     run: (op) => runSplit(x, helpers, arena, op),
     scatterAddRows: (src, ids, dst, rows, w, segments) => x.scatterAddRows(src, ids, dst, rows, w, segments),
-    attendLast: (o, s) => x.attendLast(o.q, o.k, o.v, o.z, o.a, s.batch, s.keys, s.heads, s.headDim, s.scale),
-    attendLastGrad: (o, s) => x.attendLastGrad(o.dz, o.q, o.k, o.v, o.a, o.dq, o.dk, o.dv, arena.alloc(s.keys), s.batch, s.keys, s.heads, s.headDim, s.scale),
+    attendLast: (o, s) => x.attendLast(o.q, o.k, o.v, o.ids ?? 0, o.z, o.a, arena.alloc(s.keys), s.batch, s.keys, s.heads, s.headDim, s.scale),
+    attendLastGrad: (o, s) => x.attendLastGrad(o.dz, o.q, o.k, o.v, o.ids ?? 0, o.a, o.dq, o.dk, o.dv, arena.alloc(s.keys), arena.alloc(s.keys), s.batch, s.keys, s.heads, s.headDim, s.scale),
     close: () => {
       for (const h of helpers) {
         Atomics.store(h.ctl, CMD, 1);

@@ -111,9 +111,11 @@ function embed(tf: Tf, c: ModelConfig, P: ParamTensors, tokens: Tensor): Tensor 
 /** Queries, keys, values and the query-side block input, already computed (the token-table fast path). */
 interface BlockInputs {
   readonly q: Tensor; // [B, nq, h, dh] in `block`; [B, h*dh] from `tokenTableInputs`
-  readonly k: Tensor; // [B, n, h, dh] in `block`; [B*n, h*dh] from `tokenTableInputs`
+  readonly k: Tensor; // [B, n, h, dh] in `block`; [B*n, h*dh] from `tokenTableInputs` (a table [V, h*dh] with `ids`)
   readonly v: Tensor; // like k
   readonly xq: Tensor; // [B * nq, d]
+  /** From `tokenTableInputs` with `tables`: k and v are token tables and key j of row b is their row ids[b*n + j]. */
+  readonly ids?: Tensor1D;
 }
 
 /** W [h, d, dh] → [d, h*dh], so that one matMul computes every head. */
@@ -315,8 +317,9 @@ export function forwardLast(tf: Tf, config: ModelConfig, params: ParamTensors, t
   const none: HookFn = (_n, t) => t;
   const [B] = tokens.shape as [number, number];
   if (config.nLayers === 1 && !quantizesActivations(config)) {
-    const inputs = tokenTableInputs(tf, config, params, tokens);
-    if (config.alpha === 1 && config.attention.kind === 'vanilla') return fusedLast(tf, config, params, inputs, B);
+    const fused = config.alpha === 1 && config.attention.kind === 'vanilla';
+    const inputs = tokenTableInputs(tf, config, params, tokens, fused && hasFusedAttention(tf));
+    if (fused) return fusedLast(tf, config, params, inputs, B);
     const x = tf.zeros([B, config.nCtx, 1]); // shape carrier only
     const four: BlockInputs = { ...inputs, q: tf.reshape(inputs.q, [B, 1, config.nHeads, config.dHead]), k: tf.reshape(inputs.k, [B, config.nCtx, config.nHeads, config.dHead]), v: tf.reshape(inputs.v, [B, config.nCtx, config.nHeads, config.dHead]) };
     const y = block(tf, config, params, 0, x, true, none, four);
@@ -336,7 +339,7 @@ export function forwardLast(tf: Tf, config: ModelConfig, params: ParamTensors, t
  * one-hot products ([B*n, d_vocab] x [d_vocab, h*d_head], most of whose multiply-adds are by zero). Used for
  * one-layer models without activation quantization (that is non-linear per row).
  */
-function tokenTableInputs(tf: Tf, c: ModelConfig, P: ParamTensors, tokens: Tensor): BlockInputs {
+function tokenTableInputs(tf: Tf, c: ModelConfig, P: ParamTensors, tokens: Tensor, tables = false): BlockInputs {
   const [B, n] = tokens.shape as [number, number];
   const { dModel: d, dVocab: V } = c;
   const E = param(P, 'embed.W_E');
@@ -366,13 +369,19 @@ function tokenTableInputs(tf: Tf, c: ModelConfig, P: ParamTensors, tokens: Tenso
     // A per-position offset [n, h*dh] broadcasts over [B, n, h*dh] (tf.tile's gradient is one slice per repetition).
     return pos === undefined ? plus(picked, off) : tf.reshape(plus(tf.reshape(picked, [B, n, c.nHeads * c.dHead]), off), [B * n, c.nHeads * c.dHead]);
   };
-  const k = kv('W_K', 'b_K');
-  const v = kv('W_V', 'b_V');
+  // Without per-position rows or biases, key j of row b is row tokens[b, j] of E W_K (and E W_V): the fused
+  // attention reads those tables by id, so no [B*n, h*dh] copies are gathered (nor scatter-added in the backward).
+  // (K and V come before Q either way: the order of the ops on the tape is the order in which the backward adds up
+  // E's gradient, so it decides the float rounding of training.)
+  const byIds = tables && pos === undefined && !c.biases;
+  const table = (w: string): Tensor => tf.matMul(E, headsMatrix(tf, c, P, `blocks.0.attn.${w}`));
+  const k = byIds ? table('W_K') : kv('W_K', 'b_K');
+  const v = byIds ? table('W_V') : kv('W_V', 'b_V');
   const posLast = pos === undefined ? undefined : tf.slice(pos, [n - 1, 0], [1, d]);
   const WQ = headsMatrix(tf, c, P, 'blocks.0.attn.W_Q');
   const q = plus(pick(tf.matMul(E, WQ), true), offset(WQ, headsBias(tf, c, P, 'blocks.0.attn.b_Q'), posLast)); // [B, h*dh]
   const xq = plus(pick(E, true), posLast); // [B, d]
-  return { q, k, v, xq };
+  return { q, k, v, xq, ...(byIds ? { ids: allIds } : {}) };
 }
 
 /**
@@ -383,7 +392,7 @@ function tokenTableInputs(tf: Tf, c: ModelConfig, P: ParamTensors, tokens: Tenso
 function fusedLast(tf: Tf, c: ModelConfig, P: ParamTensors, t: BlockInputs, B: number): Tensor {
   const none: HookFn = (_n, x) => x;
   const { nHeads: h, dHead: dh, dModel: d, nCtx: n } = c;
-  const z = attendLast(tf, t.q, t.k, t.v, B, n, h, dh, c.attnScale); // [B, h*dh]
+  const z = attendLast(tf, t.q, t.k, t.v, B, n, h, dh, c.attnScale, t.ids); // [B, h*dh]
   const attnOut = linear(tf, c, z, tf.reshape(param(P, 'blocks.0.attn.W_O'), [h * dh, d]), optParam(c, P, 'blocks.0.attn.b_O'), 'blocks.0.attn.W_O');
   const mid = tf.add(t.xq, attnOut);
   const mlpOut = hasFusedMlp(tf)
@@ -400,8 +409,9 @@ function fusedLast(tf: Tf, c: ModelConfig, P: ParamTensors, t: BlockInputs, B: n
  * 15% of a training step at p = 59 (CPU profile). Here the backward is
  * dA = dz·v, dv = a dz, ds = a (dA - sum(a dA)), dq = sum_j ds k / scale, dk = ds q / scale.
  */
-function attendLast(tf: Tf, q2: Tensor, k2: Tensor, v2: Tensor, B: number, n: number, h: number, dh: number, scale: number): Tensor {
-  if (hasFusedAttention(tf)) return fusedAttendLast(tf, q2, k2, v2, B, n, h, dh, scale); // the same math as one kernel pair
+function attendLast(tf: Tf, q2: Tensor, k2: Tensor, v2: Tensor, B: number, n: number, h: number, dh: number, scale: number, ids?: Tensor1D): Tensor {
+  if (hasFusedAttention(tf)) return fusedAttendLast(tf, q2, k2, v2, B, n, h, dh, scale, ids); // the same math as one kernel pair
+  if (ids !== undefined) throw new BitlensError('INTERNAL', { stage: 'model/forward', field: 'ids', expected: 'token tables only where the fused attention kernels are registered' });
   const f = tf.customGrad((...args) => {
     const [qIn, kIn, vIn] = args as [Tensor, Tensor, Tensor];
     const save = args[3] as unknown as (ts: Tensor[]) => void;

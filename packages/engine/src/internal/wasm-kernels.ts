@@ -1,5 +1,5 @@
 import { BitlensError } from '@bitlens/core';
-import type { AttendShape, Gemm } from '@bitlens/kernels-wasm';
+import type { AttendShape, Gemm, GemmArena } from '@bitlens/kernels-wasm';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { Tf } from '../init.js';
 import { overrideKernel } from './overrides.js';
@@ -194,8 +194,11 @@ function attendShape(kernel: string, attrs: unknown): AttendShape {
 
 /**
  * Softmax attention of one query per row over `keys` keys as a kernel pair in the GEMM's module (SIMD; the
- * operands are copied in): `BitlensAttendLast` (q [B, h*dh], k and v [B*n, h*dh], rows b*n + j; attrs batch, keys,
- * heads, headDim, scale) → [z [B, h*dh], a [B, h, n]] and `BitlensAttendLastGrad` (dz, q, k, v, a) → [dq, dk, dv], with
+ * operands are copied in): `BitlensAttendLast` (q [B, h*dh], k and v [B*n, h*dh], rows b*n + j — or, with an int32
+ * input ids [B*n], tables k and v [R, h*dh] whose row ids[b*n + j] is key j of query b, so that the model need not
+ * gather [B*n, h*dh] copies of a token table; attrs batch, keys, heads, headDim, scale) → [z [B, h*dh], a [B, h, n]]
+ * and `BitlensAttendLastGrad` (dz, q, k, v, a, and the same ids) → [dq, dk, dv] (with ids: dk, dv [R, h*dh], each key
+ * row's gradient added in row order, the same floats as a scatter-add of per-row gradients), with
  * dA = dz·v, dv = a dz, ds = a (dA - sum(a dA)) / scale, dq = sum_j ds k, dk = ds q. tfjs's ops for the same step
  * (broadcast products and sums over [B, h, n, dh], transposes, and their autodiff) cost 10-15% of a small-preset
  * epoch once the products are fast.
@@ -206,9 +209,10 @@ export function installFusedAttention(tf: Tf, gemm: Gemm): void {
     const { batch: B, keys: n, heads: h, headDim: dh } = shape;
     const ar = gemm.arena();
     const [q, k, v] = required(ATTEND_LAST, args.inputs, ['q', 'k', 'v']).map((t) => ar.put(heapF32(args.backend, t))) as [number, number, number];
+    const ids = keyIds(ATTEND_LAST, args, ar, B * n);
     const z = ar.alloc(B * h * dh);
     const a = ar.alloc(B * h * n);
-    gemm.attendLast({ q, k, v, z, a }, shape);
+    gemm.attendLast({ q, k, v, z, a, ...(ids === undefined ? {} : { ids }) }, shape);
     return [outputF32(args.backend, [B, h * dh], ar.view(z, B * h * dh)), outputF32(args.backend, [B, h, n], ar.view(a, B * h * n))];
   });
   overrideKernel(tf, ATTEND_LAST_GRAD, 'wasm', () => (args) => {
@@ -216,9 +220,52 @@ export function installFusedAttention(tf: Tf, gemm: Gemm): void {
     const { batch: B, keys: n, heads: h, headDim: dh } = shape;
     const ar = gemm.arena();
     const [dz, q, k, v, a] = required(ATTEND_LAST_GRAD, args.inputs, ['dz', 'q', 'k', 'v', 'a']).map((t) => ar.put(heapF32(args.backend, t))) as [number, number, number, number, number];
+    const ids = keyIds(ATTEND_LAST_GRAD, args, ar, B * n);
     const w = h * dh;
-    const [dq, dk, dv] = [ar.alloc(B * w), ar.alloc(B * n * w), ar.alloc(B * n * w)];
-    gemm.attendLastGrad({ dz, q, k, v, a, dq, dk, dv }, shape);
-    return [outputF32(args.backend, [B, w], ar.view(dq, B * w)), outputF32(args.backend, [B * n, w], ar.view(dk, B * n * w)), outputF32(args.backend, [B * n, w], ar.view(dv, B * n * w))];
+    // with ids, dk and dv are tables like k and v, added into: zeroed
+    const rows = ids === undefined ? B * n : ((args.inputs['k'] as TensorInfo).shape[0] ?? 0);
+    const table = (): number => (ids === undefined ? ar.alloc(rows * w) : ar.put(new Float32Array(rows * w)));
+    const [dq, dk, dv] = [ar.alloc(B * w), table(), table()];
+    gemm.attendLastGrad({ dz, q, k, v, a, dq, dk, dv, ...(ids === undefined ? {} : { ids }) }, shape);
+    return [outputF32(args.backend, [B, w], ar.view(dq, B * w)), outputF32(args.backend, [rows, w], ar.view(dk, rows * w)), outputF32(args.backend, [rows, w], ar.view(dv, rows * w))];
+  });
+}
+
+/**
+ * The optional `ids` input of the attention kernels (int32 [B*n]: key j of query b is row ids[b*n + j] of the k and
+ * v tables), checked to lie in the tables and copied into the GEMM's memory; undefined without it.
+ */
+function keyIds(kernel: string, args: Parameters<KernelFunc>[0], ar: GemmArena, count: number): number | undefined {
+  const ids = args.inputs['ids'] as TensorInfo | undefined;
+  if (ids === undefined) return undefined;
+  const k = args.inputs['k'] as TensorInfo, v = args.inputs['v'] as TensorInfo;
+  const rows = k.shape[0] ?? 0;
+  if (ids.dtype !== 'int32' || ids.shape.length !== 1 || ids.shape[0] !== count || v.shape[0] !== rows) {
+    throw new BitlensError('SHAPE_MISMATCH', { stage: `engine/${kernel}`, field: 'ids', expected: `int32 [${count}] and k, v tables of the same rows`, found: `${ids.dtype} [${ids.shape.join(', ')}], k [${k.shape.join(', ')}], v [${v.shape.join(', ')}]` });
+  }
+  const data = heapI32(args.backend, ids);
+  for (let r = 0; r < count; r++) {
+    const s = data[r] as number;
+    if (!(s >= 0 && s < rows)) throw new BitlensError('INVALID_DATA', { stage: `engine/${kernel}`, field: 'ids', expected: `rows in [0, ${rows})`, found: `${s} at ${r}` });
+  }
+  return ar.put(data);
+}
+
+/**
+ * `Identity` on wasm without a copy: the output shares the input's data (its reference count raised), as tfjs's cpu
+ * backend and wasm's own `Reshape` do; tensors are immutable, so nothing can tell the two apart but the time. tfjs-wasm's
+ * Identity copies, and autodiff calls it for every tensor a custom gradient saves (`customGrad`'s save clones) and
+ * for gradients it passes through: about 5 ms of copies in a canonical training epoch. Strings go to tfjs's kernel.
+ */
+export function installSharedIdentity(tf: Tf): void {
+  overrideKernel(tf, 'Identity', 'wasm', (fallback) => (args) => {
+    const x = args.inputs['x'] as TensorInfo;
+    const be = args.backend as { incRef?: (dataId: unknown) => void };
+    if (x.dtype === 'string' || be.incRef === undefined) {
+      if (fallback === undefined) throw new BitlensError('INTERNAL', { stage: 'engine', field: 'Identity', expected: 'the wasm kernel', found: 'none' });
+      return fallback(args);
+    }
+    be.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   });
 }

@@ -74,21 +74,26 @@ export function hasFusedAttention(tf: Tf): boolean {
 
 /**
  * Softmax attention of one query per row over n keys by the kernels `BitlensAttendLast` / `BitlensAttendLastGrad`
- * (check {@link hasFusedAttention} first): q [B, h*dh], k and v [B*n, h*dh] (rows b*n + j) → z [B, h*dh]. The backward
- * takes the saved attention probabilities.
+ * (check {@link hasFusedAttention} first): q [B, h*dh], k and v [B*n, h*dh] (rows b*n + j) → z [B, h*dh]; or, with
+ * `ids` (int32 [B*n]), k and v are tables [R, h*dh] and key j of query b is their row ids[b*n + j] (the gradient
+ * reaches the tables directly: no [B*n, h*dh] gather and scatter-add around the kernel). The backward takes the saved
+ * attention probabilities.
  */
-export function fusedAttendLast(tf: Tf, q: Tensor, k: Tensor, v: Tensor, B: number, n: number, h: number, dh: number, scale: number): Tensor {
+export function fusedAttendLast(tf: Tf, q: Tensor, k: Tensor, v: Tensor, B: number, n: number, h: number, dh: number, scale: number, ids?: Tensor1D): Tensor {
   const attrs = { batch: B, keys: n, heads: h, headDim: dh, scale };
+  const withIds: Record<string, Tensor> = ids === undefined ? {} : { ids };
   const f = tf.customGrad((...args) => {
     const [qq, kk, vv] = args as Tensor[] as [Tensor, Tensor, Tensor];
     const save = args[3] as unknown as (ts: Tensor[]) => void;
-    const [z, a] = tf.engine().runKernel(ATTEND_LAST, { q: qq, k: kk, v: vv }, attrs) as Tensor[] as [Tensor, Tensor];
-    save([qq, kk, vv, a]);
+    const [z, a] = tf.engine().runKernel(ATTEND_LAST, { q: qq, k: kk, v: vv, ...withIds } as Record<string, Tensor>, attrs) as Tensor[] as [Tensor, Tensor];
+    // Saved, not captured: tensors of the forward that are not on the tape are disposed before the backward runs.
+    save([qq, kk, vv, a, ...(ids === undefined ? [] : [ids])]);
     return {
       value: z,
       gradFunc: (dz: Tensor, saved: Tensor[]) => {
-        const [sq, sk, sv, sa] = saved as [Tensor, Tensor, Tensor, Tensor];
-        return tf.engine().runKernel(ATTEND_LAST_GRAD, { dz, q: sq, k: sk, v: sv, a: sa }, attrs) as Tensor[];
+        const [sq, sk, sv, sa, sids] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor | undefined];
+        const inputs: Record<string, Tensor> = { dz, q: sq, k: sk, v: sv, a: sa, ...(sids === undefined ? {} : { ids: sids }) };
+        return tf.engine().runKernel(ATTEND_LAST_GRAD, inputs, attrs) as Tensor[];
       },
     };
   });
