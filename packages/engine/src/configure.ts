@@ -3,7 +3,7 @@ import { createGemm, type Gemm } from '@bitlens/kernels-wasm';
 import type { Tf } from './init.js';
 import { restoreStockKernels } from './internal/overrides.js';
 import { installExplicitTransposeMatMul } from './internal/wasm-matmul.js';
-import { installFusedAttention, installFusedMlp, installGather, installGemmMatMul } from './internal/wasm-kernels.js';
+import { installFusedAttention, installFusedMlp, installGather, installGemmMatMul, installSharedIdentity } from './internal/wasm-kernels.js';
 
 /**
  * bitlens's kernels for tfjs-wasm, each replacing a slow or missing tfjs kernel (the cpu and webgpu backends keep
@@ -18,9 +18,11 @@ import { installFusedAttention, installFusedMlp, installGather, installGemmMatMu
  * - `fused-mlp`: `BitlensFusedMlp` / `BitlensFusedMlpGrad`, the MLP block (matmul, ReLU, matmul) forward and backward
  *   as GEMM calls with fused epilogues (the model uses it when registered);
  * - `fused-attention`: `BitlensAttendLast` / `BitlensAttendLastGrad`, the last-position softmax attention forward and
- *   backward as two SIMD loops in the GEMM's module instead of a dozen broadcast tfjs ops and their autodiff.
+ *   backward as two SIMD loops in the GEMM's module instead of a dozen broadcast tfjs ops and their autodiff;
+ * - `shared-identity`: `Identity` shares its input's data instead of copying it (autodiff clones every tensor a custom
+ *   gradient saves).
  */
-export const BITLENS_KERNELS = ['explicit-transpose-matmul', 'gemm', 'gather', 'fused-mlp', 'fused-attention'] as const;
+export const BITLENS_KERNELS = ['explicit-transpose-matmul', 'gemm', 'gather', 'fused-mlp', 'fused-attention', 'shared-identity'] as const;
 /** One of {@link BITLENS_KERNELS}. */
 export type BitlensKernel = (typeof BITLENS_KERNELS)[number];
 /** Which kernels an engine runs: all of bitlens's, tfjs's own only, or a chosen subset (for before/after measurements). */
@@ -96,6 +98,7 @@ export async function configureEngine(tf: Tf, options: EngineOptions = {}): Prom
   if (g !== undefined && kernels.includes('gather')) installGather(tf, g);
   if (g !== undefined && kernels.includes('fused-mlp')) installFusedMlp(tf, g);
   if (g !== undefined && kernels.includes('fused-attention')) installFusedAttention(tf, g);
+  if (kernels.includes('shared-identity')) installSharedIdentity(tf);
   made?.retired?.close();
   current = { kernels, threads, ...(g === undefined ? {} : { gemm: g.relaxed ? ('fma' as const) : ('simd' as const) }) };
   return current;
