@@ -5,7 +5,7 @@ import { WeightsSchema, initParams, modelConfig, weightsTable } from '@bitlens/m
 import type { Table } from 'apache-arrow';
 import { lastValueFrom, of, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { errorOf } from '../test/errors.js';
+import { errorOf } from '@bitlens/core/testing';
 import {
   DEFAULT_ANALYSIS,
   LOSS_BASIS_KEY,

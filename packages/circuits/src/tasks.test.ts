@@ -5,7 +5,7 @@ import { mulberry32 } from '@bitlens/core';
 import { type Tf, initTfjsBackend } from '@bitlens/engine';
 import { importTransformerLens, initParams, modelConfig, weightsTable } from '@bitlens/model';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { errorOf } from '../test/errors.js';
+import { errorOf } from '@bitlens/core/testing';
 import { attentionAsymmetry, logitAsymmetry } from './asymmetry.js';
 import { distanceIrrelevance, distanceIrrelevanceIn } from './clock-pizza.js';
 import { discreteLogs, primitiveRoot } from './discrete-log.js';

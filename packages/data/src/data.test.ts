@@ -1,21 +1,12 @@
-import { BitlensError, SchemaMismatchError, assertSchema } from '@bitlens/core';
+import { SchemaMismatchError, assertSchema } from '@bitlens/core';
 import { Table, Utf8, makeVector, vectorFromArray } from 'apache-arrow';
 import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { errorOf } from '@bitlens/core/testing';
 import {
   BUILTIN_TASKS, BUILTIN_TASK_NAMES, DatasetSchema, checkTaskStructure, createTaskRegistry, modPow, structureLabel, datasetStage, datasetTable, generatePairs, isPrime, labelOf, modInverse,
   modularDataset, readDatasetMetadata, splitIndices, tokenMatrix, tokens, type ModularTask,
 } from './index.js';
-
-function errorOf(f: () => unknown): BitlensError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BitlensError) return e;
-    throw e;
-  }
-  throw new Error('expected a BitlensError');
-}
 
 const tasks = createTaskRegistry();
 

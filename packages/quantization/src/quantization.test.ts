@@ -1,21 +1,12 @@
 import { initTfjsBackend, type Tf } from '@bitlens/engine';
-import { BitlensError, mulberry32 } from '@bitlens/core';
+import { mulberry32 } from '@bitlens/core';
 import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { errorOf } from '@bitlens/core/testing';
 import {
   activationInt8Codes, binaryCodes, binaryScaled, binarySign, BUILTIN_QUANTIZERS, createQuantizerRegistry, fp32,
   quantizeActivationsInt8, steQuantize, ternaryAbsmean, ternaryCentred, ternaryCodes, type WeightQuantizer,
 } from './index.js';
-
-function errorOf(f: () => unknown): BitlensError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BitlensError) return e;
-    throw e;
-  }
-  throw new Error('expected a BitlensError');
-}
 
 const rng = mulberry32;
 function randomMatrix(n: number, seed: number, scale = 1, shift = 0): Float32Array {

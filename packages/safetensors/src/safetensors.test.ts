@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { BitlensError } from '@bitlens/core';
 import { describe, expect, it } from 'vitest';
 import { fromFloat32, readSafetensors, readSafetensorsHeader, toFloat32, writeSafetensors, type TensorEntry } from './index.js';
+import { errorOf } from '@bitlens/core/testing';
 
 const FIXTURE_NAME = 'progress_measures_p113_wd0.1_seed1.safetensors';
 /** The shared fixtures folder sits beside the repository (`<repo>/../shared`), as in CI's clone. */
@@ -16,16 +16,6 @@ function rawFile(header: unknown, data: Uint8Array, headerLength?: bigint): Uint
   out.set(json, 8);
   out.set(data, 8 + json.length);
   return out;
-}
-
-function errorOf(f: () => unknown): BitlensError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BitlensError) return e;
-    throw e;
-  }
-  throw new Error('expected a BitlensError');
 }
 
 const f32 = (xs: number[]): Uint8Array => new Uint8Array(new Float32Array(xs).buffer);
