@@ -5,7 +5,7 @@
 // matrix products in OpenBLAS's own pool on all cores; set_num_threads does not reach that pool). bitlens runs with
 // all cores (its GEMM split over them: a single run alone) and with one thread (what each run of a full worker pool
 // gets). All are interleaved config by config and repeated (rounds), so that a change of machine load hits them
-// alike; the ratio is taken within each round against the faster PyTorch configuration, and its median and range
+// alike; the ratio is taken within each round against the fastest PyTorch configuration, and its median and range
 // reported. The one-thread configurations are also compared by CPU time per epoch (bitlens / PyTorch on one thread),
 // which other jobs on a shared machine inflate far less than wall time. Writes JSON into results/ (git-ignored).
 //   npm run bench -w benchmarks/training                 full run (3 rounds)
@@ -89,7 +89,7 @@ interface Row {
   /** One thread each, CPU time: bitlens / PyTorch and before / PyTorch, medians over the rounds (robust to load). */
   cpuRatio1?: number;
   beforeCpuRatio1?: number;
-  /** bitlens / the faster PyTorch configuration of the same round: median, min, max over the rounds. */
+  /** bitlens / the fastest PyTorch configuration of the same round: median, min, max over the rounds. */
   ratio?: number;
   ratioMin?: number;
   ratioMax?: number;
@@ -193,7 +193,7 @@ console.table(
     'torch 1 thread ms': r.torch1Ms?.toFixed(1) ?? '-',
     [`torch ${CORES} threads ms`]: r.torchNMs?.toFixed(1) ?? '-',
     [`torch 1 + BLAS ${CORES} ms`]: r.torchBlasNMs?.toFixed(1) ?? '-',
-    'ratio vs faster torch': r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)} (${r.ratioMin?.toFixed(2)}-${r.ratioMax?.toFixed(2)})`,
+    'ratio vs fastest torch': r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)} (${r.ratioMin?.toFixed(2)}-${r.ratioMax?.toFixed(2)})`,
     'CPU ratio, 1 thread (before)': r.cpuRatio1 === undefined ? '-' : `${r.cpuRatio1.toFixed(2)}${r.beforeCpuRatio1 === undefined ? '' : ` (${r.beforeCpuRatio1.toFixed(2)})`}`,
   })),
 );
@@ -203,7 +203,7 @@ const report = {
   quick,
   device: { backend: info.description, kernels: info.config.kernels, tfjs: info.tfjsVersion, cpu: cpus()[0]?.model ?? 'unknown', cores: CORES, node: process.version },
   load: { before: loadBefore, after: load() },
-  method: `li model (d_model 128, 4 heads, d_mlp 512); one epoch = TrainingRun.step (full-batch last-position forward + safe CE + backward + AdamW); tinybench p50 of ${ITERATIONS} epochs after ${WARMUP}; bitlensMs: engine threads = ${CORES}, bitlens1Ms: 1 thread${argv.includes('--before') ? ', beforeMs: explicit-transpose matmul only, 1 thread' : ''}; PyTorch peer: same model/step, CE in float64, median of as many epochs, 1 thread (PyTorch and OpenBLAS), ${CORES} threads (both), and 1 PyTorch thread with OpenBLAS on ${CORES} (torchBlasNMs); all interleaved per config, ${ROUNDS} round(s); ratio = bitlensMs / faster torch of the same round`,
+  method: `li model (d_model 128, 4 heads, d_mlp 512); one epoch = TrainingRun.step (full-batch last-position forward + safe CE + backward + AdamW); tinybench p50 of ${ITERATIONS} epochs after ${WARMUP}; bitlensMs: engine threads = ${CORES}, bitlens1Ms: 1 thread${argv.includes('--before') ? ', beforeMs: explicit-transpose matmul only, 1 thread' : ''}; PyTorch peer: same model/step, CE in float64, median of as many epochs, 1 thread (PyTorch and OpenBLAS), ${CORES} threads (both), and 1 PyTorch thread with OpenBLAS on ${CORES} (torchBlasNMs); all interleaved per config, ${ROUNDS} round(s); ratio = bitlensMs / fastest torch of the same round`,
   stockKernelsMs: stock,
   rows,
 };

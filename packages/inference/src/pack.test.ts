@@ -1,3 +1,4 @@
+import { errorOf } from '@bitlens/core/testing';
 import { createKernelRegistry, reference, tensor, unpackI2S } from '@bitlens/kernels';
 import { effectiveHostParams, initParams, modelConfig, readWeightsTable, weightsTable } from '@bitlens/model';
 import { createQuantizerRegistry } from '@bitlens/quantization';
@@ -5,9 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { randomWeights } from '../test/fixtures.js';
 import { checkPackable, packModel } from './index.js';
 import { linearMatrix } from './internal/layout.js';
-import { errorOf } from '@bitlens/core/testing';
 
-/** The BitlensError `f` throws (a test failure when it throws nothing or something else). */
 describe('packModel', () => {
   it('packs the six quantized layers of a ternary li model as I2_S rows [out, in] with their effective codes and scales', () => {
     const t = randomWeights('li', 11, { quantizer: 'ternary-absmean' });

@@ -78,10 +78,9 @@ export function installGather(tf: Tf, gemm: Gemm): void {
     const width = x.shape.slice(1).reduce((p, q) => p * q, 1);
     const { info, data: out } = newF32(args.backend, [rows, ...x.shape.slice(1)]);
     const xs = heapF32(args.backend, x); // after the output exists: the heap may have grown
-    const is = heapI32(args.backend, ids);
+    const is = checkRowIds('GatherV2', 'indices', heapI32(args.backend, ids), rows, segments);
     for (let r = 0; r < rows; r++) {
       const s = is[r] as number;
-      if (!(s >= 0 && s < segments)) throw new BitlensError('INVALID_DATA', { stage: 'engine/GatherV2', field: 'indices', expected: `indices in [0, ${segments})`, found: `${s} at ${r}` });
       out.set(xs.subarray(s * width, (s + 1) * width), r * width);
     }
     return info;
@@ -243,12 +242,16 @@ function keyIds(kernel: string, args: Parameters<KernelFunc>[0], ar: GemmArena, 
   if (ids.dtype !== 'int32' || ids.shape.length !== 1 || ids.shape[0] !== count || v.shape[0] !== rows) {
     throw new BitlensError('SHAPE_MISMATCH', { stage: `engine/${kernel}`, field: 'ids', expected: `int32 [${count}] and k, v tables of the same rows`, found: `${ids.dtype} [${ids.shape.join(', ')}], k [${k.shape.join(', ')}], v [${v.shape.join(', ')}]` });
   }
-  const data = heapI32(args.backend, ids);
+  return ar.put(checkRowIds(kernel, 'ids', heapI32(args.backend, ids), count, rows));
+}
+
+/** `ids` (its first `count` values) as row numbers of a table of `rows` rows: each in [0, rows), or INVALID_DATA naming the first that is not. */
+function checkRowIds(kernel: string, field: string, ids: Int32Array, count: number, rows: number): Int32Array {
   for (let r = 0; r < count; r++) {
-    const s = data[r] as number;
-    if (!(s >= 0 && s < rows)) throw new BitlensError('INVALID_DATA', { stage: `engine/${kernel}`, field: 'ids', expected: `rows in [0, ${rows})`, found: `${s} at ${r}` });
+    const s = ids[r] as number;
+    if (!(s >= 0 && s < rows)) throw new BitlensError('INVALID_DATA', { stage: `engine/${kernel}`, field, expected: `${field} in [0, ${rows})`, found: `${s} at ${r}` });
   }
-  return ar.put(data);
+  return ids;
 }
 
 /**

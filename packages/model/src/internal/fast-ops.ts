@@ -85,7 +85,7 @@ export function fusedAttendLast(tf: Tf, q: Tensor, k: Tensor, v: Tensor, B: numb
   const f = tf.customGrad((...args) => {
     const [qq, kk, vv] = args as Tensor[] as [Tensor, Tensor, Tensor];
     const save = args[3] as unknown as (ts: Tensor[]) => void;
-    const [z, a] = tf.engine().runKernel(ATTEND_LAST, { q: qq, k: kk, v: vv, ...withIds } as Record<string, Tensor>, attrs) as Tensor[] as [Tensor, Tensor];
+    const [z, a] = tf.engine().runKernel(ATTEND_LAST, { q: qq, k: kk, v: vv, ...withIds }, attrs) as Tensor[] as [Tensor, Tensor];
     // Saved, not captured: tensors of the forward that are not on the tape are disposed before the backward runs.
     save([qq, kk, vv, a, ...(ids === undefined ? [] : [ids])]);
     return {
